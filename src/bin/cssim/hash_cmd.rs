@@ -1,0 +1,366 @@
+//! `cssim hash` and `cssim compare`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use cssim::hash::{self, Algorithm, FileDigests, HashConfig, decode::Limits};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::style;
+
+/// File endings taken from folders when an image algorithm is requested.
+const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "gif", "webp", "bmp"];
+
+/// Options shared by commands that decode images.
+#[derive(Args, Debug, Clone)]
+pub struct DecodeOpts {
+    /// Do not apply the EXIF orientation tag (by default a photo stored
+    /// sideways is rotated upright before hashing, as Meta's tools do).
+    #[arg(long)]
+    pub no_exif_rotate: bool,
+    /// Refuse images with more pixels than this (decompression-bomb guard).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_pixels)]
+    pub max_pixels: u64,
+    /// Refuse images wider or taller than this many pixels.
+    #[arg(long, value_name = "PX", default_value_t = Limits::default().max_width)]
+    pub max_side: u32,
+    /// Side of the grid for pHash/dHash/aHash: the hash has SIDE² bits.
+    #[arg(long, value_name = "SIDE", default_value_t = hash::classic::DEFAULT_SIZE,
+          value_parser = clap::value_parser!(u32).range(2..=32))]
+    pub hash_size: u32,
+}
+
+impl DecodeOpts {
+    /// The library configuration these options describe.
+    pub fn config(&self) -> HashConfig {
+        let limits = Limits {
+            max_width: self.max_side,
+            max_height: self.max_side,
+            max_pixels: self.max_pixels,
+            exif_rotate: !self.no_exif_rotate,
+            ..Limits::default()
+        };
+        HashConfig::new(limits, self.hash_size)
+    }
+}
+
+/// Arguments of `cssim hash`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Folders are searched recursively. With an image algorithm, only files ending in
+.png .jpg .jpeg .gif .webp .bmp are taken from folders (files named on the
+command line are always hashed). A file that cannot be hashed gets one line on
+stderr and the batch goes on; the exit status is then 1.
+
+Output: a table (path, algorithm, digest, PDQ quality), or with --json one JSON
+object a line: {\"path\", \"width\", \"height\", \"pdq_quality\", \"digests\": {algo: hex}}
+or {\"path\", \"error\"}. PDQ digests are Meta's 64-hex-character form.
+
+Examples:
+  cssim hash examples/images/
+  cssim hash --algo pdq,sha256 --json photo.jpg > hashes.jsonl")]
+pub struct HashArgs {
+    /// Files or folders to hash.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Algorithms, comma-separated: pdq, phash, dhash, ahash, sha256, md5, text.
+    #[arg(long, short, value_delimiter = ',', default_value = "pdq,phash,sha256")]
+    pub algo: Vec<Algorithm>,
+    /// One JSON object a line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub decode: DecodeOpts,
+}
+
+/// Arguments of `cssim compare`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+A pair matches under an algorithm when the Hamming distance is at most its
+threshold: 31 of 256 bits for PDQ (Meta's recommendation; hashes of quality
+below 50 are not matched), 10 of 64 bits for pHash/dHash/aHash, 0 for exact
+hashes. The pdq-dihedral row is the smallest distance between B and any
+rotation or mirror image of A.")]
+pub struct CompareArgs {
+    /// First file.
+    pub a: PathBuf,
+    /// Second file.
+    pub b: PathBuf,
+    /// Algorithms, comma-separated.
+    #[arg(
+        long,
+        short,
+        value_delimiter = ',',
+        default_value = "pdq,phash,dhash,ahash,sha256"
+    )]
+    pub algo: Vec<Algorithm>,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub decode: DecodeOpts,
+}
+
+/// The files a list of paths names, folders expanded; problems found on
+/// the way (a folder with nothing to hash, an unreadable entry) are returned
+/// as error lines.
+pub fn expand_paths(paths: &[PathBuf], images_only: bool) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for p in paths {
+        if !p.is_dir() {
+            files.push(p.clone());
+            continue;
+        }
+        let before = files.len();
+        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
+            match entry {
+                Ok(e) if e.file_type().is_file() => {
+                    if !images_only || has_image_extension(e.path()) {
+                        files.push(e.into_path());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(format!(
+                    "{}: {}",
+                    e.path().unwrap_or(p).display(),
+                    e.io_error()
+                        .map_or_else(|| e.to_string(), |io| io.to_string())
+                )),
+            }
+        }
+        if files.len() == before {
+            problems.push(if images_only {
+                format!(
+                    "{}: no images found (looked for .{})",
+                    p.display(),
+                    IMAGE_EXTENSIONS.join(", .")
+                )
+            } else {
+                format!("{}: no files found", p.display())
+            });
+        }
+    }
+    (files, problems)
+}
+
+fn has_image_extension(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// A progress bar on stderr for batches big enough to notice; hidden when
+/// stderr is not a terminal.
+pub fn progress(len: usize, what: &str) -> ProgressBar {
+    if len < 20 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} {{pos}}/{{len}} [{{bar:30}}] {{per_sec}} eta {{eta}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn dedup_algorithms(algos: &[Algorithm]) -> Vec<Algorithm> {
+    let mut out: Vec<Algorithm> = Vec::new();
+    for &a in algos {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// `cssim hash`.
+pub fn run_hash(args: HashArgs) -> anyhow::Result<u8> {
+    let algos = dedup_algorithms(&args.algo);
+    let config = args.decode.config();
+    let images_only = algos.iter().any(|a| a.needs_pixels());
+    let (files, problems) = expand_paths(&args.paths, images_only);
+    let mut failed = !problems.is_empty();
+    for p in &problems {
+        eprintln!("{}", style::error_line(p));
+    }
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("starting worker threads")?;
+    let bar = progress(files.len(), "hashing");
+    let results: Vec<Result<FileDigests, hash::Error>> = pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| {
+                let r = hash::digest_file(f, &algos, &config);
+                bar.inc(1);
+                r
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if !args.json && !files.is_empty() {
+        writeln!(out, "{:<40} {:<7} {:<64} QUALITY", "PATH", "ALGO", "DIGEST")?;
+    }
+    for (path, result) in files.iter().zip(results) {
+        match result {
+            Ok(d) if args.json => writeln!(out, "{}", digests_json(path, &d))?,
+            Ok(d) => {
+                for digest in &d.digests {
+                    let quality = match (digest.algorithm(), d.pdq_quality) {
+                        (Algorithm::Pdq, Some(q)) => q.to_string(),
+                        _ => "-".into(),
+                    };
+                    writeln!(
+                        out,
+                        "{:<40} {:<7} {:<64} {quality}",
+                        path.display(),
+                        digest.algorithm(),
+                        digest.to_hex()
+                    )?;
+                }
+            }
+            Err(e) => {
+                failed = true;
+                out.flush()?;
+                eprintln!("{}", style::error_line(&e.to_string()));
+                if args.json {
+                    let line = json!({"path": path.to_string_lossy(), "error": e.to_string()});
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed {
+        crate::EXIT_SOME_FAILED
+    } else {
+        crate::EXIT_OK
+    })
+}
+
+fn digests_json(path: &Path, d: &FileDigests) -> serde_json::Value {
+    let digests: serde_json::Map<String, serde_json::Value> = d
+        .digests
+        .iter()
+        .map(|g| (g.algorithm().to_string(), json!(g.to_hex())))
+        .collect();
+    json!({
+        "path": path.to_string_lossy(),
+        "width": d.dimensions.map(|x| x.0),
+        "height": d.dimensions.map(|x| x.1),
+        "pdq_quality": d.pdq_quality.map(|q| q.0),
+        "digests": digests,
+    })
+}
+
+/// `cssim compare`.
+pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
+    let algos = dedup_algorithms(&args.algo);
+    if algos.contains(&Algorithm::Text) {
+        bail!("--algo text compares messages, not files; use sha256 for exact file identity");
+    }
+    let config = args.decode.config();
+    let a = hash::digest_file(&args.a, &algos, &config)?;
+    let b = hash::digest_file(&args.b, &algos, &config)?;
+    let mut rows = Vec::new();
+    for (da, db) in a.digests.iter().zip(&b.digests) {
+        let algo = da.algorithm();
+        let distance = da.distance(db).map(|d| d.0).unwrap_or(u32::MAX);
+        let threshold = algo.default_threshold();
+        let low_quality = algo == Algorithm::Pdq
+            && [a.pdq_quality, b.pdq_quality]
+                .iter()
+                .any(|q| q.is_some_and(|q| !q.is_matchable()));
+        let matched = threshold.admits(hash::Distance(distance)) && !low_quality;
+        rows.push((
+            algo.to_string(),
+            distance,
+            da.bits(),
+            threshold.0,
+            matched,
+            low_quality,
+        ));
+    }
+    if algos.contains(&Algorithm::Pdq) {
+        let best = dihedral_distance(&args.a, &args.b, &config)?;
+        let low = rows.iter().any(|r| r.0 == "pdq" && r.5);
+        let t = hash::pdq::MATCH_THRESHOLD;
+        rows.push(("pdq-dihedral".into(), best, 256, t, best <= t && !low, low));
+    }
+
+    if args.json {
+        let json_rows: Vec<_> = rows
+            .iter()
+            .map(|(name, d, bits, t, m, low)| {
+                json!({"algorithm": name, "distance": d, "bits": bits, "threshold": t,
+                       "match": m, "below_min_quality": low})
+            })
+            .collect();
+        let v = json!({
+            "a": {"path": args.a.to_string_lossy(), "pdq_quality": a.pdq_quality.map(|q| q.0)},
+            "b": {"path": args.b.to_string_lossy(), "pdq_quality": b.pdq_quality.map(|q| q.0)},
+            "results": json_rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(crate::EXIT_OK);
+    }
+    let colour = style::stdout_colour();
+    println!("A: {}", args.a.display());
+    println!("B: {}", args.b.display());
+    if let (Some(qa), Some(qb)) = (a.pdq_quality, b.pdq_quality) {
+        println!(
+            "PDQ quality: A {qa}, B {qb} (below {} is not matched)",
+            hash::pdq::MIN_QUALITY
+        );
+    }
+    println!();
+    println!(
+        "{:<13} {:>8} {:>9}  VERDICT",
+        "ALGORITHM", "DISTANCE", "THRESHOLD"
+    );
+    for (name, d, bits, t, m, low) in rows {
+        let verdict = if m {
+            style::paint("match", "1;31", colour)
+        } else if low {
+            "no match (quality too low)".to_string()
+        } else {
+            style::paint("no match", "32", colour)
+        };
+        println!(
+            "{name:<13} {:>8} {:>9}  {verdict}",
+            format!("{d}/{bits}"),
+            t
+        );
+    }
+    Ok(crate::EXIT_OK)
+}
+
+fn dihedral_distance(a: &Path, b: &Path, config: &HashConfig) -> anyhow::Result<u32> {
+    let decode = |p: &Path| -> anyhow::Result<image::RgbImage> {
+        let bytes = std::fs::read(p).with_context(|| p.display().to_string())?;
+        hash::decode::decode(&bytes, &config.limits).with_context(|| p.display().to_string())
+    };
+    let variants = hash::pdq::hash_image_dihedral(&decode(a)?);
+    let hb = hash::pdq::hash_image(&decode(b)?).hash;
+    Ok(variants
+        .hashes
+        .iter()
+        .map(|h| h.distance(&hb).0)
+        .min()
+        .unwrap_or(256))
+}

@@ -1,0 +1,576 @@
+//! PDQ, Meta's 256-bit perceptual image hash, written here and bit-exact with
+//! the reference.
+//!
+//! The pipeline (Meta's `pdqhashing.cpp`, and the paper `hashing.pdf` beside it):
+//!
+//! 1. RGB → luminance `Y = 0.299 R + 0.587 G + 0.114 B`;
+//! 2. two passes of a Jarosz box filter along rows and then columns (a tent
+//!    filter), with window `⌈(dimension / 64) / 2⌉`, then decimation to 64×64
+//!    by picking the pixel at each cell's centre;
+//! 3. a quality metric from the 64×64 image's gradients (0–100);
+//! 4. the 16 lowest non-DC frequencies of the 64×64 DCT (a 16×16 block);
+//! 5. one bit per coefficient: set when it is above the block's median.
+//!
+//! *Bit-exactness.* Every floating-point operation is done in the order and
+//! precision the reference uses (single precision throughout, sums accumulated
+//! in index order, no fused multiply-add), so the same pixels give the same
+//! bits. The one deliberate choice: luminance is computed in double precision
+//! and rounded to single, as the PyPI `pdqhash` bindings do (they compute it
+//! with NumPy) — those bindings are what ThreatExchange's Python library and
+//! HMA hash with, so lists made by them match lists made by cssim. The loops
+//! are rearranged for the cache (columns are filtered side by side, a row at a
+//! time), which changes no result: each output still sees the same operations
+//! in the same order.
+//!
+//! *Hex form.* Bit `k = 16·i + j` belongs to coefficient `(i, j)`. Meta prints
+//! the sixteen 16-bit words from the highest to the lowest, so the hex string
+//! is the big-endian form of the 256-bit integer `Σ bit_k · 2^k`.
+//! [`PdqHash`] stores exactly those 32 bytes.
+
+use std::fmt;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::digest::{Algorithm, Digest, Distance, hamming};
+
+/// The largest Hamming distance Meta recommends treating as a match (of 256 bits).
+pub const MATCH_THRESHOLD: u32 = 31;
+
+/// Hashes of quality below this are too featureless to match on (Meta's
+/// recommendation): flat or nearly flat images all hash alike.
+pub const MIN_QUALITY: u8 = 50;
+
+/// Images smaller than this on either side get the zero hash and quality 0, as
+/// in the reference.
+pub const MIN_HASHABLE_DIM: u32 = 5;
+
+const NUM_JAROSZ_PASSES: usize = 2;
+
+/// A 256-bit PDQ hash, stored big-endian in Meta's hex order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct PdqHash(pub [u8; 32]);
+
+impl PdqHash {
+    /// Parses Meta's 64-hex-character form.
+    pub fn from_hex(s: &str) -> Result<PdqHash, super::digest::DigestParseError> {
+        let d = Digest::from_hex(Algorithm::Pdq, s)?;
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.bytes());
+        Ok(PdqHash(out))
+    }
+
+    /// Meta's 64-hex-character form.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Hamming distance to another PDQ hash.
+    pub fn distance(&self, other: &PdqHash) -> Distance {
+        hamming(&self.0, &other.0)
+    }
+
+    /// Whether bit `k` (coefficient `(k / 16, k % 16)`) is set.
+    pub fn bit(&self, k: usize) -> bool {
+        self.0[31 - k / 8] >> (k % 8) & 1 == 1
+    }
+
+    fn set_bit(&mut self, k: usize) {
+        self.0[31 - k / 8] |= 1 << (k % 8);
+    }
+
+    /// The hash as a generic [`Digest`].
+    pub fn to_digest(&self) -> Digest {
+        Digest::new(Algorithm::Pdq, self.0.to_vec())
+    }
+}
+
+impl fmt::Display for PdqHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for PdqHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PdqHash({})", self.to_hex())
+    }
+}
+
+/// PDQ's quality metric, 0–100: how much gradient the 64×64 downsample has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Quality(pub u8);
+
+impl Quality {
+    /// Whether the hash is good enough to match on ([`MIN_QUALITY`] or more).
+    pub fn is_matchable(self) -> bool {
+        self.0 >= MIN_QUALITY
+    }
+}
+
+impl fmt::Display for Quality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A PDQ hash with its quality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pdq {
+    /// The hash.
+    pub hash: PdqHash,
+    /// Its quality.
+    pub quality: Quality,
+}
+
+/// The eight dihedral variants: the hashes the image would have if it were
+/// rotated or flipped, computed from one DCT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dihedral {
+    /// Hashes in the order [`Dihedral::NAMES`] gives.
+    pub hashes: [PdqHash; 8],
+    /// The quality (the same for all eight).
+    pub quality: Quality,
+}
+
+impl Dihedral {
+    /// The variants' names, in the reference's order.
+    pub const NAMES: [&'static str; 8] = [
+        "original",
+        "rot90",
+        "rot180",
+        "rot270",
+        "flipx",
+        "flipy",
+        "flipplus1",
+        "flipminus1",
+    ];
+}
+
+/// Hashes an 8-bit RGB image.
+pub fn hash_image(image: &RgbImage) -> Pdq {
+    let (w, h) = image.dimensions();
+    hash_rgb(image.as_raw(), w as usize, h as usize)
+}
+
+/// Hashes packed 8-bit RGB pixels (`3 · width · height` bytes, row-major).
+///
+/// # Panics
+/// If `rgb` is shorter than `3 · width · height`.
+pub fn hash_rgb(rgb: &[u8], width: usize, height: usize) -> Pdq {
+    match dct_of_rgb(rgb, width, height) {
+        None => Pdq {
+            hash: PdqHash::default(),
+            quality: Quality(0),
+        },
+        Some((dct, quality)) => Pdq {
+            hash: bits_above_median(&dct),
+            quality,
+        },
+    }
+}
+
+/// Hashes an 8-bit RGB image and its seven rotations and flips.
+pub fn hash_image_dihedral(image: &RgbImage) -> Dihedral {
+    let (w, h) = image.dimensions();
+    let Some((dct, quality)) = dct_of_rgb(image.as_raw(), w as usize, h as usize) else {
+        return Dihedral {
+            hashes: [PdqHash::default(); 8],
+            quality: Quality(0),
+        };
+    };
+    let mut hashes = [PdqHash::default(); 8];
+    for (v, slot) in hashes.iter_mut().enumerate() {
+        *slot = bits_above_median(&dihedral_variant(&dct, v));
+    }
+    Dihedral { hashes, quality }
+}
+
+type Block16 = [[f32; 16]; 16];
+
+fn dct_of_rgb(rgb: &[u8], width: usize, height: usize) -> Option<(Block16, Quality)> {
+    if width < MIN_HASHABLE_DIM as usize || height < MIN_HASHABLE_DIM as usize {
+        return None;
+    }
+    let n = width * height;
+    let mut luma: Vec<f32> = rgb[..3 * n]
+        .chunks_exact(3)
+        .map(|p| {
+            // Double precision, rounded once: what `pdqhash` computes with NumPy.
+            (f64::from(p[0]) * 0.299 + f64::from(p[1]) * 0.587 + f64::from(p[2]) * 0.114) as f32
+        })
+        .collect();
+    let small = downsample_64(&mut luma, height, width);
+    let quality = quality_metric(&small);
+    Some((dct_64_to_16(&small), quality))
+}
+
+/// Blurs (in place) and decimates the luminance plane to 64×64.
+fn downsample_64(luma: &mut [f32], rows: usize, cols: usize) -> Vec<[f32; 64]> {
+    let mut out = vec![[0f32; 64]; 64];
+    if rows == 64 && cols == 64 {
+        // The reference skips the filter when the input is already 64×64.
+        for (i, row) in out.iter_mut().enumerate() {
+            row.copy_from_slice(&luma[i * 64..(i + 1) * 64]);
+        }
+        return out;
+    }
+    let window_along_rows = jarosz_window(cols, 64);
+    let window_along_cols = jarosz_window(rows, 64);
+    let mut tmp = vec![0f32; rows * cols];
+    for _ in 0..NUM_JAROSZ_PASSES {
+        for (src, dst) in luma.chunks_exact(cols).zip(tmp.chunks_exact_mut(cols)) {
+            box_1d(src, dst, window_along_rows);
+        }
+        box_columns(&tmp, luma, rows, cols, window_along_cols);
+    }
+    for (oi, row) in out.iter_mut().enumerate() {
+        let ii = (((oi as f64 + 0.5) * rows as f64) / 64.0) as usize;
+        for (oj, cell) in row.iter_mut().enumerate() {
+            let ij = (((oj as f64 + 0.5) * cols as f64) / 64.0) as usize;
+            *cell = luma[ii * cols + ij];
+        }
+    }
+    out
+}
+
+fn jarosz_window(old: usize, new: usize) -> usize {
+    old.div_ceil(2 * new)
+}
+
+/// The reference's running-sum box filter over one vector: the window grows
+/// over the first half-window, slides, then shrinks, dividing by the count of
+/// samples it currently holds.
+fn box_1d(input: &[f32], out: &mut [f32], window: usize) {
+    let half = (window + 2) / 2;
+    let (p1, p2) = (half - 1, window - half + 1);
+    let p3 = input.len().saturating_sub(window);
+    let mut sum = 0f32;
+    let mut count = 0usize;
+    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
+    for _ in 0..p1 {
+        sum += input[ri];
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        sum += input[ri];
+        count += 1;
+        out[oi] = sum / count as f32;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        sum += input[ri];
+        sum -= input[li];
+        out[oi] = sum / count as f32;
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..half - 1 {
+        sum -= input[li];
+        count -= 1;
+        out[oi] = sum / count as f32;
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// [`box_1d`] down every column at once: one running sum per column, a row
+/// at a time, so memory is read in order. Each column sees the operations
+/// `box_1d` would apply, in the same order.
+fn box_columns(input: &[f32], out: &mut [f32], rows: usize, cols: usize, window: usize) {
+    let half = (window + 2) / 2;
+    let (p1, p2) = (half - 1, window - half + 1);
+    let p3 = rows.saturating_sub(window);
+    let mut sums = vec![0f32; cols];
+    let row = |r: usize| &input[r * cols..(r + 1) * cols];
+    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
+    let mut count = 0usize;
+    for _ in 0..p1 {
+        add_row(&mut sums, row(ri));
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        add_row(&mut sums, row(ri));
+        count += 1;
+        divide_into(&sums, count, &mut out[oi * cols..(oi + 1) * cols]);
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        add_row(&mut sums, row(ri));
+        sub_row(&mut sums, row(li));
+        divide_into(&sums, count, &mut out[oi * cols..(oi + 1) * cols]);
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..half - 1 {
+        sub_row(&mut sums, row(li));
+        count -= 1;
+        divide_into(&sums, count, &mut out[oi * cols..(oi + 1) * cols]);
+        li += 1;
+        oi += 1;
+    }
+}
+
+fn add_row(sums: &mut [f32], row: &[f32]) {
+    for (s, v) in sums.iter_mut().zip(row) {
+        *s += v;
+    }
+}
+
+fn sub_row(sums: &mut [f32], row: &[f32]) {
+    for (s, v) in sums.iter_mut().zip(row) {
+        *s -= v;
+    }
+}
+
+fn divide_into(sums: &[f32], count: usize, out: &mut [f32]) {
+    let c = count as f32;
+    for (o, s) in out.iter_mut().zip(sums) {
+        *o = s / c;
+    }
+}
+
+/// The reference's heuristic: count significant vertical and horizontal
+/// gradients (in percent of full scale, truncated), scale, clamp to 100.
+fn quality_metric(a: &[[f32; 64]]) -> Quality {
+    let step = |u: f32, v: f32| ((((u - v) * 100.0) / 255.0) as i32).abs();
+    let mut gradient_sum: i32 = 0;
+    for pair in a.windows(2) {
+        for (u, v) in pair[0].iter().zip(pair[1].iter()) {
+            gradient_sum += step(*u, *v);
+        }
+    }
+    for row in a.iter() {
+        for pair in row.windows(2) {
+            gradient_sum += step(pair[0], pair[1]);
+        }
+    }
+    Quality((gradient_sum / 90).min(100) as u8)
+}
+
+/// The 16×64 DCT-II basis rows 1..=16 (row 0, the DC term, is not used),
+/// rounded to single precision exactly as the reference builds them.
+fn dct_matrix() -> &'static [[f32; 64]; 16] {
+    static MATRIX: std::sync::OnceLock<[[f32; 64]; 16]> = std::sync::OnceLock::new();
+    MATRIX.get_or_init(|| {
+        let scale = (2.0f64 / 64.0).sqrt() as f32;
+        let mut m = [[0f32; 64]; 16];
+        for (i, row) in m.iter_mut().enumerate() {
+            for (j, cell) in row.iter_mut().enumerate() {
+                let angle =
+                    (std::f64::consts::PI / 2.0 / 64.0) * (i + 1) as f64 * (2 * j + 1) as f64;
+                *cell = (f64::from(scale) * angle.cos()) as f32;
+            }
+        }
+        m
+    })
+}
+
+/// `B = D · A · Dᵀ`, the 16×16 block of low frequencies.
+fn dct_64_to_16(a: &[[f32; 64]]) -> Block16 {
+    let d = dct_matrix();
+    // T = D · A, summed over k in order for every (i, j); iterating j
+    // innermost keeps that order and lets the compiler vectorise across j.
+    let mut t = [[0f32; 64]; 16];
+    for (ti, di) in t.iter_mut().zip(d.iter()) {
+        for (k, ak) in a.iter().enumerate() {
+            let dik = di[k];
+            for (tij, akj) in ti.iter_mut().zip(ak.iter()) {
+                *tij += dik * akj;
+            }
+        }
+    }
+    let mut b = [[0f32; 16]; 16];
+    for (bi, ti) in b.iter_mut().zip(t.iter()) {
+        for (bij, dj) in bi.iter_mut().zip(d.iter()) {
+            let mut sum = 0f32;
+            for k in 0..64 {
+                sum += ti[k] * dj[k];
+            }
+            *bij = sum;
+        }
+    }
+    b
+}
+
+/// The reference's variant transforms of the DCT block (sign flips of odd
+/// frequencies and/or a transpose), indexed as [`Dihedral::NAMES`].
+fn dihedral_variant(a: &Block16, variant: usize) -> Block16 {
+    let mut b = [[0f32; 16]; 16];
+    for i in 0..16 {
+        for j in 0..16 {
+            let v = a[i][j];
+            let odd_i = i & 1 == 1;
+            let odd_j = j & 1 == 1;
+            let odd_sum = (i + j) & 1 == 1;
+            match variant {
+                0 => b[i][j] = v,
+                1 => b[j][i] = if odd_j { v } else { -v },
+                2 => b[i][j] = if odd_sum { -v } else { v },
+                3 => b[j][i] = if odd_i { v } else { -v },
+                4 => b[i][j] = if odd_i { v } else { -v },
+                5 => b[i][j] = if odd_j { v } else { -v },
+                6 => b[j][i] = v,
+                _ => b[j][i] = if odd_sum { -v } else { v },
+            }
+        }
+    }
+    b
+}
+
+fn bits_above_median(block: &Block16) -> PdqHash {
+    let flat: Vec<f32> = block.iter().flatten().copied().collect();
+    let median = torben_median(&flat);
+    let mut hash = PdqHash::default();
+    for (k, &v) in flat.iter().enumerate() {
+        if v > median {
+            hash.set_bit(k);
+        }
+    }
+    hash
+}
+
+/// Torben Mogensen's median (as the reference): repeated bisection on value,
+/// no sorting, and for even counts the lower middle element.
+fn torben_median(m: &[f32]) -> f32 {
+    let n = m.len();
+    let (mut min, mut max) = (m[0], m[0]);
+    for &v in &m[1..] {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    let half = n.div_ceil(2);
+    loop {
+        let guess = (min + max) / 2.0;
+        let (mut less, mut greater, mut equal) = (0usize, 0usize, 0usize);
+        let (mut max_lt, mut min_gt) = (min, max);
+        for &v in m {
+            if v < guess {
+                less += 1;
+                if v > max_lt {
+                    max_lt = v;
+                }
+            } else if v > guess {
+                greater += 1;
+                if v < min_gt {
+                    min_gt = v;
+                }
+            } else {
+                equal += 1;
+            }
+        }
+        if less <= half && greater <= half {
+            return if less >= half {
+                max_lt
+            } else if less + equal >= half {
+                guess
+            } else {
+                min_gt
+            };
+        } else if less > greater {
+            max = max_lt;
+        } else {
+            min = min_gt;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_images_get_the_zero_hash_and_quality_zero() {
+        for (w, h) in [(1, 1), (4, 4), (4, 100), (100, 4)] {
+            let img = RgbImage::from_pixel(w, h, image::Rgb([200, 10, 30]));
+            let p = hash_image(&img);
+            assert_eq!(p.hash, PdqHash::default());
+            assert_eq!(p.quality, Quality(0));
+        }
+    }
+
+    #[test]
+    fn flat_images_have_quality_zero() {
+        let img = RgbImage::from_pixel(300, 200, image::Rgb([90, 90, 90]));
+        assert_eq!(hash_image(&img).quality, Quality(0));
+    }
+
+    #[test]
+    fn box_filter_of_constant_is_constant() {
+        let input = vec![3.0f32; 37];
+        for window in 1..6 {
+            let mut out = vec![0f32; 37];
+            box_1d(&input, &mut out, window);
+            assert!(out.iter().all(|&v| v == 3.0), "window {window}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn column_filter_equals_row_filter_on_the_transpose() {
+        let (rows, cols) = (23, 7);
+        let input: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919) % 255) as f32)
+            .collect();
+        for window in 1..5 {
+            let mut by_columns = vec![0f32; rows * cols];
+            box_columns(&input, &mut by_columns, rows, cols, window);
+            for c in 0..cols {
+                let column: Vec<f32> = (0..rows).map(|r| input[r * cols + c]).collect();
+                let mut expect = vec![0f32; rows];
+                box_1d(&column, &mut expect, window);
+                for r in 0..rows {
+                    assert_eq!(by_columns[r * cols + c].to_bits(), expect[r].to_bits());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn torben_gives_the_lower_median_for_even_counts() {
+        let v: Vec<f32> = [5.0, 1.0, 4.0, 2.0, 3.0, 6.0].to_vec();
+        assert_eq!(torben_median(&v), 3.0);
+        assert_eq!(torben_median(&[7.0, 7.0, 7.0, 7.0]), 7.0);
+    }
+
+    #[test]
+    fn hex_is_big_endian_over_bit_index() {
+        let mut h = PdqHash::default();
+        h.set_bit(0);
+        h.set_bit(255);
+        assert_eq!(h.to_hex(), format!("8{}1", "0".repeat(62)));
+        assert!(h.bit(0) && h.bit(255) && !h.bit(1));
+        assert_eq!(PdqHash::from_hex(&h.to_hex()).unwrap(), h);
+    }
+
+    #[test]
+    fn rotating_the_image_matches_the_rot90_variant_closely() {
+        // A smooth synthetic image, so resampling differences stay small.
+        let img = RgbImage::from_fn(96, 96, |x, y| {
+            let v = ((x * 3 + y * y / 7) % 256) as u8;
+            image::Rgb([v, v / 2, 255 - v])
+        });
+        let dihedral = hash_image_dihedral(&img);
+        assert_eq!(dihedral.hashes[0], hash_image(&img).hash);
+        let rotated = image::imageops::rotate90(&img);
+        let d = hash_image(&rotated)
+            .hash
+            .distance(&dihedral.hashes[1])
+            .0
+            .min(hash_image(&rotated).hash.distance(&dihedral.hashes[3]).0);
+        assert!(
+            d <= 16,
+            "rotated image is {d} bits from its predicted variant"
+        );
+    }
+}
