@@ -104,6 +104,14 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
         _ => return Err(DecodeError::UnsupportedFormat),
     };
     let name = format_name(format);
+    if format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
+        // The JPEG decoder fills a cut-off scan with grey rather than fail;
+        // a truncated upload must not be hashed as if it were whole.
+        return Err(DecodeError::Corrupt {
+            format: name,
+            reason: "truncated: no end-of-image marker after the scan data".into(),
+        });
+    }
     let corrupt = |e: image::ImageError| classify(e, name, limits);
 
     // Read the header with no limits, check the declared size ourselves (for
@@ -130,6 +138,38 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     image.apply_orientation(orientation);
     Ok(to_rgb8(image))
+}
+
+/// Whether a JPEG's entropy-coded data is followed by an end-of-image
+/// marker. Walks the marker segments to the first top-level start-of-scan
+/// (so an EXIF thumbnail's own markers are skipped), then looks for `FF D9`,
+/// which byte stuffing keeps out of scan data. Bytes after it (as in motion
+/// photos) are allowed.
+fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
+    let mut pos = 2; // after SOI
+    loop {
+        while bytes.get(pos) == Some(&0xFF) && bytes.get(pos + 1) == Some(&0xFF) {
+            pos += 1; // fill bytes
+        }
+        let (Some(&0xFF), Some(&marker)) = (bytes.get(pos), bytes.get(pos + 1)) else {
+            return false;
+        };
+        pos += 2;
+        match marker {
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let Some(len) = bytes.get(pos..pos + 2) else {
+            return false;
+        };
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if marker == 0xDA {
+            let scan = bytes.get(pos + len..).unwrap_or(&[]);
+            return scan.windows(2).any(|w| w == [0xFF, 0xD9]);
+        }
+        pos += len;
+    }
 }
 
 fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<(), DecodeError> {
@@ -250,6 +290,23 @@ mod tests {
             decode(b"hello, world", &Limits::default()),
             Err(DecodeError::UnsupportedFormat)
         ));
+    }
+
+    #[test]
+    fn truncated_jpeg_is_refused_and_whole_one_accepted() {
+        let mut out = Cursor::new(Vec::new());
+        DynamicImage::ImageRgb8(RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([x as u8, y as u8, 7])
+        }))
+        .write_to(&mut out, ImageFormat::Jpeg)
+        .unwrap();
+        let jpeg = out.into_inner();
+        assert!(decode(&jpeg, &Limits::default()).is_ok());
+        let mut with_trailer = jpeg.clone();
+        with_trailer.extend_from_slice(b"trailing data after EOI");
+        assert!(decode(&with_trailer, &Limits::default()).is_ok());
+        let err = decode(&jpeg[..jpeg.len() - 40], &Limits::default()).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
     }
 
     #[test]

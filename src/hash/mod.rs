@@ -26,7 +26,7 @@ pub use digest::{Algorithm, Digest, DigestParseError, Distance, Threshold, hammi
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
-    #[error("{}: {}", path.display(), io_reason(source))]
+    #[error("{}: {}", path.display(), describe_io_error(source))]
     Read {
         /// The file.
         path: PathBuf,
@@ -64,7 +64,9 @@ pub enum ContentError {
     NotText(usize),
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+/// A short, lower-case reason for an I/O error ("no such file", "permission
+/// denied"), without the OS error number.
+pub fn describe_io_error(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),

@@ -120,7 +120,10 @@ pub fn expand_paths(paths: &[PathBuf], images_only: bool) -> (Vec<PathBuf>, Vec<
             continue;
         }
         let before = files.len();
-        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(p)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
             match entry {
                 Ok(e) if e.file_type().is_file() => {
                     if !images_only || has_image_extension(e.path()) {
@@ -132,7 +135,7 @@ pub fn expand_paths(paths: &[PathBuf], images_only: bool) -> (Vec<PathBuf>, Vec<
                     "{}: {}",
                     e.path().unwrap_or(p).display(),
                     e.io_error()
-                        .map_or_else(|| e.to_string(), |io| io.to_string())
+                        .map_or_else(|| e.to_string(), hash::describe_io_error)
                 )),
             }
         }
