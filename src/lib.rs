@@ -6,7 +6,9 @@
 //! failure modes can be measured instead of argued:
 //!
 //! - [`hash`]: image decoding with limits, Meta's PDQ (bit-exact with the
-//!   reference), the classic aHash/dHash/pHash, exact and text hashes.
+//!   reference), the classic aHash/dHash/pHash, exact and text hashes;
+//! - [`message`]: messages and their wire form;
+//! - [`scan`]: the scanning policy and the scanner's verdict.
 //!
 //! ```no_run
 //! use cssim::hash::{self, Algorithm};
@@ -22,3 +24,5 @@
 #![forbid(unsafe_code)]
 
 pub mod hash;
+pub mod message;
+pub mod scan;

@@ -76,6 +76,14 @@ pub fn digests(text: &str) -> TextDigests {
     }
 }
 
+/// SHA-256 of one URL, normalised as URLs found in text are (NFKC, scheme
+/// and host lower-case), so a link attachment and the same link in a text
+/// hash alike.
+pub fn hash_url(url: &str) -> Digest {
+    let nfkc: String = url.trim().nfkc().collect();
+    digest_of(&normalize_url(&nfkc))
+}
+
 fn digest_of(s: &str) -> Digest {
     Digest::new(Algorithm::Text, Sha256::digest(s.as_bytes()).to_vec())
 }
@@ -121,5 +129,6 @@ mod tests {
         let d = digests("Look: https://example.com/A");
         assert_eq!(d.urls.len(), 1);
         assert_eq!(d.urls[0].1, digest_of("https://example.com/A"));
+        assert_eq!(hash_url(" HTTPS://EXAMPLE.com/A"), d.urls[0].1);
     }
 }

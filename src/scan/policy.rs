@@ -1,0 +1,251 @@
+//! The scanning policy: what is scanned, with which algorithms and
+//! thresholds, and what happens on a match. Read from TOML; every field has a
+//! default, unknown fields are refused (a typo must not silently turn
+//! scanning off).
+//!
+//! ```toml
+//! name = "apple-2021-like"
+//! scan_text = true          # the message text and the URLs in it
+//! scan_images = true        # image attachments
+//! scan_files = true         # other attachments (exact hashes)
+//! scan_links = true         # link attachments
+//! image_algorithms = ["pdq", "sha256"]
+//! file_algorithms = ["sha256"]
+//! min_pdq_quality = 50      # PDQ hashes below this are not matched
+//! on_match = "report"       # report (and deliver) | block | warn
+//! account_threshold = 30    # reports are released once an account has this many matches
+//! notify_sender = false     # whether the sender is told about a match
+//! max_attachment_bytes = 26214400
+//!
+//! [thresholds]              # optional overrides of the default thresholds
+//! pdq = 31
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{Algorithm, Threshold};
+
+/// What happens to a message with a match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMatch {
+    /// Deliver the message and send an encrypted report to the moderators.
+    Report,
+    /// Do not send the message.
+    Block,
+    /// Tell the sender and send anyway; no report.
+    Warn,
+}
+
+/// A scanning policy (see the module docs for the TOML form).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// A name for reports and transcripts.
+    pub name: String,
+    /// Scan the message text and the URLs in it.
+    pub scan_text: bool,
+    /// Scan image attachments.
+    pub scan_images: bool,
+    /// Scan other file attachments.
+    pub scan_files: bool,
+    /// Scan link attachments.
+    pub scan_links: bool,
+    /// Algorithms run on image attachments.
+    pub image_algorithms: Vec<Algorithm>,
+    /// Algorithms run on file attachments (exact ones only).
+    pub file_algorithms: Vec<Algorithm>,
+    /// Threshold overrides; algorithms not listed use their defaults.
+    pub thresholds: BTreeMap<Algorithm, u32>,
+    /// PDQ hashes of lower quality are not matched.
+    pub min_pdq_quality: u8,
+    /// What a match does.
+    pub on_match: OnMatch,
+    /// Number of matching messages an account must reach before its reports
+    /// are released to moderators (1 = at once; Apple's 2021 design used 30).
+    pub account_threshold: u32,
+    /// Whether the sender is told that a message matched.
+    pub notify_sender: bool,
+    /// Largest attachment accepted, in bytes.
+    pub max_attachment_bytes: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            name: "default".into(),
+            scan_text: true,
+            scan_images: true,
+            scan_files: true,
+            scan_links: true,
+            image_algorithms: vec![Algorithm::Pdq, Algorithm::Sha256],
+            file_algorithms: vec![Algorithm::Sha256],
+            thresholds: BTreeMap::new(),
+            min_pdq_quality: crate::hash::pdq::MIN_QUALITY,
+            on_match: OnMatch::Report,
+            account_threshold: 1,
+            notify_sender: false,
+            max_attachment_bytes: 25 << 20,
+        }
+    }
+}
+
+/// Why a policy could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("{}: {}", path.display(), crate::hash::describe_io_error(source))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a field has the wrong type or name.
+    #[error("{}: {reason}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, naming the field and line.
+        reason: String,
+    },
+    /// A field has a value outside what it allows.
+    #[error("{}: field '{field}': {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Policy {
+    /// Loads and validates a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Policy::parse(&text, path)
+    }
+
+    /// Parses and validates policy TOML; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
+        let policy: Policy = toml::from_str(text).map_err(|e| PolicyError::Parse {
+            path: path.to_path_buf(),
+            reason: e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        })?;
+        policy
+            .validate()
+            .map_err(|(field, reason)| PolicyError::Invalid {
+                path: path.to_path_buf(),
+                field,
+                reason,
+            })?;
+        Ok(policy)
+    }
+
+    /// The policy as TOML (what `cssim init` writes).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        for a in &self.image_algorithms {
+            if *a == Algorithm::Text {
+                return Err((
+                    "image_algorithms".into(),
+                    "text is not an image algorithm".into(),
+                ));
+            }
+        }
+        for a in &self.file_algorithms {
+            if a.is_perceptual() || *a == Algorithm::Text {
+                return Err((
+                    "file_algorithms".into(),
+                    format!("{a} is not an exact file hash (use sha256 or md5)"),
+                ));
+            }
+        }
+        for (a, t) in &self.thresholds {
+            let bits = match a {
+                Algorithm::Pdq => 256,
+                a if a.is_perceptual() => 64 * 64,
+                _ => 0,
+            };
+            if *t > bits {
+                return Err((
+                    format!("thresholds.{a}"),
+                    format!("{t} is outside 0..={bits}"),
+                ));
+            }
+        }
+        if self.min_pdq_quality > 100 {
+            return Err(("min_pdq_quality".into(), "must be 0..=100".into()));
+        }
+        if self.account_threshold == 0 {
+            return Err(("account_threshold".into(), "must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The threshold in force for `algorithm`.
+    pub fn threshold(&self, algorithm: Algorithm) -> Threshold {
+        self.thresholds
+            .get(&algorithm)
+            .map_or_else(|| algorithm.default_threshold(), |&t| Threshold(t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(s, Path::new("policy.toml"))
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let p = parse("on_match = \"block\"\naccount_threshold = 30\n[thresholds]\npdq = 40\n")
+            .unwrap();
+        assert_eq!(p.on_match, OnMatch::Block);
+        assert_eq!(p.threshold(Algorithm::Pdq), Threshold(40));
+        assert_eq!(p.threshold(Algorithm::Phash), Threshold(10));
+        assert!(p.scan_images);
+        assert_eq!(
+            parse(&Policy::default().to_toml()).unwrap(),
+            Policy::default()
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_field() {
+        let e = parse("scan_imgaes = false").unwrap_err().to_string();
+        assert!(
+            e.starts_with("policy.toml:") && e.contains("scan_imgaes"),
+            "{e}"
+        );
+        let e = parse("on_match = \"delete\"").unwrap_err().to_string();
+        assert!(e.contains("on_match") || e.contains("delete"), "{e}");
+        let e = parse("[thresholds]\npdq = 300").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "policy.toml: field 'thresholds.pdq': 300 is outside 0..=256"
+        );
+        let e = parse("file_algorithms = [\"pdq\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("field 'file_algorithms'"), "{e}");
+    }
+}
