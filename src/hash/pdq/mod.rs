@@ -27,6 +27,8 @@
 //! is the big-endian form of the 256-bit integer `Σ bit_k · 2^k`.
 //! [`PdqHash`] stores exactly those 32 bytes.
 
+mod downsample;
+
 use std::fmt;
 
 use image::RgbImage;
@@ -44,8 +46,6 @@ pub const MIN_QUALITY: u8 = 50;
 /// Images smaller than this on either side get the zero hash and quality 0, as
 /// in the reference.
 pub const MIN_HASHABLE_DIM: u32 = 5;
-
-const NUM_JAROSZ_PASSES: usize = 2;
 
 /// A 256-bit PDQ hash, stored big-endian in Meta's hex order.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -193,148 +193,9 @@ fn dct_of_rgb(rgb: &[u8], width: usize, height: usize) -> Option<(Block16, Quali
     if width < MIN_HASHABLE_DIM as usize || height < MIN_HASHABLE_DIM as usize {
         return None;
     }
-    let n = width * height;
-    let mut luma: Vec<f32> = rgb[..3 * n]
-        .chunks_exact(3)
-        .map(|p| {
-            // Double precision, rounded once: what `pdqhash` computes with NumPy.
-            (f64::from(p[0]) * 0.299 + f64::from(p[1]) * 0.587 + f64::from(p[2]) * 0.114) as f32
-        })
-        .collect();
-    let small = downsample_64(&mut luma, height, width);
+    let small = downsample::luma_downsample_64(&rgb[..3 * width * height], height, width);
     let quality = quality_metric(&small);
     Some((dct_64_to_16(&small), quality))
-}
-
-/// Blurs (in place) and decimates the luminance plane to 64×64.
-fn downsample_64(luma: &mut [f32], rows: usize, cols: usize) -> Vec<[f32; 64]> {
-    let mut out = vec![[0f32; 64]; 64];
-    if rows == 64 && cols == 64 {
-        // The reference skips the filter when the input is already 64×64.
-        for (i, row) in out.iter_mut().enumerate() {
-            row.copy_from_slice(&luma[i * 64..(i + 1) * 64]);
-        }
-        return out;
-    }
-    let window_along_rows = jarosz_window(cols, 64);
-    let window_along_cols = jarosz_window(rows, 64);
-    let mut tmp = vec![0f32; rows * cols];
-    for _ in 0..NUM_JAROSZ_PASSES {
-        for (src, dst) in luma.chunks_exact(cols).zip(tmp.chunks_exact_mut(cols)) {
-            box_1d(src, dst, window_along_rows);
-        }
-        box_columns(&tmp, luma, rows, cols, window_along_cols);
-    }
-    for (oi, row) in out.iter_mut().enumerate() {
-        let ii = (((oi as f64 + 0.5) * rows as f64) / 64.0) as usize;
-        for (oj, cell) in row.iter_mut().enumerate() {
-            let ij = (((oj as f64 + 0.5) * cols as f64) / 64.0) as usize;
-            *cell = luma[ii * cols + ij];
-        }
-    }
-    out
-}
-
-fn jarosz_window(old: usize, new: usize) -> usize {
-    old.div_ceil(2 * new)
-}
-
-/// The reference's running-sum box filter over one vector: the window grows
-/// over the first half-window, slides, then shrinks, dividing by the count of
-/// samples it currently holds.
-fn box_1d(input: &[f32], out: &mut [f32], window: usize) {
-    let half = (window + 2) / 2;
-    let (p1, p2) = (half - 1, window - half + 1);
-    let p3 = input.len().saturating_sub(window);
-    let mut sum = 0f32;
-    let mut count = 0usize;
-    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
-    for _ in 0..p1 {
-        sum += input[ri];
-        count += 1;
-        ri += 1;
-    }
-    for _ in 0..p2 {
-        sum += input[ri];
-        count += 1;
-        out[oi] = sum / count as f32;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p3 {
-        sum += input[ri];
-        sum -= input[li];
-        out[oi] = sum / count as f32;
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..half - 1 {
-        sum -= input[li];
-        count -= 1;
-        out[oi] = sum / count as f32;
-        li += 1;
-        oi += 1;
-    }
-}
-
-/// [`box_1d`] down every column at once: one running sum per column, a row
-/// at a time, so memory is read in order. Each column sees the operations
-/// `box_1d` would apply, in the same order.
-fn box_columns(input: &[f32], out: &mut [f32], rows: usize, cols: usize, window: usize) {
-    let half = (window + 2) / 2;
-    let (p1, p2) = (half - 1, window - half + 1);
-    let p3 = rows.saturating_sub(window);
-    let mut sums = vec![0f32; cols];
-    let row = |r: usize| &input[r * cols..(r + 1) * cols];
-    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
-    let mut count = 0usize;
-    for _ in 0..p1 {
-        add_row(&mut sums, row(ri));
-        count += 1;
-        ri += 1;
-    }
-    for _ in 0..p2 {
-        add_row(&mut sums, row(ri));
-        count += 1;
-        divide_into(&sums, count, &mut out[oi * cols..(oi + 1) * cols]);
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p3 {
-        add_row(&mut sums, row(ri));
-        sub_row(&mut sums, row(li));
-        divide_into(&sums, count, &mut out[oi * cols..(oi + 1) * cols]);
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..half - 1 {
-        sub_row(&mut sums, row(li));
-        count -= 1;
-        divide_into(&sums, count, &mut out[oi * cols..(oi + 1) * cols]);
-        li += 1;
-        oi += 1;
-    }
-}
-
-fn add_row(sums: &mut [f32], row: &[f32]) {
-    for (s, v) in sums.iter_mut().zip(row) {
-        *s += v;
-    }
-}
-
-fn sub_row(sums: &mut [f32], row: &[f32]) {
-    for (s, v) in sums.iter_mut().zip(row) {
-        *s -= v;
-    }
-}
-
-fn divide_into(sums: &[f32], count: usize, out: &mut [f32]) {
-    let c = count as f32;
-    for (o, s) in out.iter_mut().zip(sums) {
-        *o = s / c;
-    }
 }
 
 /// The reference's heuristic: count significant vertical and horizontal
@@ -504,36 +365,6 @@ mod tests {
     fn flat_images_have_quality_zero() {
         let img = RgbImage::from_pixel(300, 200, image::Rgb([90, 90, 90]));
         assert_eq!(hash_image(&img).quality, Quality(0));
-    }
-
-    #[test]
-    fn box_filter_of_constant_is_constant() {
-        let input = vec![3.0f32; 37];
-        for window in 1..6 {
-            let mut out = vec![0f32; 37];
-            box_1d(&input, &mut out, window);
-            assert!(out.iter().all(|&v| v == 3.0), "window {window}: {out:?}");
-        }
-    }
-
-    #[test]
-    fn column_filter_equals_row_filter_on_the_transpose() {
-        let (rows, cols) = (23, 7);
-        let input: Vec<f32> = (0..rows * cols)
-            .map(|i| ((i * 7919) % 255) as f32)
-            .collect();
-        for window in 1..5 {
-            let mut by_columns = vec![0f32; rows * cols];
-            box_columns(&input, &mut by_columns, rows, cols, window);
-            for c in 0..cols {
-                let column: Vec<f32> = (0..rows).map(|r| input[r * cols + c]).collect();
-                let mut expect = vec![0f32; rows];
-                box_1d(&column, &mut expect, window);
-                for r in 0..rows {
-                    assert_eq!(by_columns[r * cols + c].to_bits(), expect[r].to_bits());
-                }
-            }
-        }
     }
 
     #[test]

@@ -1,0 +1,68 @@
+//! Decode + hash throughput per algorithm, on a small photo and a 12-MP one.
+//!
+//! Images: `CSSIM_BENCH_SMALL` / `CSSIM_BENCH_LARGE` if set, else the
+//! committed test photos; decode is included in every measurement because a
+//! client pays for it on every image it scans.
+//!
+//!     cargo bench --bench hash
+
+use std::path::{Path, PathBuf};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use cssim::hash::{self, Algorithm, HashConfig};
+
+fn image_path(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join(default),
+        PathBuf::from,
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let config = HashConfig::default();
+    let inputs = [
+        (
+            "small",
+            image_path("CSSIM_BENCH_SMALL", "tests/data/pdq/images/photo-small.jpg"),
+        ),
+        (
+            "12mp",
+            image_path("CSSIM_BENCH_LARGE", "tests/data/pdq/images/photo-12mp.jpg"),
+        ),
+    ];
+    let mut group = c.benchmark_group("decode+hash");
+    group.sample_size(10);
+    for (label, path) in &inputs {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let img = hash::decode::decode(&bytes, &config.limits).expect("bench image decodes");
+        let (w, h) = img.dimensions();
+        let id = format!("{label} {w}x{h}");
+        group.throughput(Throughput::Elements(1));
+        group.bench_with_input(BenchmarkId::new("decode", &id), &bytes, |b, bytes| {
+            b.iter(|| hash::decode::decode(bytes, &config.limits).expect("decodes"))
+        });
+        for algo in [
+            Algorithm::Pdq,
+            Algorithm::Phash,
+            Algorithm::Dhash,
+            Algorithm::Ahash,
+        ] {
+            group.bench_with_input(BenchmarkId::new(algo.name(), &id), &bytes, |b, bytes| {
+                b.iter(|| hash::digest_bytes(bytes, &[algo], &config).expect("hashes"))
+            });
+        }
+        group.bench_with_input(
+            BenchmarkId::new("pdq-only (no decode)", &id),
+            &img,
+            |b, img| b.iter(|| hash::pdq::hash_image(img)),
+        );
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(BenchmarkId::new("sha256", &id), &bytes, |b, bytes| {
+            b.iter(|| hash::exact::sha256(bytes))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
