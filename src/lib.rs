@@ -11,13 +11,13 @@
 //! - [`scan`]: the scanning policy and the scanner's verdict.
 //!
 //! ```no_run
-//! use cssim::hash::{self, Algorithm};
+//! use std::path::Path;
+//! use cssim::hash::{self, Algorithm, HashConfig};
+//!
 //! # fn main() -> Result<(), cssim::hash::Error> {
-//! let bytes = std::fs::read("photo.jpg").unwrap();
-//! let image = hash::decode::decode(&bytes, &hash::decode::Limits::default())?;
-//! let pdq = hash::pdq::hash_image(&image);
-//! println!("{} quality {}", pdq.hash, pdq.quality);
-//! # let _ = Algorithm::Pdq;
+//! let config = HashConfig::default();
+//! let d = hash::digest_file(Path::new("photo.jpg"), &[Algorithm::Pdq, Algorithm::Sha256], &config)?;
+//! println!("pdq {} quality {:?}", d.digests[0], d.pdq_quality);
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
