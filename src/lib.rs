@@ -8,7 +8,8 @@
 //! - [`hash`]: image decoding with limits, Meta's PDQ (bit-exact with the
 //!   reference), the classic aHash/dHash/pHash, exact and text hashes;
 //! - [`message`]: messages and their wire form;
-//! - [`scan`]: the scanning policy and the scanner's verdict.
+//! - [`scan`]: the scanning policy and the scanner's verdict;
+//! - [`eval`]: image edits for measuring robustness and evasion.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -23,6 +24,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod eval;
 pub mod hash;
 pub mod message;
 pub mod scan;

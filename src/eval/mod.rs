@@ -1,0 +1,4 @@
+//! Instruments for security reviewers: image edits (and, as they grow,
+//! rates, thresholds and attacks).
+
+pub mod transform;
