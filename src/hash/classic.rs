@@ -13,7 +13,7 @@
 //! each byte), so hex values interoperate with other `img_hash` users, not
 //! with Python's `imagehash`, which orders bits differently.
 
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 use img_hash::{HashAlg, Hasher, HasherConfig};
 
 use super::digest::{Algorithm, Digest};
@@ -63,7 +63,7 @@ impl Hashers {
             Algorithm::Phash => &self.phash,
             _ => return None,
         };
-        let hash = hasher.hash_image(image);
+        let hash = hasher.hash_image(&grey_thumbnail(image));
         Some(Digest::new(algorithm, hash.as_bytes().to_vec()))
     }
 }
@@ -80,6 +80,48 @@ impl std::fmt::Debug for Hashers {
     }
 }
 
+/// The grey thumbnail the hashes start from: Rec. 709 luma in integers
+/// (exactly `image`'s own grey conversion, which `img_hash` would otherwise
+/// run), averaged over `k × k` blocks so that the shorter side stays at least
+/// [`PRESHRINK_SIDE`]. One pass over the pixels; without it, `img_hash`
+/// resamples the full-size image with Lanczos3, which costs more than
+/// decoding it.
+fn grey_thumbnail(image: &RgbImage) -> GrayImage {
+    let (w, h) = image.dimensions();
+    let k = (w.min(h) / PRESHRINK_SIDE).max(1);
+    let (tw, th) = (w / k, h / k);
+    if tw == 0 || th == 0 {
+        return GrayImage::new(w.max(1), h.max(1));
+    }
+    let raw = image.as_raw();
+    let stride = w as usize * 3;
+    let mut sums = vec![0u32; tw as usize];
+    let mut out = Vec::with_capacity((tw * th) as usize);
+    for ty in 0..th as usize {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for y in ty * k as usize..(ty + 1) * k as usize {
+            let row = &raw[y * stride..y * stride + tw as usize * k as usize * 3];
+            for (tx, block) in row.chunks_exact(k as usize * 3).enumerate() {
+                sums[tx] += block
+                    .chunks_exact(3)
+                    .map(|p| luma(p[0], p[1], p[2]))
+                    .sum::<u32>();
+            }
+        }
+        let n = k * k;
+        out.extend(sums.iter().map(|s| ((s + n / 2) / n) as u8));
+    }
+    GrayImage::from_raw(tw, th, out).unwrap_or_else(|| GrayImage::new(1, 1))
+}
+
+fn luma(r: u8, g: u8, b: u8) -> u32 {
+    (2126 * u32::from(r) + 7152 * u32::from(g) + 722 * u32::from(b)) / 10000
+}
+
+/// Images are block-averaged down to about this shorter side before the
+/// hashes' own resampling: far above the 9×8 to 64×64 grids they use.
+pub const PRESHRINK_SIDE: u32 = 256;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +131,25 @@ mod tests {
             let v = (x * 4 + y) as u8;
             image::Rgb([v, v, v])
         })
+    }
+
+    #[test]
+    fn small_images_are_grey_converted_exactly_like_image_does() {
+        let img = gradient(); // shorter side under PRESHRINK_SIDE: no averaging
+        let ours = grey_thumbnail(&img);
+        let theirs = image::DynamicImage::ImageRgb8(img).to_luma8();
+        assert_eq!(ours.as_raw(), theirs.as_raw());
+    }
+
+    #[test]
+    fn large_images_are_block_averaged() {
+        let img = RgbImage::from_fn(1030, 600, |x, _| {
+            let v = if x % 2 == 0 { 100 } else { 200 };
+            image::Rgb([v, v, v])
+        });
+        let t = grey_thumbnail(&img);
+        assert_eq!(t.dimensions(), (515, 300)); // k = 2
+        assert!(t.pixels().all(|p| p.0[0] == 150), "{:?}", t.get_pixel(0, 0));
     }
 
     #[test]

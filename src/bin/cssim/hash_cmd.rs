@@ -203,8 +203,12 @@ pub fn run_hash(args: HashArgs) -> anyhow::Result<u8> {
         .context("starting worker threads")?;
     let bar = progress(files.len(), "hashing");
     let results: Vec<Result<FileDigests, hash::Error>> = pool.install(|| {
+        // One job per file: sizes vary by 1000x (thumbnails next to 16-MP
+        // photos), and rayon's default chunking would leave a core idle
+        // behind a run of large files.
         files
             .par_iter()
+            .with_max_len(1)
             .map(|f| {
                 let r = hash::digest_file(f, &algos, &config);
                 bar.inc(1);
