@@ -1,4 +1,4 @@
-//! Decode + hash throughput per algorithm, on a small photo and a 12-MP one.
+//! Decode + hash throughput per algorithm, on a small photo and a 16-MP one.
 //!
 //! Images: `CSSIM_BENCH_SMALL` / `CSSIM_BENCH_LARGE` if set, else the
 //! committed test photos; decode is included in every measurement because a
@@ -23,11 +23,17 @@ fn bench(c: &mut Criterion) {
     let inputs = [
         (
             "small",
-            image_path("CSSIM_BENCH_SMALL", "tests/data/pdq/images/photo-small.jpg"),
+            image_path(
+                "CSSIM_BENCH_SMALL",
+                "tests/data/pdq/images/jpeg_chelsea_q85_420.jpg",
+            ),
         ),
         (
-            "12mp",
-            image_path("CSSIM_BENCH_LARGE", "tests/data/pdq/images/photo-12mp.jpg"),
+            "large",
+            image_path(
+                "CSSIM_BENCH_LARGE",
+                "tests/data/pdq/images/jpeg_seeding_5312x2988_16mp.jpg",
+            ),
         ),
     ];
     let mut group = c.benchmark_group("decode+hash");

@@ -63,7 +63,7 @@ impl Hashers {
             Algorithm::Phash => &self.phash,
             _ => return None,
         };
-        let hash = hasher.hash_image(&grey_thumbnail(image));
+        let hash = hasher.hash_image(&grey_thumbnail(image, 8 * self.size));
         Some(Digest::new(algorithm, hash.as_bytes().to_vec()))
     }
 }
@@ -83,12 +83,12 @@ impl std::fmt::Debug for Hashers {
 /// The grey thumbnail the hashes start from: Rec. 709 luma in integers
 /// (exactly `image`'s own grey conversion, which `img_hash` would otherwise
 /// run), averaged over `k × k` blocks so that the shorter side stays at least
-/// [`PRESHRINK_SIDE`]. One pass over the pixels; without it, `img_hash`
+/// `min_side` (8 × the hash grid's side: 64 px for 64-bit hashes). One pass over the pixels; without it, `img_hash`
 /// resamples the full-size image with Lanczos3, which costs more than
 /// decoding it.
-fn grey_thumbnail(image: &RgbImage) -> GrayImage {
+fn grey_thumbnail(image: &RgbImage, min_side: u32) -> GrayImage {
     let (w, h) = image.dimensions();
-    let k = (w.min(h) / PRESHRINK_SIDE).max(1);
+    let k = (w.min(h) / min_side).max(1);
     let (tw, th) = (w / k, h / k);
     if tw == 0 || th == 0 {
         return GrayImage::new(w.max(1), h.max(1));
@@ -118,10 +118,6 @@ fn luma(r: u8, g: u8, b: u8) -> u32 {
     (2126 * u32::from(r) + 7152 * u32::from(g) + 722 * u32::from(b)) / 10000
 }
 
-/// Images are block-averaged down to about this shorter side before the
-/// hashes' own resampling: far above the 9×8 to 64×64 grids they use.
-pub const PRESHRINK_SIDE: u32 = 256;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,8 +131,8 @@ mod tests {
 
     #[test]
     fn small_images_are_grey_converted_exactly_like_image_does() {
-        let img = gradient(); // shorter side under PRESHRINK_SIDE: no averaging
-        let ours = grey_thumbnail(&img);
+        let img = gradient(); // shorter side under 64: no averaging
+        let ours = grey_thumbnail(&img, 64);
         let theirs = image::DynamicImage::ImageRgb8(img).to_luma8();
         assert_eq!(ours.as_raw(), theirs.as_raw());
     }
@@ -147,7 +143,7 @@ mod tests {
             let v = if x % 2 == 0 { 100 } else { 200 };
             image::Rgb([v, v, v])
         });
-        let t = grey_thumbnail(&img);
+        let t = grey_thumbnail(&img, 256);
         assert_eq!(t.dimensions(), (515, 300)); // k = 2
         assert!(t.pixels().all(|p| p.0[0] == 150), "{:?}", t.get_pixel(0, 0));
     }
