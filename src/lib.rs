@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod e2ee;
 pub mod eval;
 pub mod hash;
 pub mod message;

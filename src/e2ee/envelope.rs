@@ -1,0 +1,328 @@
+//! The envelope: what the relay stores and forwards.
+//!
+//! ```text
+//! magic  "CSE1"                      4
+//! version                            1   (1)
+//! kem, kdf, aead ids                 2+2+2
+//! mode                               1   (0 base, 2 auth)
+//! sender public key                  32
+//! recipient public key               32
+//! message id                         16
+//! time (unix seconds)                8
+//! enc                                32
+//! ciphertext length                  4
+//! ciphertext (incl. 16-byte tag)     n
+//! ```
+//! Everything before the ciphertext is the header, and the header is the
+//! AEAD's associated data: changing who sent it, to whom, which message or
+//! when makes decryption fail. HPKE Auth mode additionally proves that the
+//! holder of the sender key sealed it.
+
+use std::collections::HashSet;
+
+use super::hpke::{self, Aead, Mode};
+use super::{Error, Identity, PublicKey};
+
+const MAGIC: &[u8; 4] = b"CSE1";
+const VERSION: u8 = 1;
+const HEADER_LEN: usize = 4 + 1 + 6 + 1 + 32 + 32 + 16 + 8 + 32;
+const INFO: &[u8] = b"cssim envelope v1";
+
+/// Remembers which (sender, message id) pairs were already opened.
+pub trait ReplayGuard {
+    /// Records the pair; returns `false` if it was seen before.
+    fn check_and_record(&mut self, sender: &[u8; 32], message_id: &[u8; 16]) -> bool;
+}
+
+/// An in-memory [`ReplayGuard`].
+#[derive(Debug, Default)]
+pub struct SeenIds(HashSet<([u8; 32], [u8; 16])>);
+
+impl ReplayGuard for SeenIds {
+    fn check_and_record(&mut self, sender: &[u8; 32], message_id: &[u8; 16]) -> bool {
+        self.0.insert((*sender, *message_id))
+    }
+}
+
+/// A sealed message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    aead: Aead,
+    mode: Mode,
+    sender: [u8; 32],
+    recipient: [u8; 32],
+    message_id: [u8; 16],
+    time: u64,
+    enc: [u8; 32],
+    ciphertext: Vec<u8>,
+}
+
+/// What opening an envelope gives.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// The authenticated sender key.
+    pub sender: PublicKey,
+    /// The message id.
+    pub message_id: [u8; 16],
+    /// The time the sender stated.
+    pub time: u64,
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+}
+
+impl Envelope {
+    /// Seals `plaintext` from `sender` to `recipient` (Auth mode, AES-256-GCM).
+    pub fn seal(
+        sender: &Identity,
+        recipient: &PublicKey,
+        message_id: [u8; 16],
+        time: u64,
+        plaintext: &[u8],
+    ) -> Result<Envelope, Error> {
+        let mut env = Envelope {
+            aead: Aead::Aes256Gcm,
+            mode: Mode::Auth,
+            sender: sender.public().to_bytes(),
+            recipient: recipient.to_bytes(),
+            message_id,
+            time,
+            enc: [0; 32],
+            ciphertext: Vec::new(),
+        };
+        let (enc, mut ctx) =
+            hpke::setup_sender(env.aead, recipient.x25519(), INFO, Some(sender.secret()))?;
+        env.enc = enc;
+        env.ciphertext = ctx.seal(&env.header(), plaintext)?;
+        Ok(env)
+    }
+
+    /// The sender key the envelope claims (authenticated only by [`Envelope::open`]).
+    pub fn sender(&self) -> PublicKey {
+        PublicKey::from_bytes(self.sender)
+    }
+
+    /// The message id.
+    pub fn message_id(&self) -> [u8; 16] {
+        self.message_id
+    }
+
+    fn header(&self) -> Vec<u8> {
+        let mut h = Vec::with_capacity(HEADER_LEN);
+        h.extend_from_slice(MAGIC);
+        h.push(VERSION);
+        h.extend_from_slice(&0x0020u16.to_be_bytes());
+        h.extend_from_slice(&0x0001u16.to_be_bytes());
+        h.extend_from_slice(&self.aead.id().to_be_bytes());
+        h.push(self.mode.id());
+        h.extend_from_slice(&self.sender);
+        h.extend_from_slice(&self.recipient);
+        h.extend_from_slice(&self.message_id);
+        h.extend_from_slice(&self.time.to_be_bytes());
+        h.extend_from_slice(&self.enc);
+        h
+    }
+
+    /// The wire form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.header();
+        out.extend_from_slice(&(self.ciphertext.len() as u32).to_be_bytes());
+        out.extend_from_slice(&self.ciphertext);
+        out
+    }
+
+    /// Parses the wire form, checking every field and length.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Envelope, Error> {
+        let bad = |field, reason: &str| Error::Malformed {
+            field,
+            reason: reason.to_string(),
+        };
+        if bytes.len() < HEADER_LEN + 4 {
+            return Err(bad(
+                "header",
+                &format!("{} bytes, at least {} needed", bytes.len(), HEADER_LEN + 4),
+            ));
+        }
+        if &bytes[..4] != MAGIC {
+            return Err(bad("magic", "not a cssim envelope"));
+        }
+        if bytes[4] != VERSION {
+            return Err(bad(
+                "version",
+                &format!(
+                    "unsupported version {} (this build reads {VERSION})",
+                    bytes[4]
+                ),
+            ));
+        }
+        let u16_at = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
+        if u16_at(5) != 0x0020 || u16_at(7) != 0x0001 {
+            return Err(bad("suite", "unsupported KEM or KDF"));
+        }
+        let aead = Aead::from_id(u16_at(9)).ok_or_else(|| bad("suite", "unsupported AEAD"))?;
+        let mode = match bytes[11] {
+            0 => Mode::Base,
+            2 => Mode::Auth,
+            m => return Err(bad("mode", &format!("unsupported mode {m}"))),
+        };
+        let arr32 = |i: usize| <[u8; 32]>::try_from(&bytes[i..i + 32]).expect("length checked");
+        let mut message_id = [0u8; 16];
+        message_id.copy_from_slice(&bytes[76..92]);
+        let time = u64::from_be_bytes(bytes[92..100].try_into().expect("length checked"));
+        let len = u32::from_be_bytes(
+            bytes[HEADER_LEN..HEADER_LEN + 4]
+                .try_into()
+                .expect("length checked"),
+        ) as usize;
+        let rest = &bytes[HEADER_LEN + 4..];
+        if rest.len() != len {
+            return Err(bad(
+                "ciphertext",
+                &format!("length says {len} bytes, {} present", rest.len()),
+            ));
+        }
+        if len < 16 {
+            return Err(bad("ciphertext", "shorter than the authentication tag"));
+        }
+        Ok(Envelope {
+            aead,
+            mode,
+            sender: arr32(12),
+            recipient: arr32(44),
+            message_id,
+            time,
+            enc: arr32(100),
+            ciphertext: rest.to_vec(),
+        })
+    }
+
+    /// Decrypts with the recipient's identity, authenticating the sender (in
+    /// Auth mode) and refusing a (sender, message id) pair seen before.
+    pub fn open(
+        &self,
+        recipient: &Identity,
+        replay: &mut dyn ReplayGuard,
+    ) -> Result<Opened, Error> {
+        if self.recipient != recipient.public().to_bytes() {
+            return Err(Error::Decryption);
+        }
+        let sender = PublicKey::from_bytes(self.sender);
+        let auth = (self.mode == Mode::Auth).then_some(sender.x25519());
+        let mut ctx = hpke::setup_receiver(self.aead, &self.enc, recipient.secret(), INFO, auth)?;
+        let plaintext = ctx.open(&self.header(), &self.ciphertext)?;
+        // Checked after decryption, so a forged envelope cannot burn an id.
+        if !replay.check_and_record(&self.sender, &self.message_id) {
+            return Err(Error::Replay {
+                message_id: hex::encode(self.message_id),
+            });
+        }
+        Ok(Opened {
+            sender,
+            message_id: self.message_id,
+            time: self.time,
+            plaintext,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pair() -> (Identity, Identity) {
+        (Identity::generate(), Identity::generate())
+    }
+
+    #[test]
+    fn every_single_byte_flip_is_rejected() {
+        let (alice, bob) = pair();
+        let env =
+            Envelope::seal(&alice, &bob.public(), [9; 16], 1_700_000_000, b"hello bob").unwrap();
+        let bytes = env.to_bytes();
+        for i in 0..bytes.len() {
+            for bit in [0x01u8, 0x80] {
+                let mut t = bytes.clone();
+                t[i] ^= bit;
+                let opened =
+                    Envelope::from_bytes(&t).and_then(|e| e.open(&bob, &mut SeenIds::default()));
+                assert!(
+                    opened.is_err(),
+                    "flip of byte {i} bit {bit:#x} was accepted"
+                );
+            }
+        }
+        let ok = Envelope::from_bytes(&bytes)
+            .unwrap()
+            .open(&bob, &mut SeenIds::default())
+            .unwrap();
+        assert_eq!(ok.plaintext, b"hello bob");
+        assert_eq!(ok.sender, alice.public());
+    }
+
+    #[test]
+    fn wrong_recipient_and_forged_sender_are_one_opaque_error() {
+        let (alice, bob) = pair();
+        let eve = Identity::generate();
+        let env = Envelope::seal(&alice, &bob.public(), [1; 16], 5, b"x").unwrap();
+        assert!(matches!(
+            env.open(&eve, &mut SeenIds::default()),
+            Err(Error::Decryption)
+        ));
+        // Eve seals with her key but claims to be Alice.
+        let mut forged = Envelope::seal(&eve, &bob.public(), [2; 16], 5, b"x").unwrap();
+        forged.sender = alice.public().to_bytes();
+        assert!(matches!(
+            forged.open(&bob, &mut SeenIds::default()),
+            Err(Error::Decryption)
+        ));
+    }
+
+    #[test]
+    fn replayed_message_ids_are_refused() {
+        let (alice, bob) = pair();
+        let env = Envelope::seal(&alice, &bob.public(), [3; 16], 5, b"once").unwrap();
+        let mut seen = SeenIds::default();
+        assert!(env.open(&bob, &mut seen).is_ok());
+        let again = env.open(&bob, &mut seen).unwrap_err();
+        assert!(matches!(again, Error::Replay { .. }), "{again}");
+        assert_eq!(
+            again.to_string(),
+            format!("replayed message {}", "03".repeat(16))
+        );
+    }
+
+    #[test]
+    fn truncation_and_trailing_bytes_are_malformed() {
+        let (alice, bob) = pair();
+        let bytes = Envelope::seal(&alice, &bob.public(), [4; 16], 5, b"abc")
+            .unwrap()
+            .to_bytes();
+        for n in 0..bytes.len() {
+            assert!(Envelope::from_bytes(&bytes[..n]).is_err(), "prefix {n}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            Envelope::from_bytes(&longer),
+            Err(Error::Malformed {
+                field: "ciphertext",
+                ..
+            })
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn seal_open_round_trips(pt in proptest::collection::vec(any::<u8>(), 0..512),
+                                 id in any::<[u8; 16]>(), time in any::<u64>()) {
+            let (alice, bob) = pair();
+            let env = Envelope::seal(&alice, &bob.public(), id, time, &pt).unwrap();
+            let back = Envelope::from_bytes(&env.to_bytes()).unwrap();
+            let opened = back.open(&bob, &mut SeenIds::default()).unwrap();
+            prop_assert_eq!(opened.plaintext, pt);
+            prop_assert_eq!(opened.message_id, id);
+            prop_assert_eq!(opened.time, time);
+        }
+    }
+}
