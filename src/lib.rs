@@ -28,4 +28,6 @@ pub mod e2ee;
 pub mod eval;
 pub mod hash;
 pub mod message;
+pub mod moderation;
+pub mod relay;
 pub mod scan;

@@ -9,7 +9,7 @@ mod policy;
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use policy::{OnMatch, Policy, PolicyError};
 
@@ -17,7 +17,7 @@ use crate::hash::{self, Algorithm, Digest, Distance, HashConfig, Threshold};
 use crate::message::{Attachment, Message};
 
 /// One entry of a hash set that a digest matched.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
     /// Hamming distance (0 for exact algorithms).
     pub distance: Distance,
@@ -36,7 +36,7 @@ pub trait Matcher: Send + Sync {
 }
 
 /// Which part of a message matched.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Part {
     /// The message text.
@@ -66,7 +66,7 @@ impl std::fmt::Display for Part {
 }
 
 /// One match.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Match {
     /// What matched.
     pub part: Part,
@@ -81,7 +81,7 @@ pub struct Match {
 }
 
 /// How long one step took.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     /// The step, e.g. `decode cat.jpg` or `pdq cat.jpg`.
     pub step: String,
@@ -90,7 +90,7 @@ pub struct Timing {
 }
 
 /// What the scanner decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// No match: send.
@@ -104,7 +104,7 @@ pub enum Action {
 }
 
 /// The outcome of scanning one message.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Every match found.
     pub matches: Vec<Match>,
