@@ -24,10 +24,14 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod client;
+pub mod demo;
 pub mod e2ee;
 pub mod eval;
 pub mod hash;
+pub mod hashset;
 pub mod message;
 pub mod moderation;
 pub mod relay;
 pub mod scan;
+pub mod workspace;

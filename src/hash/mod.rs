@@ -19,7 +19,9 @@ pub mod text;
 
 use std::path::{Path, PathBuf};
 
-pub use digest::{Algorithm, Digest, DigestParseError, Distance, Threshold, hamming};
+pub use digest::{
+    Algorithm, Digest, DigestParseError, Distance, Threshold, UnknownAlgorithm, hamming,
+};
 
 /// What can go wrong hashing a file. Every variant names the file.
 #[derive(Debug, thiserror::Error)]

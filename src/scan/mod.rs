@@ -35,6 +35,30 @@ pub trait Matcher: Send + Sync {
     fn lookup(&self, digest: &Digest, threshold: Threshold) -> Result<Vec<Hit>, String>;
 }
 
+impl Matcher for crate::hashset::HashSet {
+    fn lookup(&self, digest: &Digest, threshold: Threshold) -> Result<Vec<Hit>, String> {
+        if !self.algorithms().contains(&digest.algorithm()) {
+            return Ok(Vec::new());
+        }
+        let found =
+            crate::hashset::HashSet::lookup(self, digest, threshold).map_err(|e| e.to_string())?;
+        let fpr = found.bloom.as_ref().map(|b| b.compounded_fpr);
+        Ok(found
+            .matches
+            .into_iter()
+            .map(|m| Hit {
+                distance: m.distance,
+                label: m.label.map(|l| match l.source {
+                    Some(src) => format!("{} ({src})", l.category),
+                    None => l.category,
+                }),
+                entry: m.entry.map(|d| d.to_hex()),
+                false_positive_rate: fpr,
+            })
+            .collect())
+    }
+}
+
 /// Which part of a message matched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

@@ -1,7 +1,11 @@
 //! The `cssim` command line: argument parsing, printing and exit codes.
 //! All logic a library user would need lives in the `cssim` library.
 
+mod bench_cmd;
+mod demo_cmd;
 mod hash_cmd;
+mod hashset_cmd;
+mod msg_cmd;
 mod style;
 
 use std::process::ExitCode;
@@ -41,6 +45,29 @@ enum Command {
     Hash(hash_cmd::HashArgs),
     /// Compare two images: the distance under each algorithm and whether it is a match.
     Compare(hash_cmd::CompareArgs),
+    /// Create an Ed25519 issuer key for signing hash sets.
+    Keygen(hashset_cmd::KeygenArgs),
+    /// Build, inspect, verify, check against, import and export signed hash sets.
+    Hashset(hashset_cmd::HashsetArgs),
+    /// Run the narrated end-to-end demo: scan, encrypt, relay, report, moderate, deliver.
+    Demo(demo_cmd::DemoArgs),
+    /// Create a workspace: identities, the demo hash set, a policy and a relay.
+    Init(msg_cmd::InitArgs),
+    /// Manage identities.
+    #[command(subcommand)]
+    Id(msg_cmd::IdCommand),
+    /// Scan a message, encrypt it end to end and send it through the relay.
+    Send(msg_cmd::SendArgs),
+    /// Take and decrypt a user's messages.
+    Inbox(msg_cmd::InboxArgs),
+    /// Inspect or serve the relay.
+    #[command(subcommand)]
+    Relay(msg_cmd::RelayCommand),
+    /// List, open and resolve the reports in the moderation queue.
+    #[command(subcommand)]
+    Moderate(msg_cmd::ModerateCommand),
+    /// Measure what scanning adds to sending one message.
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +75,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hash(args) => hash_cmd::run_hash(args),
         Command::Compare(args) => hash_cmd::run_compare(args),
+        Command::Keygen(args) => hashset_cmd::run_keygen(args),
+        Command::Hashset(args) => hashset_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
+        Command::Init(args) => msg_cmd::run_init(args),
+        Command::Id(cmd) => msg_cmd::run_id(cmd),
+        Command::Send(args) => msg_cmd::run_send(args),
+        Command::Inbox(args) => msg_cmd::run_inbox(args),
+        Command::Relay(cmd) => msg_cmd::run_relay(cmd),
+        Command::Moderate(cmd) => msg_cmd::run_moderate(cmd),
+        Command::Bench(args) => bench_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

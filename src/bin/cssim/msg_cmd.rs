@@ -1,0 +1,487 @@
+//! The messaging commands: `init`, `id new`, `send`, `inbox`, `relay`, `moderate`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use cssim::client::{self, Received, SendOutcome};
+use cssim::message::Attachment;
+use cssim::moderation::{Outcome, Report};
+use cssim::workspace::Workspace;
+use serde_json::json;
+
+use crate::style;
+
+/// Where the workspace is (all messaging commands).
+#[derive(Args, Debug, Clone)]
+pub struct WorkspaceOpt {
+    /// The workspace folder (created by `cssim init`).
+    #[arg(
+        long,
+        short = 'w',
+        env = "CSSIM_WORKSPACE",
+        default_value = "cssim-workspace",
+        value_name = "DIR"
+    )]
+    pub workspace: PathBuf,
+}
+
+impl WorkspaceOpt {
+    fn open(&self) -> anyhow::Result<Workspace> {
+        Ok(Workspace::open(&self.workspace)?)
+    }
+}
+
+/// `cssim init`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Creates DIR (default ./cssim-workspace) with identities alice, bob and moderator,
+the shipped demo hash set (stand-in images only) and its issuer key, the default
+policy (policy.toml: edit it to change what is scanned and what a match does), and
+an embedded relay database. Then try:
+  cssim send --from alice --to bob --text 'hello'
+  cssim inbox bob")]
+pub struct InitArgs {
+    /// Folder to create the workspace in.
+    #[arg(default_value = "cssim-workspace")]
+    pub dir: PathBuf,
+    /// Use a served relay (`http://127.0.0.1:PORT`) instead of the embedded database.
+    #[arg(long, value_name = "URL")]
+    pub relay: Option<String>,
+}
+
+/// `cssim id`.
+#[derive(Subcommand, Debug)]
+pub enum IdCommand {
+    /// Create an identity (X25519 key pair) and register it with the relay.
+    New {
+        /// Its name (a-z, 0-9, _ and -).
+        name: String,
+        #[command(flatten)]
+        ws: WorkspaceOpt,
+    },
+}
+
+/// `cssim send`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+The message is scanned on the sender's side first (policy.toml says what and how),
+then encrypted end to end (HPKE, X25519 + AES-256-GCM, sender authenticated) and
+handed to the relay. On a match the policy decides: report (deliver, and seal a
+report to the moderator), block, or warn. Prints the verdict, the time each
+scanning step took, and what was sent.")]
+pub struct SendArgs {
+    /// Sender identity.
+    #[arg(long)]
+    pub from: String,
+    /// Recipient user name.
+    #[arg(long)]
+    pub to: String,
+    /// Message text.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Attach a file (images are recognised by content). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+    /// Attach a link. Repeatable.
+    #[arg(long, value_name = "URL")]
+    pub link: Vec<String>,
+    /// JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub ws: WorkspaceOpt,
+}
+
+/// `cssim inbox`.
+#[derive(Args, Debug)]
+pub struct InboxArgs {
+    /// Whose inbox.
+    pub name: String,
+    /// JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub ws: WorkspaceOpt,
+}
+
+/// Reads an attachment, refusing it before reading if it is over the limit.
+fn read_attachment(path: &Path, max: u64) -> anyhow::Result<Attachment> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let meta = std::fs::metadata(path).map_err(|e| {
+        anyhow::anyhow!("{}: {}", path.display(), cssim::hash::describe_io_error(&e))
+    })?;
+    if meta.len() > max {
+        bail!(
+            "{}: attachment is {} bytes; the policy allows at most {max}",
+            path.display(),
+            meta.len()
+        );
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        anyhow::anyhow!("{}: {}", path.display(), cssim::hash::describe_io_error(&e))
+    })?;
+    let is_image = image::guess_format(&bytes).is_ok();
+    Ok(if is_image {
+        Attachment::Image { name, bytes }
+    } else {
+        Attachment::File { name, bytes }
+    })
+}
+
+/// `cssim init`.
+pub fn run_init(args: InitArgs) -> anyhow::Result<u8> {
+    let ws = Workspace::init(&args.dir, args.relay.as_deref())?;
+    println!("created workspace {}", ws.root().display());
+    println!("  identities: alice, bob, moderator (keys/, secret files 0600)");
+    println!(
+        "  hash set:   {} (stand-in images only)",
+        ws.config().hashset.display()
+    );
+    println!("  policy:     {}", ws.config().policy.display());
+    println!("  relay:      {}", ws.config().relay);
+    Ok(crate::EXIT_OK)
+}
+
+/// `cssim id new`.
+pub fn run_id(cmd: IdCommand) -> anyhow::Result<u8> {
+    match cmd {
+        IdCommand::New { name, ws } => {
+            let ws = ws.open()?;
+            let pk = ws.new_identity(&name)?;
+            println!("created identity {name} ({})", pk.fingerprint());
+        }
+    }
+    Ok(crate::EXIT_OK)
+}
+
+/// `cssim send`.
+pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
+    let ws = args.ws.open()?;
+    let policy = ws.policy()?;
+    let mut attachments = Vec::new();
+    for p in &args.attach {
+        attachments.push(read_attachment(p, policy.max_attachment_bytes)?);
+    }
+    attachments.extend(
+        args.link
+            .iter()
+            .map(|url| Attachment::Link { url: url.clone() }),
+    );
+    if args.text.is_none() && attachments.is_empty() {
+        bail!("nothing to send: give --text, --attach or --link");
+    }
+    let outcome = client::send(&ws, &args.from, &args.to, args.text.clone(), attachments)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print_send(&outcome);
+    }
+    Ok(crate::EXIT_OK)
+}
+
+/// Human-readable account of a send.
+pub fn print_send(o: &SendOutcome) {
+    let colour = style::stdout_colour();
+    let v = &o.verdict;
+    let action = format!("{:?}", v.action).to_lowercase();
+    let action = if v.matches.is_empty() {
+        style::paint(&action, "32", colour)
+    } else {
+        style::paint(&action, "1;31", colour)
+    };
+    println!(
+        "scan: {} match(es) → {action}  ({:.2} ms)",
+        v.matches.len(),
+        v.total().as_secs_f64() * 1e3
+    );
+    for m in &v.matches {
+        println!(
+            "  match: {} via {} at distance {}/{} — entry label: {}",
+            m.part,
+            m.algorithm,
+            m.hit.distance,
+            m.threshold,
+            m.hit.label.as_deref().unwrap_or("(none)")
+        );
+    }
+    for n in &v.notes {
+        println!("  note: {n}");
+    }
+    for t in &v.timings {
+        println!("  {:>9.3} ms  {}", t.micros as f64 / 1e3, t.step);
+    }
+    if let Some(r) = &o.report {
+        if r.released_now > 0 {
+            println!(
+                "report: sealed to the moderator ({} bytes); {} released to the relay (account at {}/{} matches)",
+                r.sealed_size, r.released_now, r.account_matches, r.account_threshold
+            );
+        } else {
+            println!(
+                "report: sealed ({} bytes) and held on this device until the account reaches {} matches ({} so far)",
+                r.sealed_size, r.account_threshold, r.account_matches
+            );
+        }
+    }
+    if o.sent {
+        println!(
+            "sent: message {} — {} bytes of plaintext as a {}-byte envelope (sealed in {:.3} ms)",
+            o.message_id,
+            o.plaintext_size,
+            o.envelope_size.unwrap_or(0),
+            o.seal_micros.unwrap_or(0) as f64 / 1e3
+        );
+    } else {
+        println!("not sent: the policy blocks messages that match");
+    }
+}
+
+/// `cssim inbox`.
+pub fn run_inbox(args: InboxArgs) -> anyhow::Result<u8> {
+    let ws = args.ws.open()?;
+    let received = client::inbox(&ws, &args.name)?;
+    let mut failed = false;
+    if args.json {
+        let items: Vec<_> = received
+            .iter()
+            .map(|r| match r {
+                Received::Message(m) => json!({
+                    "id": m.id.to_hex(), "from": m.from, "sent_at": m.sent_at, "text": m.text,
+                    "attachments": m.attachments.iter().map(Attachment::describe).collect::<Vec<_>>(),
+                }),
+                Received::Unreadable { id, reason } => json!({"id": id, "error": reason}),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&items)?);
+    }
+    if received.is_empty() && !args.json {
+        println!("{}: no new messages", args.name);
+    }
+    for r in &received {
+        match r {
+            Received::Message(m) if !args.json => {
+                println!("from {} (message {}):", m.from, m.id);
+                if let Some(t) = &m.text {
+                    println!("  {t}");
+                }
+                for a in &m.attachments {
+                    println!("  [{}]", a.describe());
+                }
+            }
+            Received::Unreadable { id, reason } => {
+                failed = true;
+                eprintln!("{}", style::error_line(&format!("message {id}: {reason}")));
+            }
+            _ => {}
+        }
+    }
+    Ok(if failed {
+        crate::EXIT_SOME_FAILED
+    } else {
+        crate::EXIT_OK
+    })
+}
+
+/// `cssim relay`.
+#[derive(Subcommand, Debug)]
+pub enum RelayCommand {
+    /// Show what the relay holds: users, mailbox sizes, message metadata, sealed reports — never plaintext.
+    Show {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ws: WorkspaceOpt,
+    },
+    /// Serve a relay database over HTTP on a loopback address.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+        /// The database file (created if missing).
+        #[arg(long, default_value = "relay.db")]
+        db: PathBuf,
+    },
+}
+
+/// `cssim relay`.
+pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
+    match cmd {
+        RelayCommand::Show { json, ws } => {
+            let ws = ws.open()?;
+            let overview = ws.relay()?.overview()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&overview)?);
+            } else {
+                print!("{}", overview);
+            }
+        }
+        RelayCommand::Serve { listen, db } => {
+            if !listen.ip().is_loopback() {
+                bail!(
+                    "--listen {listen}: cssim's relay serves loopback addresses only (127.0.0.1 or ::1)"
+                );
+            }
+            let store = cssim::relay::Store::open(&db)?;
+            eprintln!(
+                "relay serving {} on http://{listen} (Ctrl-C to stop)",
+                db.display()
+            );
+            cssim::relay::serve(store, listen)?;
+        }
+    }
+    Ok(crate::EXIT_OK)
+}
+
+/// `cssim moderate`.
+#[derive(Subcommand, Debug)]
+pub enum ModerateCommand {
+    /// List the reports in the queue (opens each with the moderator key).
+    List {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ws: WorkspaceOpt,
+    },
+    /// Open one report: matches and evidence.
+    Open {
+        /// Report id (a prefix is enough).
+        id: String,
+        /// Write attachment evidence to this folder.
+        #[arg(long, value_name = "DIR")]
+        save: Option<PathBuf>,
+        #[command(flatten)]
+        ws: WorkspaceOpt,
+    },
+    /// Record a decision on a report.
+    Resolve {
+        /// Report id (a prefix is enough).
+        id: String,
+        /// confirmed or false-positive.
+        #[arg(long)]
+        outcome: Outcome,
+        #[command(flatten)]
+        ws: WorkspaceOpt,
+    },
+}
+
+/// `cssim moderate`.
+pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
+    let (ws, want) = match &cmd {
+        ModerateCommand::List { ws, .. } => (ws.open()?, None),
+        ModerateCommand::Open { ws, id, .. } | ModerateCommand::Resolve { ws, id, .. } => {
+            (ws.open()?, Some(id.clone()))
+        }
+    };
+    let moderator = ws.identity(&ws.config().moderator)?;
+    let relay = ws.relay()?;
+    let stored = relay.reports(None)?;
+    let find = |prefix: &str| {
+        let found: Vec<_> = stored
+            .iter()
+            .filter(|r| hex::encode(r.id).starts_with(prefix))
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(anyhow::anyhow!("no report with id {prefix}")),
+            _ => Err(anyhow::anyhow!("id prefix {prefix} is ambiguous")),
+        }
+    };
+    match cmd {
+        ModerateCommand::List { json, .. } => {
+            let mut rows = Vec::new();
+            for r in &stored {
+                let opened = Report::open(&r.sealed, &moderator);
+                rows.push((r, opened));
+            }
+            if json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|(r, o)| match o {
+                        Ok(rep) => json!({"id": hex::encode(r.id), "status": r.status, "account": rep.account,
+                                          "matches": rep.matches.len(), "account_matches": rep.account_matches}),
+                        Err(e) => json!({"id": hex::encode(r.id), "status": r.status, "error": e.to_string()}),
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if rows.is_empty() {
+                println!("no reports");
+            } else {
+                for (r, o) in rows {
+                    match o {
+                        Ok(rep) => println!(
+                            "{}  {:<15} account {:<10} {} match(es): {}",
+                            &hex::encode(r.id)[..12],
+                            r.status,
+                            rep.account,
+                            rep.matches.len(),
+                            rep.matches
+                                .iter()
+                                .map(|m| m.part.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        Err(e) => println!(
+                            "{}  {:<15} cannot open: {e}",
+                            &hex::encode(r.id)[..12],
+                            r.status
+                        ),
+                    }
+                }
+            }
+        }
+        ModerateCommand::Open { save, .. } => {
+            let r = find(want.as_deref().unwrap_or_default())?;
+            let rep = Report::open(&r.sealed, &moderator).context("opening the report")?;
+            println!("report {} ({})", rep.id, r.status);
+            println!(
+                "account {} → {} at {}, policy {}",
+                rep.account, rep.recipient, rep.sent_at, rep.policy
+            );
+            println!(
+                "the account had {} matching message(s)",
+                rep.account_matches
+            );
+            for m in &rep.matches {
+                println!(
+                    "  match: {} via {} distance {}/{} label {}",
+                    m.part,
+                    m.algorithm,
+                    m.hit.distance,
+                    m.threshold,
+                    m.hit.label.as_deref().unwrap_or("-")
+                );
+            }
+            for e in &rep.evidence {
+                match (&e.text, &e.bytes_hex) {
+                    (Some(t), _) => println!("  evidence {}: {t:?}", e.part),
+                    (None, Some(b)) => {
+                        println!("  evidence {}: {} bytes", e.part, e.size);
+                        if let Some(dir) = &save {
+                            std::fs::create_dir_all(dir)?;
+                            let path = dir.join(format!(
+                                "{}-{}",
+                                &rep.id[..8],
+                                e.part.replace([' ', '#', '/'], "_")
+                            ));
+                            std::fs::write(&path, hex::decode(b)?)?;
+                            println!("    saved to {}", path.display());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        ModerateCommand::Resolve { outcome, .. } => {
+            let r = find(want.as_deref().unwrap_or_default())?;
+            relay.resolve_report(r.id, outcome)?;
+            println!("report {} resolved: {outcome:?}", &hex::encode(r.id)[..12]);
+        }
+    }
+    Ok(crate::EXIT_OK)
+}

@@ -1,0 +1,334 @@
+//! `cssim demo`: one narrated end-to-end run of client-side scanning, on a
+//! temporary workspace with the shipped stand-in images and demo hash set.
+//!
+//! Each [`Step`] says who is looking (client, relay, moderator, recipient),
+//! what happened, and carries the data behind it; the binary prints the steps
+//! (or a JSON transcript) and may pause between them.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::client::{self, Received, SendOutcome};
+use crate::eval::transform::{self, Edit};
+use crate::hash::{self, pdq};
+use crate::message::Attachment;
+use crate::moderation::Report;
+use crate::workspace::{self, Workspace};
+
+/// The stand-in images the demo sends (public domain / CC0; see `examples/images/SOURCES.md`).
+const BENIGN_PHOTO: &[u8] = include_bytes!("../examples/images/benign/astronaut.jpg");
+/// A listed stand-in: it is in the demo hash set.
+const LISTED_PHOTO: &[u8] = include_bytes!("../examples/images/listed/rocket.jpg");
+
+/// Who sees a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    /// Setting the stage.
+    Setup,
+    /// Alice's device: scanning and encryption happen here.
+    Client,
+    /// The relay operator's view.
+    Relay,
+    /// The moderator, with the report key.
+    Moderator,
+    /// Bob, the recipient.
+    Recipient,
+}
+
+/// One step of the demo.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    /// Step number, from 1.
+    pub number: usize,
+    /// Short title.
+    pub title: String,
+    /// Whose view this is.
+    pub actor: Actor,
+    /// Narration, a line each.
+    pub lines: Vec<String>,
+    /// The data behind the narration.
+    pub data: Value,
+}
+
+/// Why the demo could not run.
+pub type Error = workspace::Error;
+
+struct Narrator<'f> {
+    steps: Vec<Step>,
+    on_step: &'f mut dyn FnMut(&Step),
+}
+
+impl Narrator<'_> {
+    fn step(&mut self, title: &str, actor: Actor, lines: Vec<String>, data: Value) {
+        let step = Step {
+            number: self.steps.len() + 1,
+            title: title.to_string(),
+            actor,
+            lines,
+            data,
+        };
+        (self.on_step)(&step);
+        self.steps.push(step);
+    }
+}
+
+fn verdict_lines(o: &SendOutcome) -> Vec<String> {
+    let v = &o.verdict;
+    let mut lines = vec![format!(
+        "scan on Alice's device: {} match(es) in {:.2} ms → {:?}",
+        v.matches.len(),
+        v.total().as_secs_f64() * 1e3,
+        v.action
+    )];
+    for m in &v.matches {
+        lines.push(format!(
+            "  {} matched the list via {} at distance {} (threshold {}), entry label '{}'",
+            m.part,
+            m.algorithm,
+            m.hit.distance,
+            m.threshold,
+            m.hit.label.as_deref().unwrap_or("-")
+        ));
+    }
+    for n in &v.notes {
+        lines.push(format!("  note: {n}"));
+    }
+    if let Some(r) = &o.report {
+        lines.push(format!(
+            "  a {}-byte report was sealed to the moderator's key and {}",
+            r.sealed_size,
+            if r.released_now > 0 {
+                "sent to the relay"
+            } else {
+                "held until the account threshold"
+            }
+        ));
+    }
+    if o.sent {
+        lines.push(format!(
+            "then encrypted end to end (HPKE Auth, AES-256-GCM): {} bytes → {}-byte envelope, sent",
+            o.plaintext_size,
+            o.envelope_size.unwrap_or(0)
+        ));
+    }
+    lines
+}
+
+fn jpeg_attachment(name: &str, image: &image::RgbImage, quality: u8) -> Attachment {
+    Attachment::Image {
+        name: name.to_string(),
+        bytes: transform::encode_jpeg(image, quality),
+    }
+}
+
+fn pdq_distance(a: &image::RgbImage, b: &image::RgbImage) -> u32 {
+    pdq::hash_image(a).hash.distance(&pdq::hash_image(b).hash).0
+}
+
+/// Runs the demo in `dir` (which must not hold a workspace), calling
+/// `on_step` after each step; returns every step.
+pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Error> {
+    let mut n = Narrator {
+        steps: Vec::new(),
+        on_step,
+    };
+    let ws = Workspace::init(dir, None)?;
+    let set = ws.hashset()?;
+    let manifest = set.manifest();
+    let alice = ws.identity("alice")?.public();
+    let bob = ws.identity("bob")?.public();
+    let moderator = ws.moderator_key()?;
+    n.step(
+        "Keys and the hash set",
+        Actor::Setup,
+        vec![
+            format!("Alice {} and Bob {} each have an X25519 key pair; the relay knows only their public keys.", alice.fingerprint(), bob.fingerprint()),
+            format!("The moderator {} holds the key that opens reports.", moderator.fingerprint()),
+            format!(
+                "Alice's device holds the hash set '{}' ({} entries, signed by '{}', signature verified). Its entries are innocuous stand-in images.",
+                manifest.name, manifest.total_entries(), manifest.issuer.name
+            ),
+        ],
+        json!({"alice": alice.fingerprint(), "bob": bob.fingerprint(), "moderator": moderator.fingerprint(),
+               "hashset": {"name": manifest.name, "entries": manifest.total_entries(), "issuer": manifest.issuer.name}}),
+    );
+
+    let text = client::send(
+        &ws,
+        "alice",
+        "bob",
+        Some("Lunch at noon? The usual place.".into()),
+        vec![],
+    )?;
+    n.step(
+        "A benign text",
+        Actor::Client,
+        verdict_lines(&text),
+        json!(text),
+    );
+
+    let photo = client::send(
+        &ws,
+        "alice",
+        "bob",
+        Some("Look what I saw at the museum".into()),
+        vec![Attachment::Image {
+            name: "astronaut.jpg".into(),
+            bytes: BENIGN_PHOTO.to_vec(),
+        }],
+    )?;
+    n.step(
+        "A benign photo",
+        Actor::Client,
+        verdict_lines(&photo),
+        json!(photo),
+    );
+
+    let listed =
+        hash::decode::decode(LISTED_PHOTO, &hash::decode::Limits::default()).map_err(|e| {
+            Error::Invalid {
+                path: "rocket.jpg".into(),
+                reason: e.to_string(),
+            }
+        })?;
+    let edited = transform::apply(&listed, Edit::Resize(0.6));
+    let resized = client::send(
+        &ws,
+        "alice",
+        "bob",
+        None,
+        vec![jpeg_attachment("rocket-small.jpg", &edited, 70)],
+    )?;
+    let mut lines = vec![format!(
+        "Alice sends a copy of a listed stand-in image, resized to 60% and recompressed as JPEG quality 70 (PDQ distance to the original: {} bits).",
+        pdq_distance(&listed, &edited)
+    )];
+    lines.extend(verdict_lines(&resized));
+    n.step(
+        "A resized, recompressed copy of a listed image",
+        Actor::Client,
+        lines,
+        json!(resized),
+    );
+
+    let cropped = transform::apply(&listed, Edit::CropCentre(0.5));
+    let evaded = client::send(
+        &ws,
+        "alice",
+        "bob",
+        None,
+        vec![jpeg_attachment("rocket-crop.jpg", &cropped, 90)],
+    )?;
+    let d = pdq_distance(&listed, &cropped);
+    let mut lines = vec![format!(
+        "Alice sends the same image cropped to its central 50%: PDQ distance {d} bits, above the threshold of {} — it evades the list.",
+        pdq::MATCH_THRESHOLD
+    )];
+    lines.extend(verdict_lines(&evaded));
+    n.step(
+        "A heavily cropped copy evades",
+        Actor::Client,
+        lines,
+        json!({"pdq_distance": d, "outcome": evaded}),
+    );
+
+    let overview = ws.relay()?.overview()?;
+    let mut lines = vec![format!(
+        "The relay stores {} envelopes and {} sealed report(s). It sees who wrote to whom, when, and how big — not what.",
+        overview.messages.len(),
+        overview.reports.len()
+    )];
+    for m in &overview.messages {
+        lines.push(format!(
+            "  message {}… {} → {}, {} bytes, ciphertext starts {}…",
+            &m.id[..8],
+            m.from,
+            m.to,
+            m.size,
+            &m.head[..16.min(m.head.len())]
+        ));
+    }
+    for r in &overview.reports {
+        lines.push(format!(
+            "  report {}… {} bytes, sealed to the moderator",
+            &r.id[..8],
+            r.size
+        ));
+    }
+    n.step("What the relay saw", Actor::Relay, lines, json!(overview));
+
+    let mod_id = ws.identity(&ws.config().moderator)?;
+    let mut lines = Vec::new();
+    let mut reports = Vec::new();
+    for stored in ws.relay()?.reports(None)? {
+        match Report::open(&stored.sealed, &mod_id) {
+            Ok(r) => {
+                lines.push(format!(
+                    "Report {}…: account '{}' sent a message to '{}'.",
+                    &r.id[..8],
+                    r.account,
+                    r.recipient
+                ));
+                for m in &r.matches {
+                    lines.push(format!(
+                        "  {} matched '{}' via {} at distance {}",
+                        m.part,
+                        m.hit.label.as_deref().unwrap_or("-"),
+                        m.algorithm,
+                        m.hit.distance
+                    ));
+                }
+                for e in &r.evidence {
+                    lines.push(format!(
+                        "  evidence: {} ({} bytes) — a human now looks at this content",
+                        e.part, e.size
+                    ));
+                }
+                reports.push(json!({"id": r.id, "account": r.account, "matches": r.matches.len(), "evidence_bytes": r.evidence.iter().map(|e| e.size).sum::<usize>()}));
+            }
+            Err(e) => lines.push(format!("a report could not be opened: {e}")),
+        }
+    }
+    lines.push(
+        "Only the matched part is revealed; the other messages stay end-to-end encrypted.".into(),
+    );
+    n.step(
+        "What the moderator sees",
+        Actor::Moderator,
+        lines,
+        json!(reports),
+    );
+
+    let inbox = client::inbox(&ws, "bob")?;
+    let mut lines = vec![format!(
+        "Bob takes his inbox and decrypts {} message(s):",
+        inbox.len()
+    )];
+    let mut items = Vec::new();
+    for r in &inbox {
+        match r {
+            Received::Message(m) => {
+                let atts: Vec<String> = m.attachments.iter().map(Attachment::describe).collect();
+                lines.push(format!(
+                    "  from {}: {}{}",
+                    m.from,
+                    m.text.as_deref().unwrap_or(""),
+                    if atts.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", atts.join(", "))
+                    }
+                ));
+                items.push(json!({"from": m.from, "text": m.text, "attachments": atts}));
+            }
+            Received::Unreadable { id, reason } => lines.push(format!("  message {id}: {reason}")),
+        }
+    }
+    lines.push("The reported image was delivered too: under a `report` policy, scanning does not stop the message, it tells someone about it.".into());
+    n.step("Bob's inbox", Actor::Recipient, lines, json!(items));
+
+    Ok(n.steps)
+}

@@ -1,0 +1,107 @@
+//! Writing a file so that readers see either the old file or the whole new
+//! one, never a prefix: write a temporary file in the same folder, flush it
+//! to disk, then rename it over the target (rename is atomic within a file
+//! system, which is why the temporary file must not live in `/tmp`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Error, Result};
+
+/// Writes `bytes` to `path` atomically. With `private`, the file is created
+/// readable by its owner only (mode 0600 on Unix) *before* any byte is
+/// written, so a secret is never briefly world-readable.
+///
+/// On failure the temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io(std::io::Error::other("not a file name")))?
+        .to_string_lossy()
+        .into_owned();
+    let (tmp_path, mut file) = create_temp(&dir, &file_name, private).map_err(io)?;
+    let result = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&tmp_path, path));
+    if let Err(e) = result {
+        drop(file);
+        // Best effort: the write already failed, and that is the error to report.
+        let _ = fs::remove_file(&tmp_path);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// Creates a fresh temporary file next to the target; `create_new` makes a
+/// name clash with a concurrent writer fail instead of sharing the file.
+fn create_temp(dir: &Path, name: &str, private: bool) -> std::io::Result<(PathBuf, File)> {
+    let pid = std::process::id();
+    let mut last_err = None;
+    for attempt in 0..100u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmp = dir.join(format!(".{name}.tmp-{pid}-{nanos:x}-{attempt}"));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if private { 0o600 } else { 0o644 });
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        match options.open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_err = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("cannot create a temporary file")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_whole_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.bin");
+        write_atomic(&p, b"hello", false).unwrap();
+        write_atomic(&p, b"world!", false).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"world!");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("key");
+        write_atomic(&p, b"secret", true).unwrap();
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn failure_names_the_file_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("missing-dir").join("out.bin");
+        let e = write_atomic(&p, b"x", false).unwrap_err();
+        assert!(e.to_string().contains("out.bin"), "{e}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

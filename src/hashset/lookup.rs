@@ -1,0 +1,432 @@
+//! A verified hash set in memory, and matching against it.
+//!
+//! [`HashSet::lookup`] answers from the list when the file has one (exact:
+//! equality for exact algorithms, the multi-index for perceptual ones), and
+//! from the Bloom filter otherwise, probing every digest within
+//! `min(bloom radius, threshold)` of the query.
+
+use std::path::Path;
+
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+
+use super::bloom::{self, Filter};
+use super::format::{self, SectionKind};
+use super::list::{Label, List, pack_into};
+use super::manifest::{Manifest, Representation};
+use super::mih::Index;
+use super::sign::fingerprint;
+use super::{Error, Result};
+use crate::hash::{Algorithm, Digest, Distance, Threshold};
+
+/// One matching entry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Match {
+    /// The entry (list representation only; a Bloom filter cannot say).
+    pub entry: Option<Digest>,
+    /// The entry's label (list representation only).
+    pub label: Option<Label>,
+    /// Hamming distance from the query (0 for exact algorithms).
+    pub distance: Distance,
+}
+
+/// What a Bloom lookup did, and how likely a hit is false.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct BloomAnswer {
+    /// The probe radius.
+    pub radius: u32,
+    /// Digests probed: Σ_{i ≤ radius} C(bits, i).
+    pub probes: u64,
+    /// False-positive rate of one probe (estimated from the filter's fill).
+    pub fpr_per_probe: f64,
+    /// Chance that at least one probe is a false positive: 1 − (1 − p)^probes.
+    pub compounded_fpr: f64,
+}
+
+/// The answer to a lookup.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Lookup {
+    /// The query's algorithm.
+    pub algorithm: Algorithm,
+    /// The threshold used.
+    pub threshold: Threshold,
+    /// Which representation answered.
+    pub via: Representation,
+    /// Matches, nearest first.
+    pub matches: Vec<Match>,
+    /// Probe figures, when the Bloom filter answered.
+    pub bloom: Option<BloomAnswer>,
+}
+
+/// Memory a loaded set uses, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MemoryUsage {
+    /// The list's digests as stored in the file (entries × digest bytes).
+    pub raw_hash_bytes: usize,
+    /// The digests as held in memory (packed into 64-bit words).
+    pub entry_bytes: usize,
+    /// Per-entry label indices.
+    pub label_bytes: usize,
+    /// The multi-index tables.
+    pub index_bytes: usize,
+    /// The Bloom filters.
+    pub bloom_bytes: usize,
+}
+
+/// A verified hash set, ready for lookups.
+#[derive(Clone, Debug)]
+pub struct HashSet {
+    manifest: Manifest,
+    list: Option<List>,
+    /// Parallel to `list.entries`; `Some` for perceptual algorithms.
+    indexes: Vec<Option<Index>>,
+    filters: Vec<Filter>,
+    bloom_radius: u32,
+}
+
+impl HashSet {
+    /// Reads and verifies a hash-set file against the issuer key the caller
+    /// expects; errors name the file.
+    pub fn open(path: &Path, issuer: &VerifyingKey) -> Result<HashSet> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        HashSet::from_bytes(&bytes, issuer).map_err(|e| e.in_file(path))
+    }
+
+    /// Verifies `bytes` (see [`format`](mod@format) for the order of checks), then parses
+    /// the manifest and sections and checks they agree.
+    pub fn from_bytes(bytes: &[u8], issuer: &VerifyingKey) -> Result<HashSet> {
+        let container = format::verify(bytes, issuer)?;
+        let manifest = format::parse_manifest(&container)?;
+        let bad = |reason: String| Error::Manifest { reason };
+        let signer = fingerprint(issuer);
+        if manifest.issuer.fingerprint != signer {
+            return Err(bad(format!(
+                "names issuer fingerprint {} but the file is signed by {signer}",
+                manifest.issuer.fingerprint
+            )));
+        }
+        let present: Vec<Representation> = container
+            .sections
+            .iter()
+            .filter_map(|(k, _)| match k {
+                SectionKind::List => Some(Representation::List),
+                SectionKind::Bloom => Some(Representation::Bloom),
+                SectionKind::Manifest => None,
+            })
+            .collect();
+        if present != manifest.representations {
+            return Err(bad(format!(
+                "lists representations {:?} but the file has sections {present:?}",
+                manifest.representations
+            )));
+        }
+        if manifest.algorithms.is_empty() || manifest.total_entries() == 0 {
+            return Err(Error::Empty);
+        }
+        for (i, a) in manifest.algorithms.iter().enumerate() {
+            if manifest.algorithms[..i]
+                .iter()
+                .any(|b| b.algorithm == a.algorithm)
+            {
+                return Err(bad(format!("{} listed twice", a.algorithm)));
+            }
+            if a.bits == 0 || a.bits % 8 != 0 || a.default_threshold.0 > a.bits {
+                return Err(bad(format!(
+                    "{}: {} bits with default threshold {}",
+                    a.algorithm, a.bits, a.default_threshold
+                )));
+            }
+        }
+        let list = container
+            .section(SectionKind::List)
+            .map(List::decode)
+            .transpose()?;
+        if let Some(list) = &list {
+            let found = list
+                .entries
+                .iter()
+                .map(|e| (e.algorithm(), e.width(), Some(e.len() as u64)));
+            check_algorithms(&manifest, found, "list")?;
+        }
+        let filters = container
+            .section(SectionKind::Bloom)
+            .map(Filter::decode_section)
+            .transpose()?
+            .unwrap_or_default();
+        if !filters.is_empty() {
+            let found = filters.iter().map(|f| (f.algorithm(), f.width(), None));
+            check_algorithms(&manifest, found, "bloom")?;
+            check_filters(&manifest, &filters)?;
+        }
+        let indexes = list
+            .as_ref()
+            .map(|l| {
+                l.entries
+                    .iter()
+                    .map(|e| {
+                        e.algorithm()
+                            .is_perceptual()
+                            .then(|| Index::build(e.words(), e.width()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(HashSet {
+            manifest,
+            list,
+            indexes,
+            filters,
+            bloom_radius: 0,
+        })
+    }
+
+    /// The verified manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The algorithms the set has entries for.
+    pub fn algorithms(&self) -> Vec<Algorithm> {
+        self.manifest
+            .algorithms
+            .iter()
+            .map(|a| a.algorithm)
+            .collect()
+    }
+
+    /// The issuer's recommended threshold for `algorithm`.
+    pub fn default_threshold(&self, algorithm: Algorithm) -> Option<Threshold> {
+        self.manifest
+            .algorithm(algorithm)
+            .map(|a| a.default_threshold)
+    }
+
+    /// The list, when the file has one.
+    pub fn list(&self) -> Option<&List> {
+        self.list.as_ref()
+    }
+
+    /// The Bloom filter for `algorithm`, when the file has one.
+    pub fn filter(&self, algorithm: Algorithm) -> Option<&Filter> {
+        self.filters.iter().find(|f| f.algorithm() == algorithm)
+    }
+
+    /// The radius perceptual Bloom lookups probe (default 0).
+    pub fn bloom_radius(&self) -> u32 {
+        self.bloom_radius
+    }
+
+    /// Sets the radius perceptual Bloom lookups probe; lookups use the
+    /// smaller of it and their threshold.
+    pub fn set_bloom_radius(&mut self, radius: u32) {
+        self.bloom_radius = radius;
+    }
+
+    /// Every entry of `algorithm` with its label, in sorted order.
+    pub fn entries(&self, algorithm: Algorithm) -> Result<Vec<(Digest, Option<&Label>)>> {
+        let list = self.list.as_ref().ok_or(Error::NotRecoverable)?;
+        let e = list
+            .get(algorithm)
+            .ok_or(Error::AlgorithmNotInSet { algorithm })?;
+        Ok((0..e.len())
+            .map(|i| (e.digest(i), e.label_index(i).map(|l| &list.labels[l])))
+            .collect())
+    }
+
+    /// Memory used, for the benchmark and `info`.
+    pub fn memory(&self) -> MemoryUsage {
+        let mut m = MemoryUsage::default();
+        if let Some(list) = &self.list {
+            for e in &list.entries {
+                m.raw_hash_bytes += e.len() * e.width();
+                m.entry_bytes += e.words().len() * 8;
+                m.label_bytes += e.len() * 4;
+            }
+        }
+        m.index_bytes = self.indexes.iter().flatten().map(Index::memory_bytes).sum();
+        m.bloom_bytes = self.filters.iter().map(Filter::memory_bytes).sum();
+        m
+    }
+
+    /// Checks a query against the set's algorithm, size and threshold range;
+    /// returns the hash size in bits.
+    fn check_query(&self, query: &Digest, threshold: u32) -> Result<u32> {
+        let algorithm = query.algorithm();
+        let info = self
+            .manifest
+            .algorithm(algorithm)
+            .ok_or(Error::AlgorithmNotInSet { algorithm })?;
+        if query.bits() != info.bits {
+            return Err(Error::QuerySize {
+                algorithm,
+                expected: info.bits,
+                got: query.bits(),
+            });
+        }
+        if !algorithm.is_perceptual() && threshold != 0 {
+            return Err(Error::ThresholdOnExact {
+                algorithm,
+                threshold,
+            });
+        }
+        if threshold > info.bits {
+            return Err(Error::ThresholdOutOfRange {
+                algorithm,
+                threshold,
+                bits: info.bits,
+            });
+        }
+        Ok(info.bits)
+    }
+
+    /// Every entry within `threshold` of `query` (equal to it, for exact
+    /// algorithms, where the threshold must be 0).
+    pub fn lookup(&self, query: &Digest, threshold: Threshold) -> Result<Lookup> {
+        self.check_query(query, threshold.0)?;
+        let algorithm = query.algorithm();
+        let Some(list) = &self.list else {
+            let radius = if algorithm.is_perceptual() {
+                self.bloom_radius.min(threshold.0)
+            } else {
+                0
+            };
+            let mut answer = self.lookup_bloom(query, radius)?;
+            answer.threshold = threshold;
+            return Ok(answer);
+        };
+        let slot = list
+            .entries
+            .iter()
+            .position(|e| e.algorithm() == algorithm)
+            .ok_or(Error::AlgorithmNotInSet { algorithm })?;
+        let entries = &list.entries[slot];
+        let mut q = Vec::with_capacity(entries.words_per_entry());
+        pack_into(query.bytes(), &mut q);
+        let mut hits: Vec<(usize, u32)> = Vec::new();
+        match &self.indexes.get(slot).and_then(Option::as_ref) {
+            Some(index) => index.search(entries.words(), &q, threshold.0, &mut hits),
+            None => hits.extend(entries.find_exact(&q).map(|i| (i, 0))),
+        }
+        hits.sort_by_key(|&(i, d)| (d, i));
+        let matches = hits
+            .into_iter()
+            .map(|(i, d)| Match {
+                entry: Some(entries.digest(i)),
+                label: entries.label_index(i).map(|l| list.labels[l].clone()),
+                distance: Distance(d),
+            })
+            .collect();
+        Ok(Lookup {
+            algorithm,
+            threshold,
+            via: Representation::List,
+            matches,
+            bloom: None,
+        })
+    }
+
+    /// Probes the Bloom filter with every digest within `radius` of `query`.
+    pub fn lookup_bloom(&self, query: &Digest, radius: u32) -> Result<Lookup> {
+        let algorithm = query.algorithm();
+        self.check_query(query, radius)?;
+        let filter = self
+            .filter(algorithm)
+            .ok_or(Error::AlgorithmNotInSet { algorithm })?;
+        let (probes, mut hits) = filter.probe(query.bytes(), radius)?;
+        hits.sort_unstable();
+        let p = filter.estimated_fpr();
+        Ok(Lookup {
+            algorithm,
+            threshold: Threshold(radius),
+            via: Representation::Bloom,
+            matches: hits
+                .into_iter()
+                .map(|d| Match {
+                    entry: None,
+                    label: None,
+                    distance: Distance(d),
+                })
+                .collect(),
+            bloom: Some(BloomAnswer {
+                radius,
+                probes,
+                fpr_per_probe: p,
+                compounded_fpr: bloom::compounded_fpr(p, probes),
+            }),
+        })
+    }
+}
+
+/// Checks a section has exactly the manifest's algorithms and sizes, and
+/// the counts where the section knows them (a Bloom filter does not).
+fn check_algorithms(
+    manifest: &Manifest,
+    found: impl Iterator<Item = (Algorithm, usize, Option<u64>)>,
+    section: &str,
+) -> Result<()> {
+    let found: Vec<_> = found.collect();
+    let bad = |reason: String| Error::Manifest { reason };
+    if found.len() != manifest.algorithms.len() {
+        return Err(bad(format!(
+            "lists {} algorithms but the {section} section has {}",
+            manifest.algorithms.len(),
+            found.len()
+        )));
+    }
+    for (algorithm, width, n) in found {
+        let info = manifest.algorithm(algorithm).ok_or_else(|| {
+            bad(format!(
+                "does not list {algorithm}, which the {section} section has"
+            ))
+        })?;
+        if info.bits as usize != width * 8 {
+            return Err(bad(format!(
+                "{algorithm}: {} bits, but the {section} section has {}",
+                info.bits,
+                width * 8
+            )));
+        }
+        if let Some(n) = n.filter(|&n| n != info.entries) {
+            return Err(bad(format!(
+                "{algorithm}: {} entries, but the {section} section has {n}",
+                info.entries
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks each filter against the manifest's Bloom parameters and seed.
+fn check_filters(manifest: &Manifest, filters: &[Filter]) -> Result<()> {
+    let bad = |reason: String| Error::Manifest { reason };
+    let params = manifest
+        .bloom
+        .as_ref()
+        .ok_or_else(|| bad("has a bloom section but no bloom parameters".into()))?;
+    for f in filters {
+        let a = f.algorithm();
+        let info = manifest
+            .algorithm(a)
+            .and_then(|i| i.bloom.as_ref())
+            .ok_or_else(|| bad(format!("{a}: no bloom parameters")))?;
+        if info.bits != f.bits() || info.hashes != f.hashes() {
+            return Err(bad(format!(
+                "{a}: bloom filter of {} bits and {} hashes, manifest says {} and {}",
+                f.bits(),
+                f.hashes(),
+                info.bits,
+                info.hashes
+            )));
+        }
+        if f.keys() != bloom::sip_keys(params.seed, a) {
+            return Err(bad(format!(
+                "{a}: bloom keys do not derive from seed {}",
+                params.seed
+            )));
+        }
+    }
+    Ok(())
+}

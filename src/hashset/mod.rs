@@ -1,0 +1,59 @@
+//! Hash sets: the signed list a client scans against.
+//!
+//! A hash set is the part of client-side scanning people trust least — who
+//! put what in it, can the client enumerate it, how exact is a match — so the
+//! file says all of that in a signed manifest and offers two forms:
+//!
+//! - **`list`** ([`list`]): every entry with its label (category, source),
+//!   auditable and exact. Perceptual lookups go through a multi-index hashing
+//!   index ([`mih`]) whose answers equal brute force ([`brute`]) exactly.
+//! - **`bloom`** ([`bloom`]): a Bloom filter per algorithm, sized for a target
+//!   false-positive rate. Entries cannot be read back, so a perceptual query
+//!   is answered by probing every hash within a small radius `r` of it; each
+//!   answer carries the number of probes and the compounded false-positive
+//!   rate `1 - (1 - p)^probes`.
+//!
+//! A file may carry both. [`format`](mod@format) is the byte layout and its checks,
+//! [`sign`] the issuer keys, [`Builder`] makes files, [`HashSet`] reads and
+//! matches, [`interchange`] converts the plain list formats other tools use.
+//!
+//! ```no_run
+//! use cssim::hash::{Algorithm, Digest, Threshold};
+//! use cssim::hashset::{Builder, HashSet, Label, sign};
+//!
+//! # fn main() -> Result<(), cssim::hashset::Error> {
+//! let secret = sign::SecretKey::generate("Demo issuer")?;
+//! let mut builder = Builder::new("demo", "Demo issuer");
+//! builder.created("2025-01-01T00:00:00Z").seed(7);
+//! builder.add(Digest::new(Algorithm::Pdq, vec![0xab; 32]), Some(Label::new("demo")));
+//! let (bytes, _summary) = builder.build(secret.signing_key())?;
+//!
+//! let set = HashSet::from_bytes(&bytes, &secret.public().key)?;
+//! let query = Digest::new(Algorithm::Pdq, vec![0xab; 32]);
+//! let found = set.lookup(&query, Threshold(31))?;
+//! assert_eq!(found.matches.len(), 1);
+//! # Ok(()) }
+//! ```
+
+mod atomic;
+pub mod bloom;
+pub mod brute;
+mod builder;
+mod error;
+pub mod format;
+pub mod interchange;
+pub mod list;
+mod lookup;
+pub mod manifest;
+pub mod mih;
+pub mod sign;
+
+pub use atomic::write_atomic;
+pub use builder::{AlgorithmSummary, BuildSummary, Builder, DEFAULT_FPR};
+pub use error::Error;
+pub use list::Label;
+pub use lookup::{BloomAnswer, HashSet, Lookup, Match, MemoryUsage};
+pub use manifest::{Manifest, Representation};
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,331 @@
+//! `cssim keygen` and `cssim hashset …` through the real binary: keys,
+//! reproducible builds, verification, checking, interchange, and bad input
+//! (non-zero exit, a clear message, no partial output file).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+const MD5_A: &str = "900150983cd24fb0d6963f7d28e17f72";
+
+fn cssim() -> Command {
+    let mut c = Command::cargo_bin("cssim").expect("binary built");
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// A folder with a key pair (`issuer.key`, `issuer.key.pub`) and three
+/// "listed" files.
+fn setup() -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let key = dir.path().join("issuer.key");
+    cssim()
+        .args(["keygen", "--issuer", "Test issuer", "-o"])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("fingerprint"));
+    let listed = dir.path().join("listed");
+    fs::create_dir(&listed).unwrap();
+    for (name, body) in [("a.bin", "alpha"), ("b.bin", "bravo"), ("c.bin", "alpha")] {
+        fs::write(listed.join(name), body).unwrap();
+    }
+    (dir, key)
+}
+
+fn build(dir: &Path, key: &Path, out: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+    cssim()
+        .args([
+            "hashset",
+            "build",
+            "--algo",
+            "sha256,md5",
+            "--label",
+            "demo",
+            "--source",
+            "tests",
+        ])
+        .args(["--created", "2025-06-01T00:00:00Z", "--name", "set"])
+        .arg("--from")
+        .arg(dir.join("listed"))
+        .arg("--sign")
+        .arg(key)
+        .arg("-o")
+        .arg(dir.join(out))
+        .args(extra)
+        .assert()
+}
+
+/// Files in `dir` (temporary files from failed writes would show up here).
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn keygen_writes_a_private_secret_and_refuses_to_overwrite() {
+    let (dir, key) = setup();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let public = fs::read_to_string(dir.path().join("issuer.key.pub")).unwrap();
+    assert!(public.starts_with("cssim-ed25519-public-v1\n"));
+    assert!(public.contains("issuer: Test issuer"));
+    cssim()
+        .args(["keygen", "--issuer", "Other", "-o"])
+        .arg(&key)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "already exists; refusing to overwrite",
+        ));
+}
+
+#[test]
+fn build_is_reproducible_and_counts_duplicates() {
+    let (dir, key) = setup();
+    build(dir.path(), &key, "one.hashset", &["--seed", "5"])
+        .success()
+        .stdout(predicate::str::contains("2 duplicates removed"));
+    build(dir.path(), &key, "two.hashset", &["--seed", "5"]).success();
+    let one = fs::read(dir.path().join("one.hashset")).unwrap();
+    assert!(
+        one == fs::read(dir.path().join("two.hashset")).unwrap(),
+        "rebuild differs"
+    );
+    build(dir.path(), &key, "three.hashset", &["--seed", "6"]).success();
+    assert!(
+        one != fs::read(dir.path().join("three.hashset")).unwrap(),
+        "seed ignored"
+    );
+}
+
+#[test]
+fn info_verify_and_a_wrong_key() {
+    let (dir, key) = setup();
+    build(dir.path(), &key, "set.hashset", &["--seed", "5"]).success();
+    let set = dir.path().join("set.hashset");
+    cssim()
+        .args(["hashset", "info"])
+        .arg(&set)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("signature not verified"))
+        .stdout(predicate::str::contains("sha256          2 entries"));
+    let out = cssim()
+        .args(["hashset", "info", "--json"])
+        .arg(&set)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["manifest"]["name"], "set");
+    assert_eq!(v["manifest"]["bloom"]["seed"], 5);
+    assert!(
+        v["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature not verified")
+    );
+    cssim()
+        .args(["hashset", "verify", "--issuer"])
+        .arg(dir.path().join("issuer.key.pub"))
+        .arg(&set)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("OK:").and(predicate::str::contains("4 entries")));
+
+    let other = dir.path().join("other.key");
+    cssim()
+        .args(["keygen", "--issuer", "Someone else", "-o"])
+        .arg(&other)
+        .assert()
+        .success();
+    cssim()
+        .args(["hashset", "verify", "--issuer"])
+        .arg(dir.path().join("other.key.pub"))
+        .arg(&set)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("signature invalid"));
+    // A secret key where a public one belongs is named as such.
+    cssim()
+        .args(["hashset", "verify", "--issuer"])
+        .arg(&key)
+        .arg(&set)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a secret key"));
+}
+
+#[test]
+fn check_reports_matches_with_labels() {
+    let (dir, key) = setup();
+    build(dir.path(), &key, "set.hashset", &[]).success();
+    let clean = dir.path().join("clean.bin");
+    fs::write(&clean, "charlie").unwrap();
+    cssim()
+        .args(["hashset", "check", "--issuer"])
+        .arg(dir.path().join("issuer.key.pub"))
+        .arg(dir.path().join("set.hashset"))
+        .arg(dir.path().join("listed/a.bin"))
+        .arg(&clean)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("a.bin\tsha256\t0\tdemo (tests)\t"))
+        .stdout(predicate::str::contains("clean.bin\tno match"));
+    let out = cssim()
+        .args(["hashset", "check", "--json", "--issuer"])
+        .arg(dir.path().join("issuer.key.pub"))
+        .arg(dir.path().join("set.hashset"))
+        .arg(dir.path().join("listed/b.bin"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["lookups"][0]["matches"][0]["label"]["category"], "demo");
+}
+
+#[test]
+fn a_tampered_file_fails_check_without_output() {
+    let (dir, key) = setup();
+    build(dir.path(), &key, "set.hashset", &[]).success();
+    let set = dir.path().join("set.hashset");
+    let mut bytes = fs::read(&set).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    fs::write(&set, bytes).unwrap();
+    cssim()
+        .args(["hashset", "check", "--issuer"])
+        .arg(dir.path().join("issuer.key.pub"))
+        .arg(&set)
+        .arg(dir.path().join("listed/a.bin"))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("set.hashset: signature invalid"));
+}
+
+#[test]
+fn bad_input_exits_non_zero_and_leaves_no_file() {
+    let (dir, key) = setup();
+    let before = names(dir.path());
+    // A malformed hex line in a list: the line number is given.
+    let list = dir.path().join("bad.md5");
+    fs::write(&list, format!("{MD5_A}\n\n{}xx\n", &MD5_A[..30])).unwrap();
+    let out = dir.path().join("out.hashset");
+    cssim()
+        .args([
+            "hashset",
+            "build",
+            "--format",
+            "md5",
+            "--created",
+            "2025-06-01T00:00:00Z",
+            "--from",
+        ])
+        .arg(&list)
+        .arg("--sign")
+        .arg(&key)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.md5: line 3:"));
+    // Zero entries.
+    let empty = dir.path().join("empty.md5");
+    fs::write(&empty, "# nothing here\n").unwrap();
+    cssim()
+        .args(["hashset", "build", "--format", "md5", "--from"])
+        .arg(&empty)
+        .arg("--sign")
+        .arg(&key)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no entries"));
+    // Mixed algorithms in one plain list.
+    cssim()
+        .args(["hashset", "import", "--format", "sha256"])
+        .arg(&list)
+        .arg("-o")
+        .arg(dir.path().join("out.csv"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "line 1: a md5 hash in a sha256 list",
+        ));
+    // A bad option value.
+    build(dir.path(), &key, "out.hashset", &["--fpr", "2"])
+        .code(2)
+        .stderr(predicate::str::contains("fpr: '2' is not between"));
+    let mut expected = before;
+    expected.extend(["bad.md5".to_string(), "empty.md5".to_string()]);
+    expected.sort();
+    assert_eq!(names(dir.path()), expected);
+}
+
+#[test]
+fn import_then_build_then_export_round_trips() {
+    let (dir, key) = setup();
+    let pdq = dir.path().join("te.pdq");
+    let a = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+    let b = "0000f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+    fs::write(&pdq, format!("hash,quality\n{a},100\n{b},40\n{a},90\n")).unwrap();
+    let csv = dir.path().join("list.csv");
+    cssim()
+        .args(["hashset", "import", "--format", "pdq"])
+        .arg(&pdq)
+        .arg("-o")
+        .arg(&csv)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("wrote 2 entries")
+                .and(predicate::str::contains("1 duplicates dropped")),
+        );
+    assert!(
+        fs::read_to_string(&csv)
+            .unwrap()
+            .starts_with("algorithm,hash,category,source\npdq,")
+    );
+    let set = dir.path().join("pdq.hashset");
+    cssim()
+        .args([
+            "hashset",
+            "build",
+            "--repr",
+            "list",
+            "--label",
+            "imported",
+            "--created",
+            "2025-06-01T00:00:00Z",
+        ])
+        .arg("--from")
+        .arg(&csv)
+        .arg("--sign")
+        .arg(&key)
+        .arg("-o")
+        .arg(&set)
+        .assert()
+        .success();
+    let back = dir.path().join("back.pdq");
+    cssim()
+        .args(["hashset", "export", "--format", "pdq", "--issuer"])
+        .arg(dir.path().join("issuer.key.pub"))
+        .arg(&set)
+        .arg("-o")
+        .arg(&back)
+        .assert()
+        .success();
+    assert_eq!(fs::read_to_string(&back).unwrap(), format!("{b}\n{a}\n"));
+}
