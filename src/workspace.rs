@@ -153,16 +153,20 @@ impl Workspace {
             policy: PathBuf::from("policy.toml"),
             moderator: MODERATOR.to_string(),
         };
+        let ws = Workspace {
+            root: root.to_path_buf(),
+            config,
+        };
+        // Reach the relay before writing anything, so that an unreachable or
+        // broken relay leaves no half-made workspace behind.
+        ws.relay()?.overview()?;
+        let config = &ws.config;
         write_atomic(&root.join(&config.hashset), DEMO_HASHSET)?;
         write_atomic(&root.join(&config.issuer), DEMO_ISSUER_PUB.as_bytes())?;
         write_atomic(
             &root.join(&config.policy),
             Policy::default().to_toml().as_bytes(),
         )?;
-        let ws = Workspace {
-            root: root.to_path_buf(),
-            config,
-        };
         for name in DEMO_USERS.iter().chain([&MODERATOR]) {
             ws.new_identity(name)?;
         }
