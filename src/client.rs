@@ -100,6 +100,9 @@ pub struct SendOutcome {
     pub seal_micros: Option<u64>,
     /// The report, when one was made.
     pub report: Option<ReportOutcome>,
+    /// Whether the policy lets the sender's app tell them about a match
+    /// (always for `warn` and `block`; for `report` only with `notify_sender`).
+    pub sender_told: bool,
 }
 
 fn now() -> u64 {
@@ -152,6 +155,11 @@ pub fn send(
         None
     };
     let plaintext = message.to_bytes();
+    let sender_told = match verdict.action {
+        Action::Allow => false,
+        Action::Warn | Action::Block => true,
+        Action::Report => policy.notify_sender,
+    };
     let mut outcome = SendOutcome {
         message_id: message.id.to_hex(),
         verdict,
@@ -160,6 +168,7 @@ pub fn send(
         envelope_size: None,
         seal_micros: None,
         report,
+        sender_told,
     };
     if outcome.verdict.action == Action::Block {
         return Ok(outcome);

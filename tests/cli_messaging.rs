@@ -116,6 +116,10 @@ fn a_listed_image_is_reported_delivered_and_moderated() {
     assert!(matches.iter().any(|m| m["algorithm"] == "sha256"));
     assert_eq!(v["report"]["released_now"], 1);
     assert_eq!(v["sent"], true);
+    assert_eq!(
+        v["sender_told"], false,
+        "the default policy does not tell the sender"
+    );
     let benign = send_json(&ws.path, &["--attach", BENIGN, "--text", "hi"]);
     assert_eq!(benign["verdict"]["action"], "allow");
 
@@ -190,6 +194,34 @@ fn block_policy_and_account_threshold() {
         second["report"]["released_now"], 2,
         "both reports released at the threshold"
     );
+}
+
+#[test]
+fn new_identities_register_and_can_receive() {
+    let ws = workspace();
+    cssim(&ws.path)
+        .args(["id", "new", "carol"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("created identity carol ("));
+    send_json(&ws.path, &["--text", "welcome carol"]);
+    let out = cssim(&ws.path)
+        .args([
+            "send", "--from", "alice", "--to", "carol", "--text", "hi carol", "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    cssim(&ws.path)
+        .args(["inbox", "carol"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hi carol"));
+    cssim(&ws.path)
+        .args(["id", "new", "Carol!"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid user name 'Carol!'"));
 }
 
 #[test]

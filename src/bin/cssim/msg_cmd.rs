@@ -214,6 +214,16 @@ pub fn print_send(o: &SendOutcome) {
     for t in &v.timings {
         println!("  {:>9.3} ms  {}", t.micros as f64 / 1e3, t.step);
     }
+    if !v.matches.is_empty() {
+        println!(
+            "sender told: {}",
+            if o.sender_told {
+                "yes"
+            } else {
+                "no — the sender's app shows nothing (policy notify_sender = false); this line is the simulator's view"
+            }
+        );
+    }
     if let Some(r) = &o.report {
         if r.released_now > 0 {
             println!(
