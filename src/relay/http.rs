@@ -246,7 +246,13 @@ pub struct HttpRelay {
 impl HttpRelay {
     /// A client for `base` (`http://HOST:PORT`).
     pub fn new(base: &str) -> HttpRelay {
+        // No pooled connections: a request on a pooled connection the server
+        // has meanwhile closed fails after sending, and a POST such as
+        // take-inbox cannot be retried blindly (the server may have done it).
+        // A fresh loopback connection per request costs little and never does.
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .timeout_connect(Some(Duration::from_secs(2)))
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
