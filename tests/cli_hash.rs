@@ -314,3 +314,27 @@ fn compare_reports_a_resized_copy_as_a_match_and_another_picture_not() {
     assert_eq!(row(&self_cmp, "sha256")["distance"], 0);
     assert_eq!(row(&self_cmp, "pdq-dihedral")["distance"], 0);
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pdq/images");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cssim"))
+        .args(["hash", "--algo", "sha256"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}

@@ -459,7 +459,7 @@ fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
     let mut set = HashSet::open(&args.file, &key.key)?;
     set.set_bloom_radius(args.radius);
     let algos = set.algorithms();
-    let (files, problems) = expand_paths(&args.paths, algos.iter().all(|a| a.needs_pixels()));
+    let (files, problems) = expand_paths(&args.paths, algos.iter().any(|a| a.needs_pixels()));
     let mut failed = !problems.is_empty();
     for p in &problems {
         eprintln!("{}", style::error_line(p));

@@ -70,7 +70,27 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
 }
 
+/// `cssim hash DIR | head` closes stdout early; printing then fails with a
+/// broken pipe, which `println!` turns into a panic. That is the reader's
+/// choice, not an error: end quietly, as `cat` would.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hash(args) => hash_cmd::run_hash(args),
@@ -88,6 +108,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(err)
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::from(EXIT_OK)
+        }
         Err(err) => {
             eprintln!("{}", style::error_line(&format!("{err:#}")));
             ExitCode::from(EXIT_ERROR)
