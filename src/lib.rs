@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod atomic;
 pub mod client;
 pub mod demo;
 pub mod e2ee;

@@ -159,36 +159,15 @@ fn parse_key(path: &Path, text: &str, header: &str) -> Result<[u8; 32], Error> {
         .map_err(|_| key_err(path, format!("key has {} bytes, expected 32", bytes.len())))
 }
 
-/// Writes atomically; `private` files get mode 0600 from creation.
+/// Writes atomically ([`crate::atomic`]); `private` files get mode 0600
+/// from creation.
 fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), Error> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| key_err(dir, crate::hash::describe_io_error(&e)))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name()
-            .map_or("key".into(), |n| n.to_string_lossy()),
-        std::process::id()
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if private { 0o600 } else { 0o644 });
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| key_err(dir, crate::hash::describe_io_error(&e)))?;
     }
-    let io = |e: std::io::Error| key_err(path, crate::hash::describe_io_error(&e));
-    let result = options
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::atomic::write_atomic(path, bytes, private)
+        .map_err(|e| key_err(path, crate::hash::describe_io_error(&e)))
 }
 
 #[cfg(test)]

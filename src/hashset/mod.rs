@@ -35,7 +35,6 @@
 //! # Ok(()) }
 //! ```
 
-mod atomic;
 pub mod bloom;
 pub mod brute;
 mod builder;
@@ -48,12 +47,20 @@ pub mod manifest;
 pub mod mih;
 pub mod sign;
 
-pub use atomic::write_atomic;
 pub use builder::{AlgorithmSummary, BuildSummary, Builder, DEFAULT_FPR};
 pub use error::Error;
 pub use list::Label;
 pub use lookup::{BloomAnswer, HashSet, Lookup, Match, MemoryUsage};
 pub use manifest::{Manifest, Representation};
+
+/// Writes `bytes` to `path` atomically ([`crate::atomic::write_atomic`]),
+/// naming the file in the error.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8], private: bool) -> Result<()> {
+    crate::atomic::write_atomic(path, bytes, private).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
