@@ -338,3 +338,32 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn errors_are_one_line_without_repeated_causes() {
+    let f = Fixture::new();
+    let a = f.good_png("a.png");
+    cssim()
+        .arg("compare")
+        .arg(&a)
+        .arg(f.path("missing.png"))
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: {}: no such file\n",
+            f.path("missing.png").display()
+        ));
+    std::fs::write(f.path("bad.jpg"), b"\xFF\xD8\xFFtruncated").unwrap();
+    let out = cssim()
+        .arg("compare")
+        .arg(&a)
+        .arg(f.path("bad.jpg"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("bad.jpg: corrupt or truncated JPEG"),
+        "{err}"
+    );
+}

@@ -89,6 +89,27 @@ fn exit_quietly_on_broken_pipe() {
     }));
 }
 
+/// One line from an error and its causes. Library errors already name their
+/// cause in their own message, so a cause whose text is already there is not
+/// repeated; I/O causes are worded as the library words them.
+fn error_message(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => cssim::hash::describe_io_error(io),
+            None => cause.to_string(),
+        };
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
@@ -117,7 +138,7 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_OK)
         }
         Err(err) => {
-            eprintln!("{}", style::error_line(&format!("{err:#}")));
+            eprintln!("{}", style::error_line(&error_message(&err)));
             ExitCode::from(EXIT_ERROR)
         }
     }
