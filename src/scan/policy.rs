@@ -230,6 +230,22 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_policies_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policies");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Policy::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert_eq!(n, 3);
+        let t = Policy::load(&dir.join("threshold-30.toml")).unwrap();
+        assert_eq!((t.account_threshold, t.scan_text), (30, false));
+    }
+
+    #[test]
     fn errors_name_the_file_and_field() {
         let e = parse("scan_imgaes = false").unwrap_err().to_string();
         assert!(
