@@ -89,8 +89,13 @@ impl Envelope {
             enc: [0; 32],
             ciphertext: Vec::new(),
         };
-        let (enc, mut ctx) =
-            hpke::setup_sender(env.aead, recipient.x25519(), INFO, Some(sender.secret()))?;
+        let sender_pk = sender.public();
+        let (enc, mut ctx) = hpke::setup_sender(
+            env.aead,
+            recipient.x25519(),
+            INFO,
+            Some((sender.secret(), sender_pk.x25519())),
+        )?;
         env.enc = enc;
         env.ciphertext = ctx.seal(&env.header(), plaintext)?;
         Ok(env)
@@ -207,7 +212,14 @@ impl Envelope {
         }
         let sender = PublicKey::from_bytes(self.sender);
         let auth = (self.mode == Mode::Auth).then_some(sender.x25519());
-        let mut ctx = hpke::setup_receiver(self.aead, &self.enc, recipient.secret(), INFO, auth)?;
+        let receiver_pk = recipient.public();
+        let mut ctx = hpke::setup_receiver_keys(
+            self.aead,
+            &self.enc,
+            (recipient.secret(), receiver_pk.x25519()),
+            INFO,
+            auth,
+        )?;
         let plaintext = ctx.open(&self.header(), &self.ciphertext)?;
         // Checked after decryption, so a forged envelope cannot burn an id.
         if !replay.check_and_record(&self.sender, &self.message_id) {

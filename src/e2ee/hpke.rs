@@ -158,30 +158,30 @@ fn extract_and_expand(dh: &[u8], kem_context: &[u8]) -> Zeroizing<[u8; 32]> {
 fn encap(
     ephemeral: &StaticSecret,
     pk_r: &XPublic,
-    sender: Option<&StaticSecret>,
+    sender: Option<(&StaticSecret, &XPublic)>,
 ) -> Result<([u8; 32], Zeroizing<[u8; 32]>), Error> {
     let enc = XPublic::from(ephemeral).to_bytes();
     let mut dh_bytes = Zeroizing::new(dh(ephemeral, pk_r)?.to_vec());
     let mut kem_context = Vec::with_capacity(96);
     kem_context.extend_from_slice(&enc);
     kem_context.extend_from_slice(pk_r.as_bytes());
-    if let Some(sk_s) = sender {
+    if let Some((sk_s, pk_s)) = sender {
         dh_bytes.extend_from_slice(&*dh(sk_s, pk_r)?);
-        kem_context.extend_from_slice(XPublic::from(sk_s).as_bytes());
+        kem_context.extend_from_slice(pk_s.as_bytes());
     }
     Ok((enc, extract_and_expand(&dh_bytes, &kem_context)))
 }
 
 fn decap(
     enc: &[u8; 32],
-    sk_r: &StaticSecret,
+    (sk_r, pk_r): (&StaticSecret, &XPublic),
     sender: Option<&XPublic>,
 ) -> Result<Zeroizing<[u8; 32]>, Error> {
     let pk_e = XPublic::from(*enc);
     let mut dh_bytes = Zeroizing::new(dh(sk_r, &pk_e)?.to_vec());
     let mut kem_context = Vec::with_capacity(96);
     kem_context.extend_from_slice(enc);
-    kem_context.extend_from_slice(XPublic::from(sk_r).as_bytes());
+    kem_context.extend_from_slice(pk_r.as_bytes());
     if let Some(pk_s) = sender {
         dh_bytes.extend_from_slice(&*dh(sk_r, pk_s)?);
         kem_context.extend_from_slice(pk_s.as_bytes());
@@ -313,6 +313,20 @@ pub fn setup_sender_with(
     ephemeral: &StaticSecret,
     sender: Option<&StaticSecret>,
 ) -> Result<([u8; 32], Context), Error> {
+    let sender_public = sender.map(XPublic::from);
+    let pair = sender.zip(sender_public.as_ref());
+    setup_sender_keys(aead, pk_r, info, ephemeral, pair)
+}
+
+/// [`setup_sender_with`] when the sender's public key is already known
+/// (saves a scalar multiplication per message).
+pub fn setup_sender_keys(
+    aead: Aead,
+    pk_r: &XPublic,
+    info: &[u8],
+    ephemeral: &StaticSecret,
+    sender: Option<(&StaticSecret, &XPublic)>,
+) -> Result<([u8; 32], Context), Error> {
     let (enc, shared) = encap(ephemeral, pk_r, sender)?;
     let mode = if sender.is_some() {
         Mode::Auth
@@ -335,12 +349,12 @@ pub fn setup_sender(
     aead: Aead,
     pk_r: &XPublic,
     info: &[u8],
-    sender: Option<&StaticSecret>,
+    sender: Option<(&StaticSecret, &XPublic)>,
 ) -> Result<([u8; 32], Context), Error> {
     let mut ikm = Zeroizing::new([0u8; 32]);
     getrandom::fill(&mut *ikm).map_err(|_| Error::Rng)?;
     let ephemeral = StaticSecret::from(*ikm);
-    setup_sender_with(aead, pk_r, info, &ephemeral, sender)
+    setup_sender_keys(aead, pk_r, info, &ephemeral, sender)
 }
 
 /// SetupBaseR / SetupAuthR.
@@ -351,7 +365,18 @@ pub fn setup_receiver(
     info: &[u8],
     sender: Option<&XPublic>,
 ) -> Result<Context, Error> {
-    let shared = decap(enc, sk_r, sender)?;
+    setup_receiver_keys(aead, enc, (sk_r, &XPublic::from(sk_r)), info, sender)
+}
+
+/// [`setup_receiver`] when the receiver's public key is already known.
+pub fn setup_receiver_keys(
+    aead: Aead,
+    enc: &[u8; 32],
+    receiver: (&StaticSecret, &XPublic),
+    info: &[u8],
+    sender: Option<&XPublic>,
+) -> Result<Context, Error> {
+    let shared = decap(enc, receiver, sender)?;
     let mode = if sender.is_some() {
         Mode::Auth
     } else {
@@ -370,5 +395,5 @@ pub fn shared_secret_for_tests(
     sk_r: &StaticSecret,
     sender: Option<&XPublic>,
 ) -> Result<[u8; 32], Error> {
-    Ok(*decap(enc, sk_r, sender)?)
+    Ok(*decap(enc, (sk_r, &XPublic::from(sk_r)), sender)?)
 }

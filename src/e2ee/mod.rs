@@ -69,7 +69,14 @@ pub fn open_from(identity: &Identity, info: &[u8], sealed: &[u8]) -> Result<Vec<
     let Some((enc, ct)) = sealed.split_first_chunk::<32>() else {
         return Err(Error::Decryption);
     };
-    let mut ctx = hpke::setup_receiver(hpke::Aead::Aes256Gcm, enc, identity.secret(), info, None)?;
+    let public = identity.public();
+    let mut ctx = hpke::setup_receiver_keys(
+        hpke::Aead::Aes256Gcm,
+        enc,
+        (identity.secret(), public.x25519()),
+        info,
+        None,
+    )?;
     ctx.open(b"", ct)
 }
 
