@@ -101,7 +101,9 @@ impl Store {
                 )));
             }
         }
-        conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+        // FULL: a message counts as sent once its commit is on disk, not
+        // merely in the WAL's page cache.
+        conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;")
             .map_err(sql_err)?;
         Ok(Store {
             path: path.to_path_buf(),
