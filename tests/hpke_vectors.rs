@@ -102,8 +102,16 @@ fn rfc9180_a1_base_and_auth() {
 fn aes_256_gcm_round_trips_and_rejects_a_wrong_key() {
     let (sk_r, pk_r) = hpke::derive_key_pair(b"receiver");
     let (sk_s, pk_s) = hpke::derive_key_pair(b"sender");
-    let (enc, mut ctx) =
-        hpke::setup_sender(Aead::Aes256Gcm, &pk_r, b"info", Some((&sk_s, &pk_s))).unwrap();
+    let (enc, mut ctx) = hpke::setup_sender(
+        Aead::Aes256Gcm,
+        &pk_r,
+        b"info",
+        Some(hpke::StaticDh {
+            sender: &pk_s,
+            shared: &hpke::static_dh(&sk_s, &pk_r).unwrap(),
+        }),
+    )
+    .unwrap();
     let ct = ctx.seal(b"aad", b"two hundred bytes or so").unwrap();
     let mut rx = hpke::setup_receiver(Aead::Aes256Gcm, &enc, &sk_r, b"info", Some(&pk_s)).unwrap();
     assert_eq!(rx.open(b"aad", &ct).unwrap(), b"two hundred bytes or so");

@@ -90,12 +90,12 @@ impl Envelope {
             ciphertext: Vec::new(),
         };
         let sender_pk = sender.public();
-        let (enc, mut ctx) = hpke::setup_sender(
-            env.aead,
-            recipient.x25519(),
-            INFO,
-            Some((sender.secret(), sender_pk.x25519())),
-        )?;
+        let shared = sender.static_dh(recipient)?;
+        let auth = hpke::StaticDh {
+            sender: sender_pk.x25519(),
+            shared: &shared,
+        };
+        let (enc, mut ctx) = hpke::setup_sender(env.aead, recipient.x25519(), INFO, Some(auth))?;
         env.enc = enc;
         env.ciphertext = ctx.seal(&env.header(), plaintext)?;
         Ok(env)
@@ -211,7 +211,14 @@ impl Envelope {
             return Err(Error::Decryption);
         }
         let sender = PublicKey::from_bytes(self.sender);
-        let auth = (self.mode == Mode::Auth).then_some(sender.x25519());
+        let shared = match self.mode {
+            Mode::Auth => Some(recipient.static_dh(&sender)?),
+            Mode::Base => None,
+        };
+        let auth = shared.as_deref().map(|shared| hpke::StaticDh {
+            sender: sender.x25519(),
+            shared,
+        });
         let receiver_pk = recipient.public();
         let mut ctx = hpke::setup_receiver_keys(
             self.aead,

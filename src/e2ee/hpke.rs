@@ -154,20 +154,37 @@ fn extract_and_expand(dh: &[u8], kem_context: &[u8]) -> Zeroizing<[u8; 32]> {
     shared
 }
 
+/// Auth mode's static–static half: the sender's public key and
+/// `DH(sk_S, pk_R) = DH(sk_R, pk_S)`. It is the same for every message
+/// between two parties, so a caller may compute it once ([`static_dh`]) and
+/// reuse it; that halves the Diffie–Hellman work per Auth-mode message.
+#[derive(Clone, Copy)]
+pub struct StaticDh<'a> {
+    /// The sender's static public key.
+    pub sender: &'a XPublic,
+    /// The static–static shared secret.
+    pub shared: &'a [u8; 32],
+}
+
+/// `DH(secret, public)`, refusing an all-zero (non-contributory) result.
+pub fn static_dh(secret: &StaticSecret, public: &XPublic) -> Result<Zeroizing<[u8; 32]>, Error> {
+    dh(secret, public)
+}
+
 /// The KEM's output: `enc` (the ephemeral public key) and the shared secret.
 fn encap(
     ephemeral: &StaticSecret,
     pk_r: &XPublic,
-    sender: Option<(&StaticSecret, &XPublic)>,
+    auth: Option<StaticDh<'_>>,
 ) -> Result<([u8; 32], Zeroizing<[u8; 32]>), Error> {
     let enc = XPublic::from(ephemeral).to_bytes();
     let mut dh_bytes = Zeroizing::new(dh(ephemeral, pk_r)?.to_vec());
     let mut kem_context = Vec::with_capacity(96);
     kem_context.extend_from_slice(&enc);
     kem_context.extend_from_slice(pk_r.as_bytes());
-    if let Some((sk_s, pk_s)) = sender {
-        dh_bytes.extend_from_slice(&*dh(sk_s, pk_r)?);
-        kem_context.extend_from_slice(pk_s.as_bytes());
+    if let Some(a) = auth {
+        dh_bytes.extend_from_slice(a.shared);
+        kem_context.extend_from_slice(a.sender.as_bytes());
     }
     Ok((enc, extract_and_expand(&dh_bytes, &kem_context)))
 }
@@ -175,16 +192,16 @@ fn encap(
 fn decap(
     enc: &[u8; 32],
     (sk_r, pk_r): (&StaticSecret, &XPublic),
-    sender: Option<&XPublic>,
+    auth: Option<StaticDh<'_>>,
 ) -> Result<Zeroizing<[u8; 32]>, Error> {
     let pk_e = XPublic::from(*enc);
     let mut dh_bytes = Zeroizing::new(dh(sk_r, &pk_e)?.to_vec());
     let mut kem_context = Vec::with_capacity(96);
     kem_context.extend_from_slice(enc);
     kem_context.extend_from_slice(pk_r.as_bytes());
-    if let Some(pk_s) = sender {
-        dh_bytes.extend_from_slice(&*dh(sk_r, pk_s)?);
-        kem_context.extend_from_slice(pk_s.as_bytes());
+    if let Some(a) = auth {
+        dh_bytes.extend_from_slice(a.shared);
+        kem_context.extend_from_slice(a.sender.as_bytes());
     }
     Ok(extract_and_expand(&dh_bytes, &kem_context))
 }
@@ -313,22 +330,31 @@ pub fn setup_sender_with(
     ephemeral: &StaticSecret,
     sender: Option<&StaticSecret>,
 ) -> Result<([u8; 32], Context), Error> {
-    let sender_public = sender.map(XPublic::from);
-    let pair = sender.zip(sender_public.as_ref());
-    setup_sender_keys(aead, pk_r, info, ephemeral, pair)
+    match sender {
+        None => setup_sender_keys(aead, pk_r, info, ephemeral, None),
+        Some(sk_s) => {
+            let pk_s = XPublic::from(sk_s);
+            let shared = dh(sk_s, pk_r)?;
+            let auth = StaticDh {
+                sender: &pk_s,
+                shared: &shared,
+            };
+            setup_sender_keys(aead, pk_r, info, ephemeral, Some(auth))
+        }
+    }
 }
 
-/// [`setup_sender_with`] when the sender's public key is already known
-/// (saves a scalar multiplication per message).
+/// [`setup_sender_with`] given the static–static half ([`StaticDh`]) for
+/// Auth mode, or `None` for Base mode.
 pub fn setup_sender_keys(
     aead: Aead,
     pk_r: &XPublic,
     info: &[u8],
     ephemeral: &StaticSecret,
-    sender: Option<(&StaticSecret, &XPublic)>,
+    auth: Option<StaticDh<'_>>,
 ) -> Result<([u8; 32], Context), Error> {
-    let (enc, shared) = encap(ephemeral, pk_r, sender)?;
-    let mode = if sender.is_some() {
+    let (enc, shared) = encap(ephemeral, pk_r, auth)?;
+    let mode = if auth.is_some() {
         Mode::Auth
     } else {
         Mode::Base
@@ -349,12 +375,12 @@ pub fn setup_sender(
     aead: Aead,
     pk_r: &XPublic,
     info: &[u8],
-    sender: Option<(&StaticSecret, &XPublic)>,
+    auth: Option<StaticDh<'_>>,
 ) -> Result<([u8; 32], Context), Error> {
     let mut ikm = Zeroizing::new([0u8; 32]);
     getrandom::fill(&mut *ikm).map_err(|_| Error::Rng)?;
     let ephemeral = StaticSecret::from(*ikm);
-    setup_sender_keys(aead, pk_r, info, &ephemeral, sender)
+    setup_sender_keys(aead, pk_r, info, &ephemeral, auth)
 }
 
 /// SetupBaseR / SetupAuthR.
@@ -365,19 +391,31 @@ pub fn setup_receiver(
     info: &[u8],
     sender: Option<&XPublic>,
 ) -> Result<Context, Error> {
-    setup_receiver_keys(aead, enc, (sk_r, &XPublic::from(sk_r)), info, sender)
+    let pk_r = XPublic::from(sk_r);
+    match sender {
+        None => setup_receiver_keys(aead, enc, (sk_r, &pk_r), info, None),
+        Some(pk_s) => {
+            let shared = dh(sk_r, pk_s)?;
+            let auth = StaticDh {
+                sender: pk_s,
+                shared: &shared,
+            };
+            setup_receiver_keys(aead, enc, (sk_r, &pk_r), info, Some(auth))
+        }
+    }
 }
 
-/// [`setup_receiver`] when the receiver's public key is already known.
+/// [`setup_receiver`] given the receiver's public key and, for Auth mode,
+/// the static–static half.
 pub fn setup_receiver_keys(
     aead: Aead,
     enc: &[u8; 32],
     receiver: (&StaticSecret, &XPublic),
     info: &[u8],
-    sender: Option<&XPublic>,
+    auth: Option<StaticDh<'_>>,
 ) -> Result<Context, Error> {
-    let shared = decap(enc, receiver, sender)?;
-    let mode = if sender.is_some() {
+    let shared = decap(enc, receiver, auth)?;
+    let mode = if auth.is_some() {
         Mode::Auth
     } else {
         Mode::Base
@@ -395,5 +433,13 @@ pub fn shared_secret_for_tests(
     sk_r: &StaticSecret,
     sender: Option<&XPublic>,
 ) -> Result<[u8; 32], Error> {
-    Ok(*decap(enc, (sk_r, &XPublic::from(sk_r)), sender)?)
+    let pk_r = XPublic::from(sk_r);
+    let shared = match sender {
+        Some(pk_s) => Some(dh(sk_r, pk_s)?),
+        None => None,
+    };
+    let auth = sender
+        .zip(shared.as_deref())
+        .map(|(sender, shared)| StaticDh { sender, shared });
+    Ok(*decap(enc, (sk_r, &pk_r), auth)?)
 }

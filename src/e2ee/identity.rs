@@ -9,8 +9,10 @@
 //! the same folder, then a rename). A public key's fingerprint is the first
 //! 16 hex digits of SHA-256 of its 32 bytes.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
@@ -25,7 +27,14 @@ const PUBLIC_HEADER: &str = "cssim-x25519-public-v1";
 pub struct Identity {
     secret: StaticSecret,
     public: PublicKey,
+    /// Static–static Diffie–Hellman results per peer key (zeroized on drop):
+    /// HPKE Auth mode needs `DH(own secret, peer)` for every message, and it
+    /// never changes for a given peer.
+    static_cache: Mutex<HashMap<[u8; 32], Zeroizing<[u8; 32]>>>,
 }
+
+/// Peers remembered in the static–static cache before it is emptied.
+const STATIC_CACHE_MAX: usize = 4096;
 
 /// An X25519 public key.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,7 +97,11 @@ impl Identity {
     fn from_secret_bytes(bytes: Zeroizing<[u8; 32]>) -> Identity {
         let secret = StaticSecret::from(*bytes);
         let public = PublicKey(XPublic::from(&secret));
-        Identity { secret, public }
+        Identity {
+            secret,
+            public,
+            static_cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The public half.
@@ -98,6 +111,21 @@ impl Identity {
 
     pub(crate) fn secret(&self) -> &StaticSecret {
         &self.secret
+    }
+
+    /// `DH(own secret, peer)`, computed once per peer and then remembered.
+    pub(crate) fn static_dh(&self, peer: &PublicKey) -> Result<Zeroizing<[u8; 32]>, Error> {
+        let key = peer.to_bytes();
+        let mut cache = self.static_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = cache.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = super::hpke::static_dh(&self.secret, peer.x25519())?;
+        if cache.len() >= STATIC_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, v.clone());
+        Ok(v)
     }
 
     /// Writes the secret key file (mode 0600, atomically).
@@ -199,6 +227,18 @@ mod tests {
             "{debug}"
         );
         assert!(debug.contains(&id.public().fingerprint()));
+    }
+
+    #[test]
+    fn static_dh_is_symmetric_and_cached_values_are_right() {
+        let (a, b) = (Identity::generate(), Identity::generate());
+        let first = a.static_dh(&b.public()).unwrap();
+        assert_eq!(*first, *b.static_dh(&a.public()).unwrap());
+        assert_eq!(*first, *a.static_dh(&b.public()).unwrap(), "from the cache");
+        assert_eq!(a.static_cache.lock().unwrap().len(), 1);
+        // A small-order peer key gives an all-zero secret: refused, not cached.
+        assert!(a.static_dh(&PublicKey::from_bytes([0; 32])).is_err());
+        assert_eq!(a.static_cache.lock().unwrap().len(), 1);
     }
 
     #[test]
