@@ -84,14 +84,7 @@ fn verdict_lines(o: &SendOutcome) -> Vec<String> {
         v.action
     )];
     for m in &v.matches {
-        lines.push(format!(
-            "  {} matched the list via {} at distance {} (threshold {}), entry label '{}'",
-            m.part,
-            m.algorithm,
-            m.hit.distance,
-            m.threshold,
-            m.hit.label.as_deref().unwrap_or("-")
-        ));
+        lines.push(format!("  {m}"));
     }
     for n in &v.notes {
         lines.push(format!("  note: {n}"));

@@ -138,7 +138,7 @@ fn a_listed_image_is_reported_delivered_and_moderated() {
         .arg(&evidence)
         .assert()
         .success()
-        .stdout(predicate::str::contains("label stand-in"));
+        .stdout(predicate::str::contains("label 'stand-in"));
     let saved: Vec<_> = std::fs::read_dir(&evidence).unwrap().collect();
     assert_eq!(saved.len(), 1);
     let bytes = std::fs::read(saved[0].as_ref().unwrap().path()).unwrap();

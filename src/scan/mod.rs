@@ -104,6 +104,20 @@ pub struct Match {
     pub hit: Hit,
 }
 
+impl std::fmt::Display for Match {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} matched via {} at distance {} (threshold {}), label '{}'",
+            self.part,
+            self.algorithm,
+            self.hit.distance,
+            self.threshold,
+            self.hit.label.as_deref().unwrap_or("-")
+        )
+    }
+}
+
 /// How long one step took.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timing {

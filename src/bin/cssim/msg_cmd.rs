@@ -199,14 +199,7 @@ pub fn print_send(o: &SendOutcome) {
         v.total().as_secs_f64() * 1e3
     );
     for m in &v.matches {
-        println!(
-            "  match: {} via {} at distance {}/{} — entry label: {}",
-            m.part,
-            m.algorithm,
-            m.hit.distance,
-            m.threshold,
-            m.hit.label.as_deref().unwrap_or("(none)")
-        );
+        println!("  {m}");
     }
     for n in &v.notes {
         println!("  note: {n}");
@@ -458,14 +451,7 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
                 rep.account_matches
             );
             for m in &rep.matches {
-                println!(
-                    "  match: {} via {} distance {}/{} label {}",
-                    m.part,
-                    m.algorithm,
-                    m.hit.distance,
-                    m.threshold,
-                    m.hit.label.as_deref().unwrap_or("-")
-                );
+                println!("  {m}");
             }
             for e in &rep.evidence {
                 match (&e.text, &e.bytes_hex) {
