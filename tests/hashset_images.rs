@@ -1,0 +1,76 @@
+//! Hash sets built from and checked against real images: PDQ below quality
+//! 50 is left out, and an edited copy of a listed image is found.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use image::{ImageFormat, RgbImage};
+use predicates::prelude::*;
+
+fn cssim() -> Command {
+    let mut c = Command::cargo_bin("cssim").expect("binary");
+    c.env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn low_quality_images_are_left_out_and_edited_copies_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = dir.path().join("listed");
+    std::fs::create_dir(&listed).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("examples/images/listed/cat.jpg"),
+        listed.join("cat.jpg"),
+    )
+    .unwrap();
+    RgbImage::from_pixel(200, 150, image::Rgb([90, 90, 90]))
+        .save_with_format(listed.join("flat.png"), ImageFormat::Png)
+        .unwrap();
+    let key = dir.path().join("k.key");
+    cssim()
+        .args(["keygen", "--issuer", "test", "-o"])
+        .arg(&key)
+        .assert()
+        .success();
+    let set = dir.path().join("s.hashset");
+    cssim()
+        .args([
+            "hashset", "build", "--algo", "pdq", "--repr", "list", "--seed", "1",
+        ])
+        .arg("--from")
+        .arg(&listed)
+        .arg("--sign")
+        .arg(&key)
+        .arg("-o")
+        .arg(&set)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"pdq\s+1 entries").unwrap());
+    // A half-size copy of the cat: PDQ still finds it, within the threshold.
+    let cat = image::open(listed.join("cat.jpg")).unwrap().to_rgb8();
+    let small = image::imageops::resize(
+        &cat,
+        cat.width() / 2,
+        cat.height() / 2,
+        image::imageops::FilterType::Triangle,
+    );
+    let copy = dir.path().join("copy.png");
+    small.save_with_format(&copy, ImageFormat::Png).unwrap();
+    let out = cssim()
+        .args(["hashset", "check", "--json"])
+        .arg(&set)
+        .arg("--issuer")
+        .arg(key.with_extension("key.pub"))
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &v["lookups"][0]["matches"][0];
+    assert!(m["distance"].as_u64().unwrap() <= 31, "{v}");
+}
