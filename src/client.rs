@@ -150,7 +150,7 @@ pub fn send(
     let verdict = scanner.scan(&message);
 
     let report = if verdict.action == Action::Report {
-        Some(report_match(ws, &message, &verdict, &*relay)?)
+        Some(report_match(ws, &policy, &message, &verdict, &*relay)?)
     } else {
         None
     };
@@ -197,11 +197,11 @@ pub fn send(
 
 fn report_match(
     ws: &Workspace,
+    policy: &crate::scan::Policy,
     message: &Message,
     verdict: &Verdict,
     relay: &dyn crate::relay::Relay,
 ) -> Result<ReportOutcome, Error> {
-    let policy = ws.policy()?;
     let mut state = ClientState::load(ws, &message.from)?;
     state.matches += 1;
     let report = Report::new(message, verdict, &policy.name, state.matches);
