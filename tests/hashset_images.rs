@@ -74,3 +74,29 @@ fn low_quality_images_are_left_out_and_edited_copies_match() {
     let m = &v["lookups"][0]["matches"][0];
     assert!(m["distance"].as_u64().unwrap() <= 31, "{v}");
 }
+
+#[test]
+fn the_shipped_demo_set_rebuilds_byte_for_byte() {
+    // The command in hashsets/README.md.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.hashset");
+    cssim()
+        .current_dir(root)
+        .args([
+            "hashset", "build", "--from", "examples/images/listed", "--algo", "pdq,phash,sha256",
+            "--repr", "list,bloom", "--sign", "hashsets/demo-issuer.key", "--label", "stand-in",
+            "--source", "cssim demo (innocuous CC0/PD photos)", "--seed", "1",
+            "--created", "2026-11-25T00:00:00Z", "--name", "demo", "--description",
+            "Stand-in 'known material' for demos: three innocuous public-domain/CC0 photos (rocket, cat, coffee) from examples/images/listed/. Not real abuse material.",
+            "-o",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(root.join("hashsets/demo.hashset")).unwrap(),
+        "hashsets/demo.hashset no longer matches its documented build command"
+    );
+}
