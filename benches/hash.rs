@@ -1,8 +1,12 @@
-//! Decode + hash throughput per algorithm, on a small photo and a 16-MP one.
+//! Decode + hash throughput per algorithm, on a small photo, a 2-MP baseline
+//! JPEG and a 16-MP progressive one.
 //!
-//! Images: `CSSIM_BENCH_SMALL` / `CSSIM_BENCH_LARGE` if set, else the
-//! committed test photos; decode is included in every measurement because a
-//! client pays for it on every image it scans.
+//! Images: `CSSIM_BENCH_SMALL` / `CSSIM_BENCH_MEDIUM` / `CSSIM_BENCH_LARGE` if
+//! set, else the committed test photos; decode is included in every
+//! measurement because a client pays for it on every image it scans. The
+//! classic hashes of a JPEG at least 512 px a side come from its DC
+//! coefficients (`HashConfig::jpeg_dc`); "phash (full decode)" is the same
+//! hash with that off.
 //!
 //!     cargo bench --bench hash
 
@@ -20,12 +24,21 @@ fn image_path(var: &str, default: &str) -> PathBuf {
 
 fn bench(c: &mut Criterion) {
     let config = HashConfig::default();
+    let mut full_decode = HashConfig::default();
+    full_decode.jpeg_dc = false;
     let inputs = [
         (
             "small",
             image_path(
                 "CSSIM_BENCH_SMALL",
                 "tests/data/pdq/images/jpeg_chelsea_q85_420.jpg",
+            ),
+        ),
+        (
+            "medium",
+            image_path(
+                "CSSIM_BENCH_MEDIUM",
+                "tests/data/pdq/images/jpeg_retina_1411.jpg",
             ),
         ),
         (
@@ -57,6 +70,18 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| hash::digest_bytes(bytes, &[algo], &config).expect("hashes"))
             });
         }
+        group.bench_with_input(
+            BenchmarkId::new("phash (full decode)", &id),
+            &bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    hash::digest_bytes(bytes, &[Algorithm::Phash], &full_decode).expect("hashes")
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("jpeg dc read", &id), &bytes, |b, bytes| {
+            b.iter(|| hash::jpeg::read(bytes, &config.limits))
+        });
         group.bench_with_input(
             BenchmarkId::new("pdq-only (no decode)", &id),
             &img,

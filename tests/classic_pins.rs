@@ -4,6 +4,10 @@
 //! `image_hasher`), pinned so that an upgrade of either crate — or of the
 //! decoders — that changes hashes is caught here rather than silently
 //! invalidating hash sets built with an older version.
+//!
+//! JPEGs at least 512 px a side are hashed from their DC coefficients by
+//! default (`HashConfig::jpeg_dc`); [`FULL_DECODE_PINS`] pins the same
+//! images through a full decode, where the two routes differ.
 
 use std::path::Path;
 
@@ -31,9 +35,21 @@ const PINS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "examples/images/benign/astronaut.jpg",
-        "fefefee3221f090a",
+        "fefefee3221f0b0a",
         "b3b19bb8914ec9e5",
-        "434932ba4cfdbb03",
+        "434932ba4cbdbb13",
+    ),
+    (
+        "tests/data/pdq/images/jpeg_seeding_5312x2988_16mp.jpg",
+        "fffe9eae04000000",
+        "9f0b8597935a6ec2",
+        "c153b9d951351756",
+    ),
+    (
+        "tests/data/pdq/images/jpeg_hubble_1000x872.jpg",
+        "1c5e464fe9747d34",
+        "064b5325ac2b061a",
+        "2333d2395db2c47c",
     ),
     (
         "examples/images/benign/camera.jpg",
@@ -73,14 +89,42 @@ const PINS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// JPEGs of [`PINS`] whose hashes differ when decoded fully: a star field
+/// (stars inside a block are spread over it; the full decode clamps the dark
+/// ringing around them at 0) and the 512-px astronaut (one cell edge).
+const FULL_DECODE_PINS: &[(&str, &str, &str, &str)] = &[
+    (
+        "examples/images/benign/astronaut.jpg",
+        "fefefee3221f090a",
+        "b3b19bb8914ec9e5",
+        "434932ba4cfdbb03",
+    ),
+    (
+        "tests/data/pdq/images/jpeg_hubble_1000x872.jpg",
+        "1c5e060fe9745d34",
+        "064b5325ac2a241a",
+        "2133d2395df2c47c",
+    ),
+];
+
 #[test]
 fn classic_hashes_are_pinned() {
-    let config = HashConfig::default();
+    check_pins(PINS, &HashConfig::default());
+}
+
+#[test]
+fn classic_hashes_of_fully_decoded_jpegs_are_pinned() {
+    let mut config = HashConfig::default();
+    config.jpeg_dc = false;
+    check_pins(FULL_DECODE_PINS, &config);
+}
+
+fn check_pins(pins: &[(&str, &str, &str, &str)], config: &HashConfig) {
     let algos = [Algorithm::Ahash, Algorithm::Dhash, Algorithm::Phash];
     let mut changed = Vec::new();
-    for (path, ahash, dhash, phash) in PINS {
+    for (path, ahash, dhash, phash) in pins {
         let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-        let d = hash::digest_file(&full, &algos, &config).expect("hashes");
+        let d = hash::digest_file(&full, &algos, config).expect("hashes");
         for (digest, want) in d.digests.iter().zip([ahash, dhash, phash]) {
             if digest.to_hex() != *want {
                 changed.push(format!(

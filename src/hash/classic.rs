@@ -1,8 +1,10 @@
 //! The classic perceptual hashes — aHash, dHash and pHash — through the
 //! `img_hash` API (the maintained `image_hasher` fork).
 //!
-//! All three reduce the image to grey, shrink it to a few pixels a side
-//! (Lanczos3) and set one bit per comparison:
+//! All three start from a grey thumbnail ([`thumbnail`]: 64 px on the shorter
+//! side for 64-bit hashes, read from the DC coefficients of a large enough
+//! JPEG), shrink it to a few pixels a side (Lanczos3) and set one bit per
+//! comparison:
 //! - **aHash** (mean): each pixel of an `n×n` thumbnail against the mean;
 //! - **dHash** (gradient): each pixel against its right neighbour;
 //! - **pHash**: a DCT of a `2n×2n` thumbnail, the `n×n` low frequencies
@@ -17,6 +19,7 @@ use image::{GrayImage, RgbImage};
 use img_hash::{HashAlg, Hasher, HasherConfig};
 
 use super::digest::{Algorithm, Digest};
+use super::thumbnail;
 
 /// The conventional match threshold for 64-bit classic hashes: 10 bits
 /// (about 16%), as used with `imagehash`.
@@ -55,15 +58,26 @@ impl Hashers {
         self.size
     }
 
+    /// The shorter side the grey thumbnail keeps: 8 × the grid's side.
+    pub fn min_side(&self) -> u32 {
+        8 * self.size
+    }
+
     /// Hashes `image` with `algorithm`, which must be aHash, dHash or pHash.
     pub fn hash(&self, image: &RgbImage, algorithm: Algorithm) -> Option<Digest> {
+        self.hash_thumbnail(&thumbnail::from_rgb(image, self.min_side()), algorithm)
+    }
+
+    /// Hashes a grey thumbnail made by [`thumbnail`] (or any grey image)
+    /// with `algorithm`, which must be aHash, dHash or pHash.
+    pub fn hash_thumbnail(&self, thumbnail: &GrayImage, algorithm: Algorithm) -> Option<Digest> {
         let hasher = match algorithm {
             Algorithm::Ahash => &self.ahash,
             Algorithm::Dhash => &self.dhash,
             Algorithm::Phash => &self.phash,
             _ => return None,
         };
-        let hash = hasher.hash_image(&grey_thumbnail(image, 8 * self.size));
+        let hash = hasher.hash_image(thumbnail);
         Some(Digest::new(algorithm, hash.as_bytes().to_vec()))
     }
 }
@@ -80,44 +94,6 @@ impl std::fmt::Debug for Hashers {
     }
 }
 
-/// The grey thumbnail the hashes start from: Rec. 709 luma in integers
-/// (exactly `image`'s own grey conversion, which `img_hash` would otherwise
-/// run), averaged over `k × k` blocks so that the shorter side stays at least
-/// `min_side` (8 × the hash grid's side: 64 px for 64-bit hashes). One pass over the pixels; without it, `img_hash`
-/// resamples the full-size image with Lanczos3, which costs more than
-/// decoding it.
-fn grey_thumbnail(image: &RgbImage, min_side: u32) -> GrayImage {
-    let (w, h) = image.dimensions();
-    let k = (w.min(h) / min_side).max(1);
-    let (tw, th) = (w / k, h / k);
-    if tw == 0 || th == 0 {
-        return GrayImage::new(w.max(1), h.max(1));
-    }
-    let raw = image.as_raw();
-    let stride = w as usize * 3;
-    let mut sums = vec![0u32; tw as usize];
-    let mut out = Vec::with_capacity((tw * th) as usize);
-    for ty in 0..th as usize {
-        sums.iter_mut().for_each(|s| *s = 0);
-        for y in ty * k as usize..(ty + 1) * k as usize {
-            let row = &raw[y * stride..y * stride + tw as usize * k as usize * 3];
-            for (tx, block) in row.chunks_exact(k as usize * 3).enumerate() {
-                sums[tx] += block
-                    .chunks_exact(3)
-                    .map(|p| luma(p[0], p[1], p[2]))
-                    .sum::<u32>();
-            }
-        }
-        let n = k * k;
-        out.extend(sums.iter().map(|s| ((s + n / 2) / n) as u8));
-    }
-    GrayImage::from_raw(tw, th, out).unwrap_or_else(|| GrayImage::new(1, 1))
-}
-
-fn luma(r: u8, g: u8, b: u8) -> u32 {
-    (2126 * u32::from(r) + 7152 * u32::from(g) + 722 * u32::from(b)) / 10000
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,25 +103,6 @@ mod tests {
             let v = (x * 4 + y) as u8;
             image::Rgb([v, v, v])
         })
-    }
-
-    #[test]
-    fn small_images_are_grey_converted_exactly_like_image_does() {
-        let img = gradient(); // shorter side under 64: no averaging
-        let ours = grey_thumbnail(&img, 64);
-        let theirs = image::DynamicImage::ImageRgb8(img).to_luma8();
-        assert_eq!(ours.as_raw(), theirs.as_raw());
-    }
-
-    #[test]
-    fn large_images_are_block_averaged() {
-        let img = RgbImage::from_fn(1030, 600, |x, _| {
-            let v = if x % 2 == 0 { 100 } else { 200 };
-            image::Rgb([v, v, v])
-        });
-        let t = grey_thumbnail(&img, 256);
-        assert_eq!(t.dimensions(), (515, 300)); // k = 2
-        assert!(t.pixels().all(|p| p.0[0] == 150), "{:?}", t.get_pixel(0, 0));
     }
 
     #[test]

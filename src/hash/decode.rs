@@ -172,7 +172,7 @@ fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
     }
 }
 
-fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<(), DecodeError> {
+pub(crate) fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<(), DecodeError> {
     let pixels = u64::from(w) * u64::from(h);
     if w > limits.max_width || h > limits.max_height || pixels > limits.max_pixels {
         return Err(DecodeError::TooLarge {

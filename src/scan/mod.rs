@@ -311,9 +311,9 @@ impl Run<'_, '_> {
 
     fn scan_image(&mut self, part: Part, bytes: &[u8]) {
         let algorithms = self.scanner.policy.image_algorithms.clone();
-        let limits = &self.scanner.config.limits;
+        let config = &self.scanner.config;
         let decoded = self.time(format!("decode {part}"), || {
-            hash::decode::decode(bytes, limits)
+            hash::decode_for(bytes, &algorithms, config)
         });
         let exact: Vec<Algorithm> = algorithms
             .iter()
@@ -321,8 +321,8 @@ impl Run<'_, '_> {
             .filter(|a| !a.is_perceptual())
             .collect();
         self.scan_exact(&part, bytes, &exact);
-        let image = match decoded {
-            Ok(img) => img,
+        let decoded = match decoded {
+            Ok(d) => d,
             Err(e) => {
                 self.verdict
                     .notes
@@ -332,7 +332,9 @@ impl Run<'_, '_> {
         };
         for a in algorithms.into_iter().filter(|a| a.is_perceptual()) {
             if a == Algorithm::Pdq {
-                let pdq = self.time(format!("pdq {part}"), || hash::pdq::hash_image(&image));
+                let Some(pdq) = self.time(format!("pdq {part}"), || decoded.pdq()) else {
+                    continue;
+                };
                 if pdq.quality.0 < self.scanner.policy.min_pdq_quality {
                     self.verdict.notes.push(format!(
                         "{part}: PDQ quality {} below {}, not matched",
@@ -342,8 +344,8 @@ impl Run<'_, '_> {
                 }
                 self.check(part.clone(), pdq.hash.to_digest());
             } else {
-                let classic = self.scanner.config.classic();
-                let digest = self.time(format!("{a} {part}"), || classic.hash(&image, a));
+                let config = &self.scanner.config;
+                let digest = self.time(format!("{a} {part}"), || decoded.classic(config, a));
                 if let Some(d) = digest {
                     self.check(part.clone(), d);
                 }

@@ -22,6 +22,13 @@ pub struct DecodeOpts {
     /// sideways is rotated upright before hashing, as Meta's tools do).
     #[arg(long)]
     pub no_exif_rotate: bool,
+    /// Make pHash/dHash/aHash of JPEGs from fully decoded pixels. By default
+    /// a JPEG at least 8×SIDE×8 px on its shorter side (512 px for 64-bit
+    /// hashes) is hashed from its DC coefficients, the 1/8-scale image it
+    /// stores: several times faster, and the hashes rarely differ (then by a
+    /// bit or two). PDQ always decodes fully.
+    #[arg(long)]
+    pub no_jpeg_dc: bool,
     /// Refuse images with more pixels than this (decompression-bomb guard).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_pixels)]
     pub max_pixels: u64,
@@ -44,7 +51,9 @@ impl DecodeOpts {
             exif_rotate: !self.no_exif_rotate,
             ..Limits::default()
         };
-        HashConfig::new(limits, self.hash_size)
+        let mut config = HashConfig::new(limits, self.hash_size);
+        config.jpeg_dc = !self.no_jpeg_dc;
+        config
     }
 }
 

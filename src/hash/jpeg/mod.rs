@@ -1,0 +1,351 @@
+//! The 1/8-scale image a JPEG already holds: its DC coefficients.
+//!
+//! Each 8×8 block of a JPEG starts with a DC coefficient, which is the
+//! block's mean (times 8, less 1024, quantised). The DC coefficients alone
+//! are therefore the picture at 1/8 scale, and the classic hashes never need
+//! more: they start from a grey thumbnail 64 px on its shorter side. Reading
+//! only the DC coefficients is much cheaper than decoding:
+//! - a progressive JPEG carries them in its first scans; the AC scans, most
+//!   of the file, are stepped over without decoding a bit;
+//! - a baseline JPEG interleaves DC and AC, so every code is still
+//!   Huffman-decoded, but no inverse DCT, upsampling or colour conversion runs.
+//!
+//! Only the common kinds are read: 8-bit Huffman-coded baseline, extended and
+//! progressive JPEGs with one (grey) or three (YCbCr) components. For anything
+//! else — arithmetic coding, lossless, 12-bit, CMYK, RGB-coded, a damaged or
+//! unexpected stream — [`read`] returns `None` and the caller decodes the
+//! whole image instead, which also gives the error message if there is one.
+
+mod huffman;
+mod scan;
+
+use image::metadata::Orientation;
+
+use super::decode::{Limits, check_dimensions};
+use huffman::Table;
+
+/// More scans than this and the file is left to the full decoder. A
+/// progressive JPEG has about ten (libjpeg's default script has ten).
+const MAX_SCANS: usize = 64;
+
+/// The DC image of a JPEG: block means for each component.
+pub struct DcImage {
+    /// Width of the stored image in pixels (before EXIF orientation).
+    pub width: u32,
+    /// Height of the stored image in pixels.
+    pub height: u32,
+    /// The EXIF orientation to apply (`NoTransforms` if none, or if not asked for).
+    pub orientation: Orientation,
+    /// Y, or Y, Cb, Cr.
+    pub planes: Vec<Plane>,
+}
+
+impl DcImage {
+    /// Width and height after the EXIF orientation.
+    pub fn oriented_dimensions(&self) -> (u32, u32) {
+        if swaps_axes(self.orientation) {
+            (self.height, self.width)
+        } else {
+            (self.width, self.height)
+        }
+    }
+}
+
+/// Whether `o` turns the image a quarter turn (width and height swap).
+pub fn swaps_axes(o: Orientation) -> bool {
+    matches!(
+        o,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+/// One component's block means.
+pub struct Plane {
+    /// The mean of each block, on the 0–255 pixel scale, row by row.
+    pub means: Vec<f32>,
+    /// Entries per row of `means` (at least `blocks_w`).
+    pub stride: usize,
+    /// Image pixels per component sample across and down: 1 for luma, 2 for
+    /// chroma subsampled 2:1 in that direction.
+    pub scale: (u32, u32),
+}
+
+/// One frame component while decoding.
+struct Component {
+    id: u8,
+    h: u8,
+    v: u8,
+    quant_table: usize,
+    /// The DC quantiser, taken from the table in force at the component's first scan.
+    quant: Option<u16>,
+    /// Blocks holding real samples across and down.
+    blocks_w: usize,
+    blocks_h: usize,
+    /// Row length of `dc` (padded to whole MCUs).
+    stride: usize,
+    dc: Vec<i32>,
+    dc_seen: bool,
+}
+
+/// The frame (SOF) being decoded.
+struct Frame {
+    width: u32,
+    height: u32,
+    progressive: bool,
+    h_max: u8,
+    v_max: u8,
+    mcus_x: usize,
+    mcus_y: usize,
+    components: Vec<Component>,
+}
+
+/// Reads the DC image of `bytes`, applying the EXIF orientation tag if
+/// `limits.exif_rotate`. The declared size is checked against `limits` before
+/// any allocation. `None` if the bytes are not a JPEG this module reads (see
+/// the module docs) or the image is over the limits.
+pub fn read(bytes: &[u8], limits: &Limits) -> Option<DcImage> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut quant: [Option<u16>; 4] = [None; 4];
+    let mut dc_tables: [Option<Table>; 4] = Default::default();
+    let mut ac_tables: [Option<Table>; 4] = Default::default();
+    let mut restart_interval = 0usize;
+    let mut frame: Option<Frame> = None;
+    let mut exif: Option<&[u8]> = None;
+    let mut adobe_transform: Option<u8> = None;
+    let mut decoded_scans = 0;
+    let mut pos = 2;
+    loop {
+        // A marker: FF, any fill bytes, then the code.
+        if *bytes.get(pos)? != 0xFF {
+            return None;
+        }
+        while bytes.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let marker = *bytes.get(pos + 1)?;
+        pos += 2;
+        match marker {
+            0xD9 => break,
+            0x01 | 0xD0..=0xD7 => continue,
+            0xD8 => return None,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([*bytes.get(pos)?, *bytes.get(pos + 1)?]));
+        if len < 2 {
+            return None;
+        }
+        let segment = bytes.get(pos + 2..pos + len)?;
+        pos += len;
+        match marker {
+            0xC0..=0xC2 if frame.is_none() => {
+                frame = Some(read_frame(segment, marker == 0xC2, limits)?);
+            }
+            // A second frame, or lossless, hierarchical or arithmetic coding.
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
+            0xC4 => read_huffman_tables(segment, &mut dc_tables, &mut ac_tables)?,
+            0xDB => read_quant_tables(segment, &mut quant)?,
+            0xDD => restart_interval = usize::from(u16::from_be_bytes(segment.try_into().ok()?)),
+            0xE1 if exif.is_none() && segment.starts_with(b"Exif\0\0") => {
+                exif = Some(&segment[6..]);
+            }
+            0xEE if segment.starts_with(b"Adobe") => adobe_transform = segment.get(11).copied(),
+            0xDA => {
+                // Each DC scan walks every block, whatever its length: a
+                // file of many tiny scans must not cost as many decodes.
+                decoded_scans += 1;
+                if decoded_scans > MAX_SCANS {
+                    return None;
+                }
+                let frame = frame.as_mut()?;
+                let scan = read_scan_header(segment, frame)?;
+                for &(c, _, _) in &scan.components {
+                    let comp = &mut frame.components[c];
+                    comp.quant = comp.quant.or(quant[comp.quant_table]);
+                }
+                pos = scan::decode(
+                    bytes,
+                    pos,
+                    &scan,
+                    frame,
+                    &dc_tables,
+                    &ac_tables,
+                    restart_interval,
+                )?;
+            }
+            _ => {}
+        }
+    }
+    let frame = frame?;
+    if frame.components.len() == 3 {
+        // libjpeg's rule: an Adobe transform of 0, or components named R, G,
+        // B, mean RGB; the DC image is kept only for YCbCr.
+        let ids: Vec<u8> = frame.components.iter().map(|c| c.id).collect();
+        if adobe_transform == Some(0) || (adobe_transform.is_none() && ids == b"RGB") {
+            return None;
+        }
+    }
+    let orientation = match exif {
+        Some(chunk) if limits.exif_rotate => {
+            Orientation::from_exif_chunk(chunk).unwrap_or(Orientation::NoTransforms)
+        }
+        _ => Orientation::NoTransforms,
+    };
+    let (h_max, v_max) = (frame.h_max, frame.v_max);
+    let mut planes = Vec::with_capacity(frame.components.len());
+    for c in frame.components {
+        if !c.dc_seen {
+            return None;
+        }
+        let q = f32::from(c.quant?);
+        planes.push(Plane {
+            // F(0,0) = 8 × (mean − 128) before quantisation.
+            means: c.dc.iter().map(|&v| v as f32 * q / 8.0 + 128.0).collect(),
+            stride: c.stride,
+            scale: (u32::from(h_max / c.h), u32::from(v_max / c.v)),
+        });
+    }
+    Some(DcImage {
+        width: frame.width,
+        height: frame.height,
+        orientation,
+        planes,
+    })
+}
+
+fn read_frame(s: &[u8], progressive: bool, limits: &Limits) -> Option<Frame> {
+    let (&precision, rest) = s.split_first()?;
+    let height = u32::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    let width = u32::from(u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]));
+    let n = usize::from(*rest.get(4)?);
+    let specs = rest.get(5..5 + 3 * n)?;
+    // Height 0 means "given later by a DNL marker", which this reader skips.
+    if precision != 8 || width == 0 || height == 0 || !(n == 1 || n == 3) {
+        return None;
+    }
+    check_dimensions(width, height, limits).ok()?;
+    let factors: Vec<(u8, u8)> = specs.chunks(3).map(|c| (c[1] >> 4, c[1] & 15)).collect();
+    if factors
+        .iter()
+        .any(|&(h, v)| !(1..=4).contains(&h) || !(1..=4).contains(&v))
+    {
+        return None;
+    }
+    let h_max = factors.iter().map(|f| f.0).max()?;
+    let v_max = factors.iter().map(|f| f.1).max()?;
+    let mcus_x = width.div_ceil(8 * u32::from(h_max)) as usize;
+    let mcus_y = height.div_ceil(8 * u32::from(v_max)) as usize;
+    let mut components = Vec::with_capacity(n);
+    for (spec, &(h, v)) in specs.chunks(3).zip(&factors) {
+        // Sampling factors must divide the largest, so that a sample covers
+        // a whole number of pixels.
+        if h_max % h != 0 || v_max % v != 0 {
+            return None;
+        }
+        let quant_table = usize::from(spec[2]);
+        if quant_table > 3 {
+            return None;
+        }
+        let samples_w = (width * u32::from(h)).div_ceil(u32::from(h_max));
+        let samples_h = (height * u32::from(v)).div_ceil(u32::from(v_max));
+        let stride = mcus_x * usize::from(h);
+        let rows = mcus_y * usize::from(v);
+        components.push(Component {
+            id: spec[0],
+            h,
+            v,
+            quant_table,
+            quant: None,
+            blocks_w: samples_w.div_ceil(8) as usize,
+            blocks_h: samples_h.div_ceil(8) as usize,
+            stride,
+            dc: vec![0; stride * rows],
+            dc_seen: false,
+        });
+    }
+    Some(Frame {
+        width,
+        height,
+        progressive,
+        h_max,
+        v_max,
+        mcus_x,
+        mcus_y,
+        components,
+    })
+}
+
+fn read_huffman_tables(
+    mut s: &[u8],
+    dc: &mut [Option<Table>; 4],
+    ac: &mut [Option<Table>; 4],
+) -> Option<()> {
+    while let Some((&class_id, rest)) = s.split_first() {
+        let counts: &[u8; 16] = rest.get(..16)?.try_into().ok()?;
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        let symbols = rest.get(16..16 + total)?;
+        let table = Table::new(counts, symbols)?;
+        let id = usize::from(class_id & 15);
+        match class_id >> 4 {
+            0 => *dc.get_mut(id)? = Some(table),
+            1 => *ac.get_mut(id)? = Some(table),
+            _ => return None,
+        }
+        s = &rest[16 + total..];
+    }
+    Some(())
+}
+
+fn read_quant_tables(mut s: &[u8], quant: &mut [Option<u16>; 4]) -> Option<()> {
+    while let Some((&precision_id, rest)) = s.split_first() {
+        let id = usize::from(precision_id & 15);
+        // Only the first entry, the DC quantiser, matters here.
+        let (dc, size) = match precision_id >> 4 {
+            0 => (u16::from(*rest.first()?), 64),
+            1 => (u16::from_be_bytes([*rest.first()?, *rest.get(1)?]), 128),
+            _ => return None,
+        };
+        if dc == 0 || rest.len() < size {
+            return None;
+        }
+        *quant.get_mut(id)? = Some(dc);
+        s = &rest[size..];
+    }
+    Some(())
+}
+
+fn read_scan_header(s: &[u8], frame: &Frame) -> Option<scan::Scan> {
+    let n = usize::from(*s.first()?);
+    if n == 0 || n > 4 || s.len() != 1 + 2 * n + 3 {
+        return None;
+    }
+    let mut components = Vec::with_capacity(n);
+    for spec in s[1..1 + 2 * n].chunks(2) {
+        let c = frame.components.iter().position(|c| c.id == spec[0])?;
+        let (td, ta) = (usize::from(spec[1] >> 4), usize::from(spec[1] & 15));
+        if td > 3 || ta > 3 || components.iter().any(|&(other, _, _)| other == c) {
+            return None;
+        }
+        components.push((c, td, ta));
+    }
+    // Blocks per MCU of an interleaved scan are limited to 10 (T.81 B.2.3).
+    let blocks: usize = components
+        .iter()
+        .map(|&(c, _, _)| usize::from(frame.components[c].h) * usize::from(frame.components[c].v))
+        .sum();
+    if n > 1 && blocks > 10 {
+        return None;
+    }
+    let tail = &s[1 + 2 * n..];
+    Some(scan::Scan {
+        components,
+        ss: tail[0],
+        se: tail[1],
+        ah: tail[2] >> 4,
+        al: tail[2] & 15,
+    })
+}

@@ -1,0 +1,156 @@
+//! Decoding one scan's DC coefficients (ITU T.81 F.2 and G.1.2.1).
+
+use super::Frame;
+use super::huffman::{Bits, Table, next_marker};
+
+/// A scan header (SOS), checked against the frame.
+pub(super) struct Scan {
+    /// For each component in the scan: its index in the frame, its DC and AC
+    /// table numbers.
+    pub components: Vec<(usize, usize, usize)>,
+    /// Spectral selection start and end, successive approximation high and low.
+    pub ss: u8,
+    pub se: u8,
+    pub ah: u8,
+    pub al: u8,
+}
+
+/// What the scan holds, as far as DC is concerned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Sequential: every block's DC difference followed by its AC codes.
+    Sequential,
+    /// Progressive, first DC scan: differences of `DC >> al`.
+    DcFirst,
+    /// Progressive DC refinement: one more bit of each DC value.
+    DcRefine,
+    /// Progressive AC scan: nothing the DC image needs.
+    Ac,
+}
+
+/// Decodes the scan whose entropy-coded data starts at `pos`, storing DC
+/// values into the frame's components; returns the offset of the marker that
+/// ends it. `None` for anything malformed or outside what this decoder reads.
+pub(super) fn decode(
+    data: &[u8],
+    pos: usize,
+    scan: &Scan,
+    frame: &mut Frame,
+    dc_tables: &[Option<Table>; 4],
+    ac_tables: &[Option<Table>; 4],
+    restart_interval: usize,
+) -> Option<usize> {
+    let kind = match (frame.progressive, scan.ss, scan.se, scan.ah) {
+        (false, 0, 63, 0) if scan.al == 0 => Kind::Sequential,
+        (true, 0, 0, 0) => Kind::DcFirst,
+        (true, 0, 0, ah) if ah == scan.al + 1 => Kind::DcRefine,
+        (true, ss, se, _) if ss > 0 && se >= ss && se < 64 && scan.components.len() == 1 => {
+            Kind::Ac
+        }
+        _ => return None,
+    };
+    if kind == Kind::Ac {
+        return skip_entropy_data(data, pos);
+    }
+    // The tables each component uses in this scan (a refinement uses none).
+    let mut tables = Vec::with_capacity(scan.components.len());
+    for &(c, td, ta) in &scan.components {
+        let dc = match kind {
+            Kind::DcRefine => None,
+            _ => Some(dc_tables[td].as_ref()?),
+        };
+        let ac = match kind {
+            Kind::Sequential => Some(ac_tables[ta].as_ref()?),
+            _ => None,
+        };
+        frame.components[c].dc_seen = true;
+        tables.push((c, dc, ac));
+    }
+    let al = u32::from(scan.al);
+    let interleaved = scan.components.len() > 1;
+    let (units_x, units) = if interleaved {
+        (frame.mcus_x, frame.mcus_x * frame.mcus_y)
+    } else {
+        let c = &frame.components[scan.components[0].0];
+        (c.blocks_w, c.blocks_w * c.blocks_h)
+    };
+
+    let mut bits = Bits::new(data, pos);
+    let mut predictions = [0i32; 4];
+    for unit in 0..units {
+        if restart_interval > 0 && unit > 0 && unit % restart_interval == 0 {
+            bits.restart()?;
+            predictions = [0; 4];
+        }
+        let (ux, uy) = (unit % units_x, unit / units_x);
+        for (slot, &(c, dc, ac)) in tables.iter().enumerate() {
+            let comp = &mut frame.components[c];
+            let (bw, bh) = if interleaved {
+                (usize::from(comp.h), usize::from(comp.v))
+            } else {
+                (1, 1)
+            };
+            for by in 0..bh {
+                for bx in 0..bw {
+                    let index = (uy * bh + by) * comp.stride + ux * bw + bx;
+                    let value = comp.dc.get_mut(index)?;
+                    bits.ensure();
+                    match kind {
+                        Kind::Sequential | Kind::DcFirst => {
+                            let size = u32::from(bits.symbol(dc?)?);
+                            if size > 11 {
+                                return None;
+                            }
+                            predictions[slot] = predictions[slot].wrapping_add(bits.signed(size));
+                            *value = predictions[slot] << al;
+                            if let Some(ac) = ac {
+                                skip_ac(&mut bits, ac)?;
+                            }
+                        }
+                        Kind::DcRefine => {
+                            if bits.take(1) == 1 {
+                                *value |= 1 << al;
+                            }
+                        }
+                        Kind::Ac => unreachable!("AC scans are skipped above"),
+                    }
+                }
+            }
+        }
+    }
+    bits.end()
+}
+
+/// Reads past one block's AC codes (F.2.2.2) without keeping them.
+#[inline]
+fn skip_ac(bits: &mut Bits, table: &Table) -> Option<()> {
+    let mut k = 1;
+    while k < 64 {
+        bits.ensure();
+        let rs = bits.symbol(table)?;
+        let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
+        if size == 0 {
+            if run != 15 {
+                return Some(()); // end of block
+            }
+            k += 16;
+        } else {
+            bits.skip(size);
+            k += run + 1;
+        }
+    }
+    (k == 64).then_some(())
+}
+
+/// The offset of the first marker after a scan's data that is not a restart
+/// marker: a progressive AC scan is stepped over without decoding a bit.
+fn skip_entropy_data(data: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let at = next_marker(data, pos)?;
+        if (0xD0..=0xD7).contains(data.get(at + 1)?) {
+            pos = at + 2;
+        } else {
+            return Some(at);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The grey thumbnail the classic hashes (aHash, dHash, pHash) start from.
+//!
+//! The thumbnail is the image's Rec. 709 luma averaged over `k × k` cells,
+//! `k` as large as keeps the shorter side at least `min_side` pixels (8 × the
+//! hash grid's side: 64 px for 64-bit hashes). `img_hash` then shrinks it the
+//! rest of the way. There are two routes to the same thumbnail:
+//! - [`from_rgb`]: from decoded pixels, in one pass;
+//! - [`from_dc`]: from a JPEG's DC coefficients (block means), when a cell is
+//!   at least a block wide, so that decoding the whole JPEG is not needed.
+//!
+//! The two agree to rounding where the image is smooth within a block; the
+//! tests bound the difference.
+
+use image::GrayImage;
+use image::RgbImage;
+use image::metadata::Orientation;
+
+use super::jpeg::{DcImage, Plane, swaps_axes};
+
+/// The thumbnail of decoded pixels: integer Rec. 709 luma (exactly `image`'s
+/// own grey conversion, which `img_hash` would otherwise run), averaged over
+/// `k × k` cells with the remainder rows and columns dropped.
+pub fn from_rgb(image: &RgbImage, min_side: u32) -> GrayImage {
+    let (w, h) = image.dimensions();
+    let k = (w.min(h) / min_side).max(1);
+    let (tw, th) = (w / k, h / k);
+    if tw == 0 || th == 0 {
+        return GrayImage::new(w.max(1), h.max(1));
+    }
+    let raw = image.as_raw();
+    let stride = w as usize * 3;
+    let mut sums = vec![0u32; tw as usize];
+    let mut out = Vec::with_capacity((tw * th) as usize);
+    for ty in 0..th as usize {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for y in ty * k as usize..(ty + 1) * k as usize {
+            let row = &raw[y * stride..y * stride + tw as usize * k as usize * 3];
+            for (tx, block) in row.chunks_exact(k as usize * 3).enumerate() {
+                sums[tx] += block
+                    .chunks_exact(3)
+                    .map(|p| luma(p[0], p[1], p[2]))
+                    .sum::<u32>();
+            }
+        }
+        let n = k * k;
+        out.extend(sums.iter().map(|s| ((s + n / 2) / n) as u8));
+    }
+    GrayImage::from_raw(tw, th, out).unwrap_or_else(|| GrayImage::new(1, 1))
+}
+
+fn luma(r: u8, g: u8, b: u8) -> u32 {
+    (2126 * u32::from(r) + 7152 * u32::from(g) + 722 * u32::from(b)) / 10000
+}
+
+/// The same thumbnail from a JPEG's block means, with the EXIF orientation
+/// applied: the cells of the upright image are mapped back onto the stored
+/// one, and each cell's mean is the area-weighted mean of the blocks it
+/// overlaps. `None` when a cell would be smaller than a block (`k < 8`): the
+/// DC image then has too little detail and the caller decodes fully.
+pub fn from_dc(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
+    let (ow, oh) = dc.oriented_dimensions();
+    let k = ow.min(oh) / min_side.max(1);
+    if k < 8 {
+        return None;
+    }
+    let (tw, th) = (ow / k, oh / k);
+    let swap = swaps_axes(dc.orientation);
+    // Whether the stored x (y) axis runs against the upright axis it becomes.
+    let (flip_x, flip_y) = match dc.orientation {
+        Orientation::NoTransforms | Orientation::Rotate90FlipH => (false, false),
+        Orientation::FlipHorizontal => (true, false),
+        Orientation::FlipVertical => (false, true),
+        Orientation::Rotate180 | Orientation::Rotate270FlipH => (true, true),
+        Orientation::Rotate90 => (false, true),
+        Orientation::Rotate270 => (true, false),
+    };
+    // Cells along the stored axes, in upright order.
+    let (nx, ny) = if swap { (th, tw) } else { (tw, th) };
+    let xs = cell_ranges(dc.width, nx, k, flip_x);
+    let ys = cell_ranges(dc.height, ny, k, flip_y);
+    let means: Vec<Vec<f32>> = dc.planes.iter().map(|p| cell_means(p, &xs, &ys)).collect();
+    let luma: Vec<f32> = match means.as_slice() {
+        [y] => y.clone(),
+        // Rec. 709 luma of the JFIF YCbCr → RGB conversion, which is linear,
+        // so it commutes with averaging:
+        // L = 0.2126 R + 0.7152 G + 0.0722 B = Y − 0.21268 (Cr−128) − 0.11819 (Cb−128).
+        [y, cb, cr] => (0..y.len())
+            .map(|i| y[i] - 0.212_684_8 * (cr[i] - 128.0) - 0.118_187_7 * (cb[i] - 128.0))
+            .collect(),
+        _ => return None,
+    };
+    Some(GrayImage::from_fn(tw, th, |tx, ty| {
+        let (cx, cy) = if swap { (ty, tx) } else { (tx, ty) };
+        let v = luma[cy as usize * nx as usize + cx as usize];
+        image::Luma([v.round().clamp(0.0, 255.0) as u8])
+    }))
+}
+
+/// The pixel range `[start, end)` along a stored axis of `len` pixels of each
+/// of `n` cells of `k` pixels, counted from the upright image's origin.
+fn cell_ranges(len: u32, n: u32, k: u32, flipped: bool) -> Vec<(u32, u32)> {
+    (0..n)
+        .map(|c| {
+            if flipped {
+                (len - (c + 1) * k, len - c * k)
+            } else {
+                (c * k, (c + 1) * k)
+            }
+        })
+        .collect()
+}
+
+/// Each cell's mean of one plane, cells row by row (`ys` × `xs`).
+fn cell_means(plane: &Plane, xs: &[(u32, u32)], ys: &[(u32, u32)]) -> Vec<f32> {
+    let wx: Vec<Vec<(usize, f32)>> = xs.iter().map(|&r| weights(r, 8 * plane.scale.0)).collect();
+    let wy: Vec<Vec<(usize, f32)>> = ys.iter().map(|&r| weights(r, 8 * plane.scale.1)).collect();
+    let mut out = Vec::with_capacity(xs.len() * ys.len());
+    for (ry, row_weights) in ys.iter().zip(&wy) {
+        for (rx, col_weights) in xs.iter().zip(&wx) {
+            let mut sum = 0.0;
+            for &(by, wy) in row_weights {
+                let row = &plane.means[by * plane.stride..];
+                let row_sum: f32 = col_weights.iter().map(|&(bx, wx)| wx * row[bx]).sum();
+                sum += wy * row_sum;
+            }
+            out.push(sum / ((rx.1 - rx.0) * (ry.1 - ry.0)) as f32);
+        }
+    }
+    out
+}
+
+/// The blocks of `block` pixels that the range `[start, end)` overlaps, each
+/// with the number of pixels of the overlap.
+fn weights((start, end): (u32, u32), block: u32) -> Vec<(usize, f32)> {
+    (start / block..=(end - 1) / block)
+        .map(|b| {
+            let lo = start.max(b * block);
+            let hi = end.min((b + 1) * block);
+            (b as usize, (hi - lo) as f32)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient() -> RgbImage {
+        RgbImage::from_fn(64, 48, |x, y| {
+            let v = (x * 4 + y) as u8;
+            image::Rgb([v, v, v])
+        })
+    }
+
+    #[test]
+    fn small_images_are_grey_converted_exactly_like_image_does() {
+        let img = gradient(); // shorter side under 64: no averaging
+        let ours = from_rgb(&img, 64);
+        let theirs = image::DynamicImage::ImageRgb8(img).to_luma8();
+        assert_eq!(ours.as_raw(), theirs.as_raw());
+    }
+
+    #[test]
+    fn large_images_are_block_averaged() {
+        let img = RgbImage::from_fn(1030, 600, |x, _| {
+            let v = if x % 2 == 0 { 100 } else { 200 };
+            image::Rgb([v, v, v])
+        });
+        let t = from_rgb(&img, 256);
+        assert_eq!(t.dimensions(), (515, 300)); // k = 2
+        assert!(t.pixels().all(|p| p.0[0] == 150), "{:?}", t.get_pixel(0, 0));
+    }
+}
