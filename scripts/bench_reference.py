@@ -16,6 +16,7 @@ Measured:
   (c) Python imagehash.phash(Image.open(p))                              (decode included)
   (d) cssim hash --algo phash --threads 1 FOLDER
   (e) cssim hash --algo pdq   --threads 2 FOLDER   (2-core scaling)
+  (f) cssim hash --algo phash --threads 1 --no-jpeg-dc FOLDER   (every JPEG fully decoded)
 Python side in-process: the whole loop over all files is timed after warming the
 file cache (all files read once); best of --py-runs (default 3). BLAS/OpenMP threads are
 pinned to 1. Prints a Markdown table.
@@ -139,7 +140,9 @@ def main():
             pass
         for key, args in (('pdq1', ['hash', '--algo', 'pdq', '--threads', '1', a.folder]),
                           ('phash1', ['hash', '--algo', 'phash', '--threads', '1', a.folder]),
-                          ('pdq2', ['hash', '--algo', 'pdq', '--threads', '2', a.folder])):
+                          ('pdq2', ['hash', '--algo', 'pdq', '--threads', '2', a.folder]),
+                          ('phash1full', ['hash', '--algo', 'phash', '--threads', '1',
+                                          '--no-jpeg-dc', a.folder])):
             print(f'cssim {" ".join(args)} (best of {a.runs}) ...', file=sys.stderr)
             cs[key] = run_cssim(a.cssim, args, a.runs)
     else:
@@ -193,6 +196,8 @@ def main():
         row('(d) pHash', '`cssim hash --algo phash --threads 1`', t, t_ph, e)
         t, e = cs['pdq2']
         row('(e) PDQ', '`cssim hash --algo pdq --threads 2`', t, t_pdq, e)
+        t, e = cs['phash1full']
+        row('(f) pHash', '`cssim hash --algo phash --threads 1 --no-jpeg-dc`', t, t_ph, e)
         t1, t2 = cs['pdq1'][0], cs['pdq2'][0]
         if t1 and t2:
             print()

@@ -79,7 +79,7 @@ fn block_aligned_dc_thumbnails_equal_full_decodes_to_rounding() {
             continue;
         }
         let bytes = read(&path);
-        let Some(dc) = jpeg::read(&bytes, &limits) else {
+        let Some(dc) = jpeg::read(&bytes, &limits, 0) else {
             continue;
         };
         if dc.width.min(dc.height) < 64 {
@@ -121,7 +121,7 @@ fn every_orientation_maps_cells_as_the_full_decode_does() {
         img.to_rgb8()
     };
     for o in ORIENTATIONS {
-        let mut dc = jpeg::read(&bytes, &limits).unwrap();
+        let mut dc = jpeg::read(&bytes, &limits, 0).unwrap();
         dc.orientation = o;
         assert_eq!(dc.oriented_dimensions(), upright(o).dimensions(), "{o:?}");
         for min_side in [37, 33] {
@@ -147,8 +147,11 @@ fn every_orientation_maps_cells_as_the_full_decode_does() {
 fn small_jpegs_are_decoded_fully() {
     // 451×300 is under 512 px: 8-px cells would be finer than the DC image.
     let bytes = read(&root().join("tests/data/pdq/images/jpeg_chelsea_q85_420.jpg"));
-    let dc = jpeg::read(&bytes, &decode::Limits::default()).unwrap();
+    let dc = jpeg::read(&bytes, &decode::Limits::default(), 0).unwrap();
     assert!(thumbnail::from_dc(&dc, 64).is_none());
+    // The reader stops at the frame header when told the image is too small.
+    assert!(jpeg::read(&bytes, &decode::Limits::default(), 512).is_none());
+    assert!(jpeg::read(&bytes, &decode::Limits::default(), 300).is_some());
 }
 
 #[test]
@@ -194,7 +197,7 @@ fn both_routes_give_classic_hashes_within_four_bits() {
 fn progressive_files_are_read_from_their_dc_scans() {
     // The 16-MP progressive photo: the DC image has one value per block.
     let bytes = read(&root().join("tests/data/pdq/images/jpeg_seeding_5312x2988_16mp.jpg"));
-    let dc = jpeg::read(&bytes, &decode::Limits::default()).unwrap();
+    let dc = jpeg::read(&bytes, &decode::Limits::default(), 0).unwrap();
     assert_eq!((dc.width, dc.height), (5312, 2988));
     assert_eq!(dc.planes.len(), 3);
     assert_eq!(dc.planes[0].scale, (1, 1));
@@ -209,7 +212,7 @@ fn images_over_the_limits_are_left_to_the_full_decoder() {
         max_pixels: 1_000_000,
         ..decode::Limits::default()
     };
-    assert!(jpeg::read(&bytes, &limits).is_none());
+    assert!(jpeg::read(&bytes, &limits, 0).is_none());
     let err =
         hash::digest_bytes(&bytes, &[Algorithm::Phash], &HashConfig::new(limits, 8)).unwrap_err();
     assert!(err.to_string().contains("too large"), "{err}");
@@ -239,7 +242,7 @@ fn dc_images_match_libjpeg_turbo_on_every_structure() {
             f[3].parse::<f32>().unwrap(),
         );
         if current.as_ref().is_none_or(|(n, _)| n != name) {
-            let dc = jpeg::read(&read(&dir.join(name)), &limits);
+            let dc = jpeg::read(&read(&dir.join(name)), &limits, 0);
             files.push((name.to_string(), dc.is_some()));
             current = Some((name.to_string(), dc));
         }
@@ -287,7 +290,7 @@ fn cmyk_rgb_arithmetic_and_truncated_jpegs_are_left_to_the_full_decoder() {
     ] {
         let bytes = read(&dir.join(name));
         assert!(
-            jpeg::read(&bytes, &decode::Limits::default()).is_none(),
+            jpeg::read(&bytes, &decode::Limits::default(), 0).is_none(),
             "{name}"
         );
         // Same answer, hash or error, as with the DC route off.
@@ -320,7 +323,7 @@ fn exif_orientation_is_applied_to_dc_images() {
         ),
     ] {
         let bytes = read(&dir.join(name));
-        let dc = jpeg::read(&bytes, &decode::Limits::default()).unwrap();
+        let dc = jpeg::read(&bytes, &decode::Limits::default(), 0).unwrap();
         assert_eq!((dc.width, dc.height), stored, "{name}");
         assert_eq!(dc.oriented_dimensions(), upright, "{name}");
         let full = decode::decode(&bytes, &decode::Limits::default()).unwrap();
@@ -347,14 +350,17 @@ fn damaged_jpegs_never_panic_the_dc_reader() {
         for v in [0x00, 0xFF, bytes[i] ^ 0x10] {
             let mut damaged = bytes.clone();
             damaged[i] = v;
-            if let Some(dc) = jpeg::read(&damaged, &limits) {
+            if let Some(dc) = jpeg::read(&damaged, &limits, 0) {
                 accepted += 1;
                 let _ = thumbnail::from_dc(&dc, 12);
             }
         }
     }
     for len in 0..bytes.len() - 1 {
-        assert!(jpeg::read(&bytes[..len], &limits).is_none(), "cut at {len}");
+        assert!(
+            jpeg::read(&bytes[..len], &limits, 0).is_none(),
+            "cut at {len}"
+        );
     }
     assert!(
         accepted > 0,

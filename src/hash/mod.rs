@@ -193,7 +193,8 @@ pub fn decode_for(
     let mut dimensions = None;
     let mut thumbnail = None;
     if wants_classic && config.jpeg_dc {
-        if let Some(dc) = jpeg::read(bytes, &config.limits) {
+        // Cells of at least a block (8 px): smaller JPEGs are decoded fully.
+        if let Some(dc) = jpeg::read(bytes, &config.limits, 8 * min_side) {
             thumbnail = thumbnail::from_dc(&dc, min_side);
             dimensions = Some(dc.oriented_dimensions());
         }

@@ -105,8 +105,10 @@ struct Frame {
 /// Reads the DC image of `bytes`, applying the EXIF orientation tag if
 /// `limits.exif_rotate`. The declared size is checked against `limits` before
 /// any allocation. `None` if the bytes are not a JPEG this module reads (see
-/// the module docs) or the image is over the limits.
-pub fn read(bytes: &[u8], limits: &Limits) -> Option<DcImage> {
+/// the module docs), the image is over the limits, or its shorter side is
+/// under `min_side` pixels (a caller with no use for so small a DC image is
+/// spared decoding it: the frame header says so before any scan).
+pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
@@ -143,7 +145,11 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Option<DcImage> {
         pos += len;
         match marker {
             0xC0..=0xC2 if frame.is_none() => {
-                frame = Some(read_frame(segment, marker == 0xC2, limits)?);
+                let f = read_frame(segment, marker == 0xC2, limits)?;
+                if f.width.min(f.height) < min_side {
+                    return None;
+                }
+                frame = Some(f);
             }
             // A second frame, or lossless, hierarchical or arithmetic coding.
             0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
