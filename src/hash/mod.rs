@@ -93,10 +93,10 @@ pub struct HashConfig {
     /// Decoding limits (and whether EXIF orientation is applied).
     pub limits: decode::Limits,
     /// Make the classic hashes' thumbnail of a large enough JPEG from its DC
-    /// coefficients instead of its decoded pixels (default on). The two
-    /// thumbnails agree to rounding, so hashes rarely differ, and then by a
-    /// bit or two; this is what makes `cssim hash --algo phash` several times
-    /// faster on photos. PDQ always decodes fully, as the reference does.
+    /// coefficients instead of its decoded pixels (default on): several times
+    /// faster on photos. The hashes are often identical, else a few bits
+    /// apart, about as much as re-saving the JPEG moves them (figures in
+    /// `docs/PERFORMANCE.md`). PDQ always decodes fully, as the reference does.
     pub jpeg_dc: bool,
     hashers: classic::Hashers,
 }

@@ -23,10 +23,11 @@ pub struct DecodeOpts {
     #[arg(long)]
     pub no_exif_rotate: bool,
     /// Make pHash/dHash/aHash of JPEGs from fully decoded pixels. By default
-    /// a JPEG at least 8×SIDE×8 px on its shorter side (512 px for 64-bit
+    /// a JPEG at least 64×SIDE px on its shorter side (512 px for 64-bit
     /// hashes) is hashed from its DC coefficients, the 1/8-scale image it
-    /// stores: several times faster, and the hashes rarely differ (then by a
-    /// bit or two). PDQ always decodes fully.
+    /// stores: several times faster; the hashes are often identical, else a
+    /// few bits apart (about what re-saving the JPEG does). PDQ always
+    /// decodes fully.
     #[arg(long)]
     pub no_jpeg_dc: bool,
     /// Refuse images with more pixels than this (decompression-bomb guard).
