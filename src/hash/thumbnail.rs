@@ -17,8 +17,8 @@ use image::metadata::Orientation;
 
 use super::jpeg::{DcImage, Plane, swaps_axes};
 
-/// The thumbnail of decoded pixels: integer Rec. 709 luma (exactly `image`'s
-/// own grey conversion, which `img_hash` would otherwise run), averaged over
+/// The thumbnail of decoded pixels: Rec. 709 luma in integers, truncated
+/// (`(2126 R + 7152 G + 722 B) / 10000`; exact for grey), averaged over
 /// `k × k` cells with the remainder rows and columns dropped.
 pub fn from_rgb(image: &RgbImage, min_side: u32) -> GrayImage {
     let (w, h) = image.dimensions();
@@ -145,19 +145,22 @@ fn weights((start, end): (u32, u32), block: u32) -> Vec<(usize, f32)> {
 mod tests {
     use super::*;
 
-    fn gradient() -> RgbImage {
-        RgbImage::from_fn(64, 48, |x, y| {
-            let v = (x * 4 + y) as u8;
-            image::Rgb([v, v, v])
-        })
-    }
-
     #[test]
-    fn small_images_are_grey_converted_exactly_like_image_does() {
-        let img = gradient(); // shorter side under 64: no averaging
-        let ours = from_rgb(&img, 64);
-        let theirs = image::DynamicImage::ImageRgb8(img).to_luma8();
-        assert_eq!(ours.as_raw(), theirs.as_raw());
+    fn small_images_keep_every_pixel_as_truncated_rec709_luma() {
+        // Shorter side under 64: no averaging.
+        let img = RgbImage::from_fn(3, 2, |x, y| {
+            let colours = [
+                [255, 0, 0],
+                [0, 255, 0],
+                [0, 0, 255],
+                [4, 1, 3],
+                [9, 9, 9],
+                [255; 3],
+            ];
+            image::Rgb(colours[(y * 3 + x) as usize])
+        });
+        // 54.2, 182.4, 18.4, 1.78, grey 9 and 255 exactly.
+        assert_eq!(from_rgb(&img, 64).as_raw(), &[54, 182, 18, 1, 9, 255]);
     }
 
     #[test]
