@@ -367,3 +367,161 @@ fn damaged_jpegs_never_panic_the_dc_reader() {
         "some damage (in AC data) leaves the DC image readable"
     );
 }
+
+/// The offset of each marker segment (`FF xx`) before the first scan's data,
+/// with its code.
+fn segments(bytes: &[u8]) -> Vec<(usize, u8)> {
+    let mut out = Vec::new();
+    let mut pos = 2;
+    while pos + 4 <= bytes.len() && bytes[pos] == 0xFF {
+        let marker = bytes[pos + 1];
+        out.push((pos, marker));
+        if marker == 0xDA {
+            break;
+        }
+        pos += 2 + usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
+    }
+    out
+}
+
+/// `bytes` with `segment` (marker, payload) inserted at `at`.
+fn insert_segment(bytes: &[u8], at: usize, marker: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(payload.len() + 2).unwrap().to_be_bytes();
+    [
+        &bytes[..at],
+        &[0xFF, marker, len[0], len[1]],
+        payload,
+        &bytes[at..],
+    ]
+    .concat()
+}
+
+/// An APP1 EXIF payload holding only an orientation tag.
+fn exif_orientation(o: u16) -> Vec<u8> {
+    let mut v = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+    v.extend_from_slice(&o.to_be_bytes());
+    v.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    v
+}
+
+/// Both routes give the same classic hashes, or the same error.
+fn assert_routes_agree(bytes: &[u8], what: &str) {
+    let algos = [Algorithm::Phash, Algorithm::Dhash, Algorithm::Ahash];
+    let mut full = HashConfig::default();
+    full.jpeg_dc = false;
+    let a = hash::digest_bytes(bytes, &algos, &HashConfig::default());
+    let b = hash::digest_bytes(bytes, &algos, &full);
+    assert_eq!(
+        a.as_ref().map_err(ToString::to_string),
+        b.as_ref().map_err(ToString::to_string),
+        "{what}"
+    );
+}
+
+#[test]
+fn a_scan_cut_short_is_refused_even_with_an_end_marker() {
+    // Data cut mid-scan with FF D9 appended passes the end-marker check; the
+    // reader must see it read past the data (and stop there, not walk the
+    // rest of the frame on zeros).
+    // (A cut in a progressive file's AC scans leaves its DC image whole and
+    // is read: that damage is stepped over, as the module docs say.)
+    for name in [
+        "progressive_420_q70_large_astronaut_701x563.jpg",
+        "baseline_420_dri5b_nondividing_chelsea_203x141.jpg",
+    ] {
+        let bytes = read(&root().join("tests/data/jpeg").join(name));
+        // 200 bytes into the first scan's data: inside the DC scan.
+        let (sos, _) = *segments(&bytes).last().unwrap();
+        let mut cut = bytes[..sos + 200].to_vec();
+        cut.extend_from_slice(&[0xFF, 0xD9]);
+        assert!(
+            jpeg::read(&cut, &decode::Limits::default(), 0).is_none(),
+            "{name}"
+        );
+        assert_routes_agree(&cut, name);
+    }
+}
+
+#[test]
+fn the_colour_space_is_decided_as_the_full_decoder_decides_it() {
+    let dir = root().join("tests/data/jpeg");
+    let large = read(&dir.join("progressive_420_q70_large_astronaut_701x563.jpg"));
+    // Components named R, G, B are RGB, with or without an Adobe segment.
+    let mut rgb_named = large.clone();
+    for (at, marker) in segments(&large) {
+        let ids = match marker {
+            0xC0..=0xC2 => (0..3).map(|i| at + 4 + 6 + 3 * i).collect::<Vec<_>>(),
+            0xDA => {
+                let n = usize::from(large[at + 4]);
+                (0..n).map(|i| at + 4 + 1 + 2 * i).collect()
+            }
+            _ => continue,
+        };
+        for i in ids {
+            rgb_named[i] = b"?RGB"[usize::from(large[i])];
+        }
+    }
+    let adobe = |t: u8| [b"Adobe".as_slice(), &[0, 100, 0, 0, 0, 0, t]].concat();
+    let cases = [
+        ("ids R, G, B", rgb_named.clone(), false),
+        (
+            "ids R, G, B, Adobe YCbCr",
+            insert_segment(&rgb_named, 2, 0xEE, &adobe(1)),
+            false,
+        ),
+        (
+            "Adobe transform 5",
+            insert_segment(&large, 2, 0xEE, &adobe(5)),
+            false,
+        ),
+        (
+            "Adobe YCbCr",
+            insert_segment(&large, 2, 0xEE, &adobe(1)),
+            true,
+        ),
+    ];
+    for (what, bytes, read_by_dc) in cases {
+        let dc = jpeg::read(&bytes, &decode::Limits::default(), 0);
+        assert_eq!(dc.is_some(), read_by_dc, "{what}");
+        if !read_by_dc {
+            assert_routes_agree(&bytes, what);
+        }
+    }
+}
+
+#[test]
+fn the_last_exif_block_before_the_scans_gives_the_orientation() {
+    // The fixture says 6 (stored 141×203, upright 203×141); a second block
+    // saying 1 just before the frame header overrides it, as in `image`.
+    let bytes = read(&root().join("tests/data/jpeg/exif_orient6_chelsea_stored_141x203.jpg"));
+    let (sof, _) = segments(&bytes)
+        .into_iter()
+        .find(|&(_, m)| (0xC0..=0xC2).contains(&m))
+        .unwrap();
+    for (what, bytes, upright) in [
+        ("one block", bytes.clone(), (203, 141)),
+        (
+            "then orientation 1",
+            insert_segment(&bytes, sof, 0xE1, &exif_orientation(1)),
+            (141, 203),
+        ),
+    ] {
+        let dc = jpeg::read(&bytes, &decode::Limits::default(), 0).unwrap();
+        assert_eq!(dc.oriented_dimensions(), upright, "{what}");
+        let full = decode::decode(&bytes, &decode::Limits::default()).unwrap();
+        assert_eq!(full.dimensions(), upright, "{what}");
+    }
+}
+
+#[test]
+fn the_dc_route_keeps_the_file_size_limit() {
+    let bytes =
+        read(&root().join("tests/data/jpeg/progressive_420_q70_large_astronaut_701x563.jpg"));
+    let limits = decode::Limits {
+        max_file_bytes: 1000,
+        ..decode::Limits::default()
+    };
+    let err =
+        hash::digest_bytes(&bytes, &[Algorithm::Phash], &HashConfig::new(limits, 8)).unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+}

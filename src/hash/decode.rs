@@ -81,15 +81,7 @@ pub enum DecodeError {
 
 /// Decodes `bytes` into 8-bit RGB under `limits`.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
-    if bytes.is_empty() {
-        return Err(DecodeError::Empty);
-    }
-    if bytes.len() as u64 > limits.max_file_bytes {
-        return Err(DecodeError::TooLarge {
-            what: format!("{} bytes", bytes.len()),
-            limit: format!("{} bytes", limits.max_file_bytes),
-        });
-    }
+    check_input(bytes, limits)?;
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| DecodeError::UnsupportedFormat)?;
@@ -138,6 +130,21 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     image.apply_orientation(orientation);
     Ok(to_rgb8(image))
+}
+
+/// The checks every route to pixels makes first: not empty, not over
+/// [`Limits::max_file_bytes`].
+pub(crate) fn check_input(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(DecodeError::TooLarge {
+            what: format!("{} bytes", bytes.len()),
+            limit: format!("{} bytes", limits.max_file_bytes),
+        });
+    }
+    Ok(())
 }
 
 /// Whether a JPEG's entropy-coded data is followed by an end-of-image

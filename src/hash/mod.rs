@@ -189,6 +189,7 @@ pub fn decode_for(
     let wants_classic = algorithms
         .iter()
         .any(|a| matches!(a, Algorithm::Phash | Algorithm::Dhash | Algorithm::Ahash));
+    decode::check_input(bytes, &config.limits)?;
     let min_side = config.hashers.min_side();
     let mut dimensions = None;
     let mut thumbnail = None;

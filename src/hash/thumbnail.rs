@@ -22,7 +22,7 @@ use super::jpeg::{DcImage, Plane, swaps_axes};
 /// `k × k` cells with the remainder rows and columns dropped.
 pub fn from_rgb(image: &RgbImage, min_side: u32) -> GrayImage {
     let (w, h) = image.dimensions();
-    let k = (w.min(h) / min_side).max(1);
+    let k = (w.min(h) / min_side.max(1)).max(1);
     let (tw, th) = (w / k, h / k);
     if tw == 0 || th == 0 {
         return GrayImage::new(w.max(1), h.max(1));

@@ -181,7 +181,7 @@ impl<'a> Bits<'a> {
 
     /// Whether codes were read past the segment's data, into the zeros
     /// supplied at its marker: the data is damaged or cut short.
-    fn overran(&self) -> bool {
+    pub(super) fn overran(&self) -> bool {
         u64::from(self.n) < 8 * u64::from(self.padding)
     }
 

@@ -15,6 +15,9 @@
 //! else — arithmetic coding, lossless, 12-bit, CMYK, RGB-coded, a damaged or
 //! unexpected stream — [`read`] returns `None` and the caller decodes the
 //! whole image instead, which also gives the error message if there is one.
+//!
+//! Damage confined to AC data that the reader steps over goes unnoticed: such
+//! a file gets classic hashes where a full decode might refuse it.
 
 mod huffman;
 mod scan;
@@ -156,10 +159,14 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
             0xC4 => read_huffman_tables(segment, &mut dc_tables, &mut ac_tables)?,
             0xDB => read_quant_tables(segment, &mut quant)?,
             0xDD => restart_interval = usize::from(u16::from_be_bytes(segment.try_into().ok()?)),
-            0xE1 if exif.is_none() && segment.starts_with(b"Exif\0\0") => {
+            // As the full decoder does: the last EXIF and Adobe segments
+            // before the first scan count, later ones are ignored.
+            0xE1 if decoded_scans == 0 && segment.starts_with(b"Exif\0\0") => {
                 exif = Some(&segment[6..]);
             }
-            0xEE if segment.starts_with(b"Adobe") => adobe_transform = segment.get(11).copied(),
+            0xEE if decoded_scans == 0 && segment.starts_with(b"Adobe") && segment.len() >= 12 => {
+                adobe_transform = Some(segment[11]);
+            }
             0xDA => {
                 // Each DC scan walks every block, whatever its length: a
                 // file of many tiny scans must not cost as many decodes.
@@ -187,13 +194,19 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
         }
     }
     let frame = frame?;
-    if frame.components.len() == 3 {
-        // libjpeg's rule: an Adobe transform of 0, or components named R, G,
-        // B, mean RGB; the DC image is kept only for YCbCr.
-        let ids: Vec<u8> = frame.components.iter().map(|c| c.id).collect();
-        if adobe_transform == Some(0) || (adobe_transform.is_none() && ids == b"RGB") {
-            return None;
-        }
+    // The colour space, decided as the full decoder (zune-jpeg) decides it,
+    // so that the two routes agree: components named R, G, B are RGB whatever
+    // the Adobe segment says; an Adobe transform of 0 is RGB, 1 YCbCr, 2 YCCK,
+    // anything else an error. The DC image is kept only for grey and YCbCr.
+    let ids: Vec<u8> = frame.components.iter().map(|c| c.id).collect();
+    let ycbcr = match (frame.components.len(), adobe_transform) {
+        (_, Some(t)) if t > 2 => false,
+        (1, _) => true,
+        (3, None | Some(1)) => ids != b"RGB",
+        _ => false,
+    };
+    if !ycbcr {
+        return None;
     }
     let orientation = match exif {
         Some(chunk) if limits.exif_rotate => {

@@ -78,6 +78,11 @@ pub(super) fn decode(
     let mut bits = Bits::new(data, pos);
     let mut predictions = [0i32; 4];
     for unit in 0..units {
+        // Data that ends early is damaged: stop now rather than walk the rest
+        // of the frame on zeros (a tiny file could declare a huge frame).
+        if bits.overran() {
+            return None;
+        }
         if restart_interval > 0 && unit > 0 && unit % restart_interval == 0 {
             bits.restart()?;
             predictions = [0; 4];
