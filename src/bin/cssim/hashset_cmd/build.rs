@@ -1,0 +1,197 @@
+//! `cssim hashset build`: hash a folder or read a list, then sign.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use cssim::hash::{self, Algorithm};
+use cssim::hashset::interchange::{self, Format};
+use cssim::hashset::manifest::{self, Representation};
+use cssim::hashset::sign::SecretKey;
+use cssim::hashset::{Builder, Label};
+
+use crate::hash_cmd::{DecodeOpts, expand_paths};
+use crate::{EXIT_OK, style};
+
+/// Arguments of `cssim hashset build`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+With a folder, every file is hashed with --algo (images only when a
+perceptual algorithm is asked for; PDQ hashes of quality below 50 are left
+out). With a file, it is read as a list in --format (default: csv, or the
+plain format of a single --algo pdq|md5|sha256).
+
+Same inputs, --seed and --created give a byte-identical file.
+
+Example:
+  cssim hashset build --from examples/images/listed --algo pdq,sha256 \\
+      --sign demo.key --label demo --seed 1 --created 2025-06-01T00:00:00Z -o demo.hashset")]
+pub struct BuildArgs {
+    /// A folder of files to hash, or a list file.
+    #[arg(long, value_name = "DIR|LIST")]
+    pub from: PathBuf,
+    /// Format of a list file: pdq, md5, sha256 or csv.
+    #[arg(long)]
+    pub format: Option<Format>,
+    /// Algorithms, comma-separated (default for folders: pdq,sha256; for lists: all present).
+    #[arg(long, value_delimiter = ',')]
+    pub algo: Vec<Algorithm>,
+    /// Representations, comma-separated: list, bloom.
+    #[arg(long, value_delimiter = ',', default_value = "list,bloom")]
+    pub repr: Vec<Representation>,
+    /// Bloom false-positive rate per probe.
+    #[arg(long, default_value_t = cssim::hashset::DEFAULT_FPR)]
+    pub fpr: f64,
+    /// The issuer's secret key file (from `cssim keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign: PathBuf,
+    /// Category label for entries that have none.
+    #[arg(long, value_name = "CATEGORY")]
+    pub label: Option<String>,
+    /// Source label for entries that have none (with --label).
+    #[arg(long, requires = "label")]
+    pub source: Option<String>,
+    /// Seed of the Bloom filters' hash keys.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Creation time, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    pub created: Option<String>,
+    /// The set's name (default: the output file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The set's revision number.
+    #[arg(long, default_value_t = 1)]
+    pub revision: u32,
+    /// Free-text description.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Output file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub decode: DecodeOpts,
+}
+
+pub(super) fn run_build(args: BuildArgs) -> anyhow::Result<u8> {
+    let secret = SecretKey::read(&args.sign)?;
+    let default_label = args.label.as_ref().map(|c| Label {
+        category: c.clone(),
+        source: args.source.clone(),
+    });
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args
+            .output
+            .file_stem()
+            .map_or_else(|| "hashset".into(), |s| s.to_string_lossy().into_owned()),
+    };
+    let mut builder = Builder::new(name, secret.issuer());
+    builder
+        .version(args.revision)
+        .description(&args.description)
+        .created(args.created.clone().unwrap_or_else(manifest::now_rfc3339))
+        .seed(args.seed)
+        .fpr(args.fpr)
+        .representations(&args.repr);
+    let mut low_quality = 0u64;
+    if args.from.is_dir() {
+        let algos = if args.algo.is_empty() {
+            vec![Algorithm::Pdq, Algorithm::Sha256]
+        } else {
+            args.algo.clone()
+        };
+        let (files, problems) = expand_paths(
+            std::slice::from_ref(&args.from),
+            algos.iter().any(|a| a.needs_pixels()),
+        );
+        let config = args.decode.config();
+        let mut failures = problems;
+        for f in &files {
+            match hash::digest_file(f, &algos, &config) {
+                Ok(d) => {
+                    for digest in d.digests {
+                        let low = digest.algorithm() == Algorithm::Pdq
+                            && d.pdq_quality.is_some_and(|q| !q.is_matchable());
+                        if low {
+                            low_quality += 1;
+                        } else {
+                            builder.add(digest, default_label.clone());
+                        }
+                    }
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        if !failures.is_empty() {
+            for f in &failures {
+                eprintln!("{}", style::error_line(f));
+            }
+            bail!(
+                "{} input(s) could not be hashed; nothing written",
+                failures.len()
+            );
+        }
+    } else {
+        let format = match (args.format, args.algo.as_slice()) {
+            (Some(f), _) => f,
+            (None, [Algorithm::Pdq]) => Format::Pdq,
+            (None, [Algorithm::Md5]) => Format::Md5,
+            (None, [Algorithm::Sha256]) => Format::Sha256,
+            (None, _) => Format::Csv,
+        };
+        let mut imported = interchange::read_file(&args.from, format)?;
+        if let Some(l) = &default_label {
+            imported.label_unlabelled(l);
+        }
+        low_quality = imported.low_quality;
+        if imported.duplicates > 0 {
+            eprintln!(
+                "{}: {} duplicate line(s) dropped",
+                args.from.display(),
+                imported.duplicates
+            );
+        }
+        for (d, l) in imported.entries {
+            if !args.algo.is_empty() && !args.algo.contains(&d.algorithm()) {
+                bail!(
+                    "{}: has {} entries, not in --algo",
+                    args.from.display(),
+                    d.algorithm()
+                );
+            }
+            builder.add(d, l);
+        }
+    }
+    if low_quality > 0 {
+        eprintln!(
+            "note: {low_quality} PDQ hash(es) of quality below {} (not matchable per Meta's guidance)",
+            hash::pdq::MIN_QUALITY
+        );
+    }
+    let summary = builder
+        .write_to(&args.output, secret.signing_key())
+        .with_context(|| format!("building {}", args.output.display()))?;
+    println!(
+        "wrote {} ({} bytes), signed by {} ({})",
+        args.output.display(),
+        summary.file_bytes,
+        secret.issuer(),
+        summary.fingerprint
+    );
+    for a in &summary.algorithms {
+        let fpr = a
+            .bloom_fpr
+            .map(|p| format!("  bloom fpr {p:.2e}"))
+            .unwrap_or_default();
+        println!(
+            "  {:<7} {:>8} entries  {:>6} duplicates removed{fpr}",
+            a.algorithm, a.entries, a.duplicates
+        );
+    }
+    println!(
+        "  total   {:>8} entries  {:>6} duplicates removed",
+        summary.entries, summary.duplicates
+    );
+    Ok(EXIT_OK)
+}

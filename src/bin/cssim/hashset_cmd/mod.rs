@@ -1,0 +1,287 @@
+//! `cssim keygen` and `cssim hashset build|info|verify|check|import|export`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use cssim::hash::{self, Algorithm};
+use cssim::hashset::interchange::{self, Format};
+use cssim::hashset::sign::{PublicKey, SecretKey};
+use cssim::hashset::{HashSet, format};
+use serde_json::json;
+
+use crate::{EXIT_OK, EXIT_SOME_FAILED, style};
+
+mod build;
+mod check;
+
+pub use build::BuildArgs;
+use build::run_build;
+pub use check::CheckArgs;
+use check::run_check;
+
+/// Arguments of `cssim keygen`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Writes KEY (the secret key, mode 0600) and KEY.pub (the public key, which
+clients use to verify hash sets). Neither file is overwritten if it exists.")]
+pub struct KeygenArgs {
+    /// The issuer's name, recorded in both key files and in every hash set signed.
+    #[arg(long)]
+    pub issuer: String,
+    /// Where to write the secret key; the public key goes to KEY.pub.
+    #[arg(short, long, value_name = "KEY")]
+    pub output: PathBuf,
+}
+
+/// Arguments of `cssim hashset`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Exit status: 0 on success; 1 when verify finds the file invalid or check
+could not hash some inputs; 2 when the command could not run.")]
+pub struct HashsetArgs {
+    #[command(subcommand)]
+    pub command: HashsetCommand,
+}
+
+/// The `cssim hashset` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum HashsetCommand {
+    /// Build and sign a hash set from a folder of files or a list.
+    Build(Box<BuildArgs>),
+    /// Show a hash set's manifest, sizes and Bloom rates (signature not verified).
+    Info(InfoArgs),
+    /// Verify a hash set's signature against an issuer's public key.
+    Verify(VerifyArgs),
+    /// Check files against a verified hash set.
+    Check(CheckArgs),
+    /// Convert a plain list (pdq, md5, sha256) or CSV to cssim's CSV.
+    Import(ImportArgs),
+    /// Write a verified hash set's list as a plain list or CSV.
+    Export(ExportArgs),
+}
+
+/// Arguments of `cssim hashset info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// The hash-set file.
+    pub file: PathBuf,
+    /// Also verify the signature against this public key.
+    #[arg(long, value_name = "PUBKEY")]
+    pub issuer: Option<PathBuf>,
+    /// JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `cssim hashset verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The hash-set file.
+    pub file: PathBuf,
+    /// The issuer's public key file (KEY.pub).
+    #[arg(long, value_name = "PUBKEY")]
+    pub issuer: PathBuf,
+}
+
+/// Arguments of `cssim hashset import`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Format of the input: pdq, md5, sha256 or csv.
+    #[arg(long)]
+    pub format: Format,
+    /// The list to read.
+    pub input: PathBuf,
+    /// Where to write cssim's CSV.
+    #[arg(short, long, value_name = "OUT.csv")]
+    pub output: PathBuf,
+}
+
+/// Arguments of `cssim hashset export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Output format: pdq, md5, sha256 (that algorithm's entries) or csv (all).
+    #[arg(long)]
+    pub format: Format,
+    /// The hash-set file (must have a list section).
+    pub file: PathBuf,
+    /// The issuer's public key file (KEY.pub).
+    #[arg(long, value_name = "PUBKEY")]
+    pub issuer: PathBuf,
+    /// Where to write the list.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// `cssim keygen`.
+pub fn run_keygen(args: KeygenArgs) -> anyhow::Result<u8> {
+    let mut public_path = args.output.clone().into_os_string();
+    public_path.push(".pub");
+    let public_path = PathBuf::from(public_path);
+    for p in [&args.output, &public_path] {
+        if p.exists() {
+            bail!(
+                "{}: already exists; refusing to overwrite a key",
+                p.display()
+            );
+        }
+    }
+    let secret = SecretKey::generate(&args.issuer)?;
+    secret.write(&args.output)?;
+    secret.public().write(&public_path)?;
+    println!(
+        "wrote {} (secret, keep private) and {}\nissuer {} fingerprint {}",
+        args.output.display(),
+        public_path.display(),
+        secret.issuer(),
+        secret.public().fingerprint()
+    );
+    Ok(EXIT_OK)
+}
+
+/// `cssim hashset …`.
+pub fn run(args: HashsetArgs) -> anyhow::Result<u8> {
+    match args.command {
+        HashsetCommand::Build(a) => run_build(*a),
+        HashsetCommand::Info(a) => run_info(a),
+        HashsetCommand::Verify(a) => run_verify(a),
+        HashsetCommand::Check(a) => run_check(a),
+        HashsetCommand::Import(a) => run_import(a),
+        HashsetCommand::Export(a) => run_export(a),
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), hash::describe_io_error(&e)))
+}
+
+fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
+    let bytes = read(&args.file)?;
+    let info = format::inspect(&bytes).map_err(|e| e.in_file(&args.file))?;
+    let verified = match &args.issuer {
+        Some(p) => {
+            let key = PublicKey::read(p)?;
+            HashSet::from_bytes(&bytes, &key.key).map_err(|e| e.in_file(&args.file))?;
+            format!("signature valid ({} {})", key.issuer, key.fingerprint())
+        }
+        None => "signature not verified (pass --issuer PUBKEY to verify)".to_string(),
+    };
+    let m = &info.manifest;
+    if args.json {
+        let sections: serde_json::Map<_, _> = info
+            .sections
+            .iter()
+            .map(|(k, n)| (k.name().to_string(), json!(n)))
+            .collect();
+        let out = json!({"file": args.file, "file_bytes": info.file_bytes, "sections": sections,
+                         "signature": verified, "manifest": m});
+        println!("{out}");
+        return Ok(EXIT_OK);
+    }
+    println!(
+        "{}  {} v{}  created {}",
+        args.file.display(),
+        m.name,
+        m.version,
+        m.created
+    );
+    println!(
+        "issuer       {} (fingerprint {}, as stated by the file)",
+        m.issuer.name, m.issuer.fingerprint
+    );
+    println!("{verified}");
+    if !m.description.is_empty() {
+        println!("description  {}", m.description);
+    }
+    let reprs: Vec<&str> = m.representations.iter().map(|r| r.name()).collect();
+    println!("represented  {}", reprs.join(", "));
+    for (k, n) in &info.sections {
+        println!("section      {:<9} {n} bytes", k.name());
+    }
+    for a in &m.algorithms {
+        let bloom = a.bloom.as_ref().map_or(String::new(), |b| {
+            format!(
+                "  bloom {} bits, k={}, fpr {:.2e}/probe",
+                b.bits, b.hashes, b.estimated_fpr
+            )
+        });
+        println!(
+            "{:<7} {:>9} entries  {} bits  threshold {}{bloom}",
+            a.algorithm, a.entries, a.bits, a.default_threshold
+        );
+    }
+    if let Some(b) = &m.bloom {
+        println!(
+            "bloom        target fpr {:.1e}, seed {}",
+            b.target_fpr, b.seed
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn run_verify(args: VerifyArgs) -> anyhow::Result<u8> {
+    let key = PublicKey::read(&args.issuer)?;
+    match HashSet::open(&args.file, &key.key) {
+        Ok(set) => {
+            let m = set.manifest();
+            println!(
+                "OK: {} is signed by {} ({}); {} entries",
+                args.file.display(),
+                key.issuer,
+                key.fingerprint(),
+                m.total_entries()
+            );
+            if m.issuer.name != key.issuer {
+                eprintln!(
+                    "note: the file names its issuer '{}', the key file '{}'",
+                    m.issuer.name, key.issuer
+                );
+            }
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("{}", style::error_line(&e.to_string()));
+            Ok(EXIT_SOME_FAILED)
+        }
+    }
+}
+
+fn run_import(args: ImportArgs) -> anyhow::Result<u8> {
+    let imported = interchange::read_file(&args.input, args.format)?;
+    let text = interchange::write(
+        imported.entries.iter().map(|(d, l)| (d, l.as_ref())),
+        Format::Csv,
+    )?;
+    cssim::hashset::write_atomic(&args.output, text.as_bytes(), false)?;
+    println!(
+        "wrote {} entries to {} ({} duplicates dropped, {} below PDQ quality {})",
+        imported.entries.len(),
+        args.output.display(),
+        imported.duplicates,
+        imported.low_quality,
+        hash::pdq::MIN_QUALITY
+    );
+    Ok(EXIT_OK)
+}
+
+fn run_export(args: ExportArgs) -> anyhow::Result<u8> {
+    let key = PublicKey::read(&args.issuer)?;
+    let set = HashSet::open(&args.file, &key.key)?;
+    let algos: Vec<Algorithm> = match args.format.algorithm() {
+        Some(a) => vec![a],
+        None => set.algorithms(),
+    };
+    let mut entries = Vec::new();
+    for a in algos {
+        entries.extend(set.entries(a).map_err(|e| e.in_file(&args.file))?);
+    }
+    let text = interchange::write(entries.iter().map(|(d, l)| (d, *l)), args.format)?;
+    cssim::hashset::write_atomic(&args.output, text.as_bytes(), false)?;
+    println!(
+        "wrote {} entries to {}",
+        entries.len(),
+        args.output.display()
+    );
+    Ok(EXIT_OK)
+}
