@@ -157,11 +157,6 @@ impl Decoded {
         self.dimensions
     }
 
-    /// The full pixels, if an algorithm needed them (PDQ does).
-    pub fn image(&self) -> Option<&RgbImage> {
-        self.image.as_ref()
-    }
-
     /// PDQ of the image; `None` if PDQ was not among the algorithms decoded for.
     pub fn pdq(&self) -> Option<pdq::Pdq> {
         self.image.as_ref().map(pdq::hash_image)
