@@ -55,10 +55,13 @@ impl Algorithm {
 
     /// Whether digests compare by Hamming distance rather than equality.
     pub fn is_perceptual(self) -> bool {
-        matches!(
-            self,
-            Algorithm::Pdq | Algorithm::Phash | Algorithm::Dhash | Algorithm::Ahash
-        )
+        self == Algorithm::Pdq || self.is_classic()
+    }
+
+    /// Whether this is one of the classic hashes (aHash, dHash, pHash), made
+    /// from a grey thumbnail by [`crate::hash::classic`].
+    pub fn is_classic(self) -> bool {
+        matches!(self, Algorithm::Phash | Algorithm::Dhash | Algorithm::Ahash)
     }
 
     /// Whether the algorithm reads image pixels (as opposed to raw bytes or text).

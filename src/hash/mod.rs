@@ -12,8 +12,8 @@
 //! pixels where PDQ needs them, and the classic hashes' grey thumbnail — for a
 //! JPEG of at least 512 px a side, from its DC coefficients alone (several
 //! times faster than decoding it; see [`jpeg`]). [`digest_bytes`] and
-//! [`digest_file`] run any set of algorithms over one input on top of it. Nothing here knows about hash sets,
-//! messages or I/O beyond reading bytes.
+//! [`digest_file`] run any set of algorithms over one input on top of it.
+//! Nothing here knows about hash sets, messages or I/O beyond reading bytes.
 
 pub mod classic;
 pub mod decode;
@@ -111,11 +111,6 @@ impl HashConfig {
             hashers: classic::Hashers::new(classic_size),
         }
     }
-
-    /// The classic hashers.
-    pub fn classic(&self) -> &classic::Hashers {
-        &self.hashers
-    }
 }
 
 impl Default for HashConfig {
@@ -181,9 +176,7 @@ pub fn decode_for(
     config: &HashConfig,
 ) -> Result<Decoded, decode::DecodeError> {
     let wants_pdq = algorithms.contains(&Algorithm::Pdq);
-    let wants_classic = algorithms
-        .iter()
-        .any(|a| matches!(a, Algorithm::Phash | Algorithm::Dhash | Algorithm::Ahash));
+    let wants_classic = algorithms.iter().any(|a| a.is_classic());
     decode::check_input(bytes, &config.limits)?;
     let min_side = config.hashers.min_side();
     let mut dimensions = None;

@@ -11,11 +11,9 @@
 //! The two agree to rounding where the image is smooth within a block; the
 //! tests bound the difference.
 
+use super::jpeg::{Axes, DcImage, Plane, axes};
 use image::GrayImage;
 use image::RgbImage;
-use image::metadata::Orientation;
-
-use super::jpeg::{DcImage, Plane, swaps_axes};
 
 /// The thumbnail of decoded pixels: Rec. 709 luma in integers, truncated
 /// (`(2126 R + 7152 G + 722 B) / 10000`; exact for grey), averaged over
@@ -64,16 +62,11 @@ pub fn from_dc(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
         return None;
     }
     let (tw, th) = (ow / k, oh / k);
-    let swap = swaps_axes(dc.orientation);
-    // Whether the stored x (y) axis runs against the upright axis it becomes.
-    let (flip_x, flip_y) = match dc.orientation {
-        Orientation::NoTransforms | Orientation::Rotate90FlipH => (false, false),
-        Orientation::FlipHorizontal => (true, false),
-        Orientation::FlipVertical => (false, true),
-        Orientation::Rotate180 | Orientation::Rotate270FlipH => (true, true),
-        Orientation::Rotate90 => (false, true),
-        Orientation::Rotate270 => (true, false),
-    };
+    let Axes {
+        swap,
+        flip_x,
+        flip_y,
+    } = axes(dc.orientation);
     // Cells along the stored axes, in upright order.
     let (nx, ny) = if swap { (th, tw) } else { (tw, th) };
     let xs = cell_ranges(dc.width, nx, k, flip_x);

@@ -46,7 +46,7 @@ pub struct DcImage {
 impl DcImage {
     /// Width and height after the EXIF orientation.
     pub fn oriented_dimensions(&self) -> (u32, u32) {
-        if swaps_axes(self.orientation) {
+        if axes(self.orientation).swap {
             (self.height, self.width)
         } else {
             (self.width, self.height)
@@ -54,15 +54,34 @@ impl DcImage {
     }
 }
 
-/// Whether `o` turns the image a quarter turn (width and height swap).
-pub fn swaps_axes(o: Orientation) -> bool {
-    matches!(
-        o,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
-    )
+/// How an EXIF orientation maps the stored image's axes onto the upright one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Axes {
+    /// A quarter turn: stored x becomes upright y (width and height swap).
+    pub swap: bool,
+    /// The stored x axis runs against the upright axis it becomes.
+    pub flip_x: bool,
+    /// The stored y axis runs against the upright axis it becomes.
+    pub flip_y: bool,
+}
+
+/// The axes of `o`, as `image`'s `apply_orientation` turns and flips.
+pub fn axes(o: Orientation) -> Axes {
+    let (swap, flip_x, flip_y) = match o {
+        Orientation::NoTransforms => (false, false, false),
+        Orientation::FlipHorizontal => (false, true, false),
+        Orientation::FlipVertical => (false, false, true),
+        Orientation::Rotate180 => (false, true, true),
+        Orientation::Rotate90FlipH => (true, false, false),
+        Orientation::Rotate90 => (true, false, true),
+        Orientation::Rotate270 => (true, true, false),
+        Orientation::Rotate270FlipH => (true, true, true),
+    };
+    Axes {
+        swap,
+        flip_x,
+        flip_y,
+    }
 }
 
 /// One component's block means.
@@ -168,13 +187,18 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
                 adobe_transform = Some(segment[11]);
             }
             0xDA => {
-                // Each DC scan walks every block, whatever its length: a
-                // file of many tiny scans must not cost as many decodes.
+                let frame = frame.as_mut()?;
+                // Everything the colour space depends on comes before the
+                // first scan: refuse an RGB or CMYK file before reading it.
+                if decoded_scans == 0 && !is_grey_or_ycbcr(frame, adobe_transform) {
+                    return None;
+                }
+                // A DC scan walks every block, whatever its length: a file
+                // of many tiny scans must not cost as many decodes.
                 decoded_scans += 1;
                 if decoded_scans > MAX_SCANS {
                     return None;
                 }
-                let frame = frame.as_mut()?;
                 let scan = read_scan_header(segment, frame)?;
                 for &(c, _, _) in &scan.components {
                     let comp = &mut frame.components[c];
@@ -194,20 +218,6 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
         }
     }
     let frame = frame?;
-    // The colour space, decided as the full decoder (zune-jpeg) decides it,
-    // so that the two routes agree: components named R, G, B are RGB whatever
-    // the Adobe segment says; an Adobe transform of 0 is RGB, 1 YCbCr, 2 YCCK,
-    // anything else an error. The DC image is kept only for grey and YCbCr.
-    let ids: Vec<u8> = frame.components.iter().map(|c| c.id).collect();
-    let ycbcr = match (frame.components.len(), adobe_transform) {
-        (_, Some(t)) if t > 2 => false,
-        (1, _) => true,
-        (3, None | Some(1)) => ids != b"RGB",
-        _ => false,
-    };
-    if !ycbcr {
-        return None;
-    }
     let orientation = match exif {
         Some(chunk) if limits.exif_rotate => {
             Orientation::from_exif_chunk(chunk).unwrap_or(Orientation::NoTransforms)
@@ -234,6 +244,20 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
         orientation,
         planes,
     })
+}
+
+/// Whether the frame is grey or YCbCr, decided as the full decoder
+/// (zune-jpeg) decides it, so that the two routes agree: components named R,
+/// G, B are RGB whatever the Adobe segment says; an Adobe transform of 0 is
+/// RGB, 1 YCbCr, 2 YCCK, anything else an error.
+fn is_grey_or_ycbcr(frame: &Frame, adobe_transform: Option<u8>) -> bool {
+    let rgb_ids = frame.components.iter().map(|c| c.id).eq(*b"RGB");
+    match (frame.components.len(), adobe_transform) {
+        (_, Some(t)) if t > 2 => false,
+        (1, _) => true,
+        (3, None | Some(1)) => !rgb_ids,
+        _ => false,
+    }
 }
 
 fn read_frame(s: &[u8], progressive: bool, limits: &Limits) -> Option<Frame> {
