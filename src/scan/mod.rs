@@ -454,6 +454,47 @@ mod tests {
     }
 
     #[test]
+    fn attachments_get_the_classic_hashes_cssim_hash_gives() {
+        // A 512-px JPEG: its pHash comes from DC coefficients, and differs
+        // from a full decode's; the scanner must use the same route as
+        // `hash::digest_bytes`, or a listed file would be off by bits.
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/images/benign/astronaut.jpg"
+        ))
+        .unwrap();
+        let digest = |config: &HashConfig| {
+            hash::digest_bytes(&bytes, &[Algorithm::Phash], config)
+                .unwrap()
+                .digests[0]
+                .clone()
+        };
+        let listed = digest(&HashConfig::default());
+        let mut full = HashConfig::default();
+        full.jpeg_dc = false;
+        assert_ne!(
+            listed,
+            digest(&full),
+            "this file must tell the routes apart"
+        );
+        let matcher = ListMatcher(vec![(listed, "stand-in/astronaut")]);
+        let policy = Policy {
+            image_algorithms: vec![Algorithm::Phash],
+            ..Policy::default()
+        };
+        let scanner = Scanner::new(policy, &matcher);
+        let v = scanner.scan(&message(
+            None,
+            vec![Attachment::Image {
+                name: "astronaut.jpg".into(),
+                bytes: bytes.clone(),
+            }],
+        ));
+        assert_eq!(v.matches.len(), 1, "{v:?}");
+        assert_eq!(v.matches[0].hit.distance, hash::Distance(0));
+    }
+
+    #[test]
     fn text_and_urls_match_after_normalisation() {
         let matcher = listed();
         let scanner = Scanner::new(
