@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
             counter += 1;
             let mut id = [0u8; 16];
             id[..8].copy_from_slice(&counter.to_be_bytes());
-            let bytes = Envelope::seal(&alice, &bob.public(), id, 0, &text)
+            let bytes = Envelope::seal(&alice, &bob.public(), id, 0, [0; 32], &text)
                 .expect("seal")
                 .to_bytes();
             let env = Envelope::from_bytes(&bytes).expect("parse");

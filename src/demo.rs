@@ -10,17 +10,20 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::client::{self, Received, SendOutcome};
+use crate::client::{Device, Received, SendOutcome};
 use crate::eval::transform::{self, Edit};
 use crate::hash::{self, pdq};
 use crate::message::Attachment;
-use crate::moderation::Report;
+use crate::moderation;
 use crate::workspace::{self, Workspace};
 
 /// The stand-in images the demo sends (public domain / CC0; see `examples/images/SOURCES.md`).
 const BENIGN_PHOTO: &[u8] = include_bytes!("../examples/images/benign/astronaut.jpg");
 /// A listed stand-in: it is in the demo hash set.
 const LISTED_PHOTO: &[u8] = include_bytes!("../examples/images/listed/rocket.jpg");
+
+/// Said once in the demo, and in README and docs/SECURITY.md.
+pub const LIMITS: &str = "The scanner runs on a device its owner controls: a modified app, an edited policy (on_match = \"warn\") or a deleted state file (which resets the account's match count) turns scanning off, and the relay cannot tell. Client-side scanning constrains unmodified clients only.";
 
 /// Who sees a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -102,7 +105,7 @@ fn verdict_lines(o: &SendOutcome) -> Vec<String> {
     }
     if o.sent {
         lines.push(format!(
-            "then encrypted end to end (HPKE Auth, AES-256-GCM): {} bytes → {}-byte envelope, sent",
+            "then encrypted end to end (HPKE Auth, AES-256-GCM): {} bytes → {}-byte envelope, sent; the relay signed a receipt",
             o.plaintext_size,
             o.envelope_size.unwrap_or(0)
         ));
@@ -129,6 +132,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
         on_step,
     };
     let ws = Workspace::init(dir, None)?;
+    let mut alice_device = Device::open(&ws, "alice")?;
     let set = ws.hashset()?;
     let manifest = set.manifest();
     let alice = ws.identity("alice")?.public();
@@ -149,9 +153,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
                "hashset": {"name": manifest.name, "entries": manifest.total_entries(), "issuer": manifest.issuer.name}}),
     );
 
-    let text = client::send(
-        &ws,
-        "alice",
+    let text = alice_device.send(
         "bob",
         Some("Lunch at noon? The usual place.".into()),
         vec![],
@@ -163,9 +165,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
         json!(text),
     );
 
-    let photo = client::send(
-        &ws,
-        "alice",
+    let photo = alice_device.send(
         "bob",
         Some("Look what I saw at the museum".into()),
         vec![Attachment::Image {
@@ -188,9 +188,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
             }
         })?;
     let edited = transform::apply(&listed, Edit::Resize(0.6));
-    let resized = client::send(
-        &ws,
-        "alice",
+    let resized = alice_device.send(
         "bob",
         None,
         vec![jpeg_attachment("rocket-small.jpg", &edited, 70)],
@@ -208,9 +206,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
     );
 
     let cropped = transform::apply(&listed, Edit::CropCentre(0.5));
-    let evaded = client::send(
-        &ws,
-        "alice",
+    let evaded = alice_device.send(
         "bob",
         None,
         vec![jpeg_attachment("rocket-crop.jpg", &cropped, 90)],
@@ -256,14 +252,25 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
     let mod_id = ws.identity(&ws.config().moderator)?;
     let mut lines = Vec::new();
     let mut reports = Vec::new();
-    for stored in ws.relay()?.reports(None)? {
-        match Report::open(&stored.sealed, &mod_id) {
-            Ok(r) => {
+    let moderator_relay = ws.relay_as(&ws.config().moderator)?;
+    for reviewed in moderation::review(&*moderator_relay, &mod_id, None)? {
+        match &reviewed.opened {
+            Ok(opened) => {
+                let r = &opened.report;
+                let verification =
+                    reviewed
+                        .verification
+                        .clone()
+                        .unwrap_or(moderation::Verification {
+                            verified: false,
+                            problems: vec!["not checked".into()],
+                        });
                 lines.push(format!(
-                    "Report {}…: account '{}' sent a message to '{}'.",
+                    "Report {}…: account '{}' sent a message to '{}' — {} (signed by Alice's device key, about a message the relay's receipt shows it carried, evidence matching the message's commitment).",
                     &r.id[..8],
                     r.account,
-                    r.recipient
+                    r.recipient,
+                    verification
                 ));
                 for m in &r.matches {
                     lines.push(format!(
@@ -280,7 +287,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
                         e.part, e.size
                     ));
                 }
-                reports.push(json!({"id": r.id, "account": r.account, "matches": r.matches.len(), "evidence_bytes": r.evidence.iter().map(|e| e.size).sum::<usize>()}));
+                reports.push(json!({"id": r.id, "account": r.account, "matches": r.matches.len(), "verified": verification.verified, "evidence_bytes": r.evidence.iter().map(|e| e.size).sum::<usize>()}));
             }
             Err(e) => lines.push(format!("a report could not be opened: {e}")),
         }
@@ -295,7 +302,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
         json!(reports),
     );
 
-    let inbox = client::inbox(&ws, "bob")?;
+    let inbox = Device::open(&ws, "bob")?.inbox()?;
     let mut lines = vec![format!(
         "Bob takes his inbox and decrypts {} message(s):",
         inbox.len()
@@ -322,6 +329,13 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
     }
     lines.push("The reported image was delivered too: under a `report` policy, scanning does not stop the message, it tells someone about it.".into());
     n.step("Bob's inbox", Actor::Recipient, lines, json!(items));
+
+    n.step(
+        "What client-side scanning cannot promise",
+        Actor::Setup,
+        vec![LIMITS.into()],
+        json!({"limits": LIMITS}),
+    );
 
     Ok(n.steps)
 }

@@ -9,6 +9,8 @@
 //!   reference), the classic aHash/dHash/pHash, exact and text hashes;
 //! - [`message`]: messages and their wire form;
 //! - [`scan`]: the scanning policy and the scanner's verdict;
+//! - [`e2ee`], [`franking`], [`relay`], [`client`], [`moderation`]: the
+//!   messaging path (see `docs/SECURITY.md` for what it defends against);
 //! - [`eval`]: image edits for measuring robustness and evasion.
 //!
 //! ```no_run
@@ -29,6 +31,7 @@ pub mod client;
 pub mod demo;
 pub mod e2ee;
 pub mod eval;
+pub mod franking;
 pub mod hash;
 pub mod hashset;
 pub mod message;

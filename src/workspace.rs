@@ -6,18 +6,20 @@
 //! DIR/workspace.toml           relay, hash set, issuer key, policy, moderator
 //! DIR/policy.toml              the scanning policy (see scan::Policy)
 //! DIR/hashsets/demo.hashset    the signed hash set; demo-issuer.pub verifies it
-//! DIR/keys/NAME.key, NAME.pub  X25519 identities (secret files are 0600)
-//! DIR/state/NAME.json          a client's matches and unreleased reports
+//! DIR/keys/NAME.key, NAME.pub  identities: X25519 + derived Ed25519 (secret files 0600)
+//! DIR/state/NAME.db            a device's state: pinned keys, held reports,
+//!                              received messages (SQLite, 0600)
 //! DIR/relay.db                 the embedded relay (unless relay is http://…)
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::e2ee::{Identity, PublicKey};
+use crate::e2ee::{Identity, PublicIdentity, PublicKey};
 use crate::hashset::{HashSet, sign};
-use crate::relay::{self, Relay};
+use crate::relay::{self, Relay, Signer};
 use crate::scan::Policy;
 
 /// The demo hash set shipped with cssim (built from the stand-in images in
@@ -30,6 +32,8 @@ pub const DEMO_ISSUER_PUB: &str = include_str!("../hashsets/demo-issuer.key.pub"
 pub const DEMO_USERS: [&str; 2] = ["alice", "bob"];
 /// The moderator's identity name.
 pub const MODERATOR: &str = "moderator";
+/// The relay operator's identity name (reads the relay's overview).
+pub const OPERATOR: &str = "operator";
 
 /// `workspace.toml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +49,13 @@ pub struct Config {
     pub policy: PathBuf,
     /// The moderator's identity name.
     pub moderator: String,
+    /// The relay operator's identity name.
+    #[serde(default = "default_operator")]
+    pub operator: String,
+}
+
+fn default_operator() -> String {
+    OPERATOR.to_string()
 }
 
 /// What can go wrong with a workspace.
@@ -97,10 +108,29 @@ pub enum Error {
     /// From the policy.
     #[error(transparent)]
     Policy(#[from] crate::scan::PolicyError),
+    /// A peer's key differs from the one pinned on first contact.
+    #[error(
+        "the relay now gives a different key for '{peer}' (pinned {pinned}, offered {offered}): \
+         {peer} may have a new device, or the relay may be substituting keys to read the messages. \
+         Compare the safety number {safety_number} with {peer} in person, then accept the new key \
+         with `cssim id trust {peer} --as {me}`"
+    )]
+    KeyChanged {
+        /// The peer.
+        peer: String,
+        /// Whose device pinned the old key.
+        me: String,
+        /// Fingerprint of the pinned key.
+        pinned: String,
+        /// Fingerprint of the key now offered.
+        offered: String,
+        /// The safety number with the offered key.
+        safety_number: String,
+    },
 }
 
 /// An open workspace.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Workspace {
     root: PathBuf,
     config: Config,
@@ -140,6 +170,7 @@ impl Workspace {
             issuer: PathBuf::from("hashsets/demo-issuer.pub"),
             policy: PathBuf::from("policy.toml"),
             moderator: MODERATOR.to_string(),
+            operator: OPERATOR.to_string(),
         };
         let ws = Workspace {
             root: root.to_path_buf(),
@@ -147,7 +178,7 @@ impl Workspace {
         };
         // Reach the relay before writing anything, so that an unreachable or
         // broken relay leaves no half-made workspace behind.
-        ws.relay()?.overview()?;
+        ws.relay()?.relay_key()?;
         let config = &ws.config;
         write_atomic(&root.join(&config.hashset), DEMO_HASHSET)?;
         write_atomic(&root.join(&config.issuer), DEMO_ISSUER_PUB.as_bytes())?;
@@ -155,7 +186,7 @@ impl Workspace {
             &root.join(&config.policy),
             Policy::default().to_toml().as_bytes(),
         )?;
-        for name in DEMO_USERS.iter().chain([&MODERATOR]) {
+        for name in DEMO_USERS.iter().chain([&MODERATOR, &OPERATOR]) {
             ws.new_identity(name)?;
         }
         let toml = toml::to_string_pretty(&ws.config).map_err(|e| Error::Invalid {
@@ -205,8 +236,9 @@ impl Workspace {
     }
 
     /// Creates identity `name` (key files under `keys/`) and registers it
-    /// with the relay, unless it is the moderator (who has no mailbox).
-    pub fn new_identity(&self, name: &str) -> Result<PublicKey, Error> {
+    /// with the relay (a request signed by the new key), unless it is the
+    /// moderator or the operator (who have no mailbox).
+    pub fn new_identity(&self, name: &str) -> Result<PublicIdentity, Error> {
         relay::validate_name(name)?;
         let path = self.key_path(name);
         if path.exists() {
@@ -215,13 +247,15 @@ impl Workspace {
                 reason: format!("identity '{name}' already exists"),
             });
         }
-        let id = Identity::generate();
-        id.write_secret(&path)?;
-        id.public().write(&path.with_extension("pub"))?;
-        if name != self.config.moderator {
-            self.relay()?.register(name, &id.public().to_bytes())?;
+        let id = Arc::new(Identity::generate());
+        if name != self.config.moderator && name != self.config.operator {
+            // Registered first: a name the relay refuses leaves no key files.
+            self.relay_with(name, id.clone())?
+                .register(name, &id.public_identity())?;
         }
-        Ok(id.public())
+        id.write_secret(&path)?;
+        id.public_identity().write(&path.with_extension("pub"))?;
+        Ok(id.public_identity())
     }
 
     /// Loads identity `name`.
@@ -241,13 +275,41 @@ impl Workspace {
         Ok(PublicKey::read(&path)?)
     }
 
-    /// Connects to the relay.
+    /// Connects to the relay without a key (enough for the embedded
+    /// store, and for the relay's own public key over HTTP).
     pub fn relay(&self) -> Result<Box<dyn Relay>, Error> {
-        let spec = &self.config.relay;
-        if spec.starts_with("http://") || spec.starts_with("https://") {
-            Ok(relay::connect(spec)?)
+        self.connect(None)
+    }
+
+    /// Connects to the relay acting as identity `name` (over HTTP, every
+    /// request is signed with its key; the moderator and the operator sign
+    /// as `@moderator` and `@operator`).
+    pub fn relay_as(&self, name: &str) -> Result<Box<dyn Relay>, Error> {
+        let identity = Arc::new(self.identity(name)?);
+        self.relay_with(name, identity)
+    }
+
+    /// Connects to the relay acting as `name` with `identity`.
+    pub fn relay_with(&self, name: &str, identity: Arc<Identity>) -> Result<Box<dyn Relay>, Error> {
+        let key_id = if name == self.config.moderator {
+            relay::MODERATOR_KEY_ID.to_string()
+        } else if name == self.config.operator {
+            relay::OPERATOR_KEY_ID.to_string()
         } else {
-            Ok(relay::connect(&self.root.join(spec).to_string_lossy())?)
+            name.to_string()
+        };
+        self.connect(Some(Signer { key_id, identity }))
+    }
+
+    fn connect(&self, signer: Option<Signer>) -> Result<Box<dyn Relay>, Error> {
+        let spec = &self.config.relay;
+        if spec.contains("://") {
+            Ok(relay::connect(spec, signer)?)
+        } else {
+            Ok(relay::connect(
+                &self.root.join(spec).to_string_lossy(),
+                signer,
+            )?)
         }
     }
 
@@ -265,8 +327,13 @@ impl Workspace {
         Ok(Policy::load(&self.root.join(&self.config.policy))?)
     }
 
-    /// Path of a client's local state file.
-    pub fn state_path(&self, name: &str) -> PathBuf {
-        self.root.join("state").join(format!("{name}.json"))
+    /// Path of a device's local state database.
+    pub fn device_path(&self, name: &str) -> PathBuf {
+        self.root.join("state").join(format!("{name}.db"))
+    }
+
+    /// Path of identity `name`'s public key file.
+    pub fn public_key_path(&self, name: &str) -> PathBuf {
+        self.key_path(name).with_extension("pub")
     }
 }

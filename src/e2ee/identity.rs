@@ -1,19 +1,28 @@
-//! X25519 identities and their key files.
+//! Identities (an X25519 key for encryption and an Ed25519 key for
+//! signatures) and their key files.
+//!
+//! One 32-byte secret makes both keys: the X25519 secret is the secret
+//! itself, the Ed25519 signing key is derived from it with HKDF-SHA256. So
+//! the two public keys are bound to each other by construction, and an older
+//! key file (X25519 only) gains its signing key without a new file.
 //!
 //! Files are text: a header line naming the format, then hex.
 //! ```text
-//! cssim-x25519-secret-v1            cssim-x25519-public-v1
-//! <64 hex digits>                   <64 hex digits>
+//! cssim-x25519-secret-v1     cssim-identity-public-v2    (cssim-x25519-public-v1)
+//! <64 hex: X25519 secret>    <64 hex: X25519 public>     <64 hex: X25519 public>
+//!                            <64 hex: Ed25519 public>
 //! ```
 //! Secret files are created with mode 0600, atomically (a temporary file in
-//! the same folder, then a rename). A public key's fingerprint is the first
-//! 16 hex digits of SHA-256 of its 32 bytes.
+//! the same folder, then a rename), and are refused when read if group or
+//! others may read them, as OpenSSH refuses such keys. A public key's
+//! fingerprint is the first 16 hex digits of SHA-256 of its 32 bytes.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Mutex;
 
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
 use zeroize::Zeroizing;
@@ -21,12 +30,17 @@ use zeroize::Zeroizing;
 use super::Error;
 
 const SECRET_HEADER: &str = "cssim-x25519-secret-v1";
-const PUBLIC_HEADER: &str = "cssim-x25519-public-v1";
+const PUBLIC_HEADER_V1: &str = "cssim-x25519-public-v1";
+const PUBLIC_HEADER: &str = "cssim-identity-public-v2";
+/// HKDF `info` deriving the Ed25519 seed from the X25519 secret.
+const SIGNING_INFO: &[u8] = b"cssim identity v1: ed25519 signing key";
 
-/// An X25519 key pair. The secret is zeroized on drop and never printed.
+/// An identity: an X25519 key pair and the Ed25519 signing key derived from
+/// it. Secrets are zeroized on drop and never printed.
 pub struct Identity {
     secret: StaticSecret,
     public: PublicKey,
+    signing: SigningKey,
     /// Static–static Diffie–Hellman results per peer key (zeroized on drop):
     /// HPKE Auth mode needs `DH(own secret, peer)` for every message, and it
     /// never changes for a given peer.
@@ -60,20 +74,120 @@ impl PublicKey {
         &self.0
     }
 
-    /// Writes the public key file.
+    /// Reads the X25519 key of a public key file (either format).
+    pub fn read(path: &Path) -> Result<PublicKey, Error> {
+        let text = read_text(path)?;
+        let mut lines = text.lines();
+        let first = lines.next();
+        if first.map(str::trim) != Some(PUBLIC_HEADER_V1) {
+            check_header(path, first, PUBLIC_HEADER)?;
+        }
+        Ok(PublicKey::from_bytes(*parse_hex32(path, lines.next())?))
+    }
+}
+
+/// An Ed25519 public key: verifies what an [`Identity`] signs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VerifyKey([u8; 32]);
+
+impl VerifyKey {
+    /// From its 32 bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> VerifyKey {
+        VerifyKey(bytes)
+    }
+
+    /// Its 32 bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// The first 16 hex digits of SHA-256 of the key.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&Sha256::digest(self.0)[..8])
+    }
+
+    /// Checks `signature` over `message` (strict verification: no
+    /// malleable or small-order encodings).
+    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), Error> {
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| Error::BadSignature)?;
+        let sig = ed25519_dalek::Signature::from_bytes(signature);
+        key.verify_strict(message, &sig)
+            .map_err(|_| Error::BadSignature)
+    }
+}
+
+impl fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifyKey({})", self.fingerprint())
+    }
+}
+
+/// The public half of an [`Identity`]: what a relay's directory holds and a
+/// peer pins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PublicIdentity {
+    /// Encrypts to the identity (HPKE).
+    pub x25519: PublicKey,
+    /// Verifies its signatures (requests, reports).
+    pub ed25519: VerifyKey,
+}
+
+impl PublicIdentity {
+    /// Writes the public key file (both keys).
     pub fn write(&self, path: &Path) -> Result<(), Error> {
-        let text = format!("{PUBLIC_HEADER}\n{}\n", hex::encode(self.to_bytes()));
+        let text = format!(
+            "{PUBLIC_HEADER}\n{}\n{}\n",
+            hex::encode(self.x25519.to_bytes()),
+            hex::encode(self.ed25519.to_bytes())
+        );
         write_file(path, text.as_bytes(), false)
     }
 
-    /// Reads a public key file.
-    pub fn read(path: &Path) -> Result<PublicKey, Error> {
+    /// Reads a public key file with both keys.
+    pub fn read(path: &Path) -> Result<PublicIdentity, Error> {
         let text = read_text(path)?;
-        Ok(PublicKey::from_bytes(parse_key(
-            path,
-            &text,
-            PUBLIC_HEADER,
-        )?))
+        let mut lines = text.lines();
+        check_header(path, lines.next(), PUBLIC_HEADER)?;
+        let x = parse_hex32(path, lines.next())?;
+        let e = parse_hex32(path, lines.next())?;
+        Ok(PublicIdentity {
+            x25519: PublicKey::from_bytes(*x),
+            ed25519: VerifyKey(*e),
+        })
+    }
+
+    /// The safety number two parties compare to check each other's keys
+    /// out of band: 60 digits in groups of five, the same from both sides.
+    pub fn safety_number(&self, other: &PublicIdentity) -> String {
+        let mut halves = [self.key_bytes(), other.key_bytes()];
+        halves.sort();
+        let digest = Sha256::new()
+            .chain_update(b"cssim safety number v1")
+            .chain_update(halves[0])
+            .chain_update(halves[1])
+            .finalize();
+        // 12 groups of 5 digits, each from 5 bytes of the digest (mod 10^5).
+        let mut groups = Vec::with_capacity(12);
+        let stretched: Vec<u8> = digest
+            .iter()
+            .chain(Sha256::digest(digest).iter())
+            .copied()
+            .collect();
+        for chunk in stretched.chunks(5).take(12) {
+            let mut v = 0u64;
+            for b in chunk {
+                v = (v << 8) | u64::from(*b);
+            }
+            groups.push(format!("{:05}", v % 100_000));
+        }
+        groups.join(" ")
+    }
+
+    fn key_bytes(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&self.x25519.to_bytes());
+        out[32..].copy_from_slice(&self.ed25519.to_bytes());
+        out
     }
 }
 
@@ -94,19 +208,53 @@ impl Identity {
         Identity::from_secret_bytes(bytes)
     }
 
+    /// The identity a stored 32-byte secret makes (the relay keeps its
+    /// receipt-signing secret in its database).
+    pub fn from_secret(secret: &[u8; 32]) -> Identity {
+        Identity::from_secret_bytes(Zeroizing::new(*secret))
+    }
+
+    /// The 32-byte secret, for storing it elsewhere than a key file.
+    pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.secret.to_bytes())
+    }
+
     fn from_secret_bytes(bytes: Zeroizing<[u8; 32]>) -> Identity {
         let secret = StaticSecret::from(*bytes);
         let public = PublicKey(XPublic::from(&secret));
+        let mut seed = Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<Sha256>::new(None, &*bytes)
+            .expand(SIGNING_INFO, &mut *seed)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
         Identity {
             secret,
             public,
+            signing: SigningKey::from_bytes(&seed),
             static_cache: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The public half.
+    /// The X25519 public key (what messages are encrypted to).
     pub fn public(&self) -> PublicKey {
         self.public
+    }
+
+    /// Both public keys.
+    pub fn public_identity(&self) -> PublicIdentity {
+        PublicIdentity {
+            x25519: self.public,
+            ed25519: self.verify_key(),
+        }
+    }
+
+    /// The Ed25519 public key.
+    pub fn verify_key(&self) -> VerifyKey {
+        VerifyKey(self.signing.verifying_key().to_bytes())
+    }
+
+    /// Signs `message` with the Ed25519 key.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
     }
 
     pub(crate) fn secret(&self) -> &StaticSecret {
@@ -128,19 +276,27 @@ impl Identity {
         Ok(v)
     }
 
-    /// Writes the secret key file (mode 0600, atomically).
+    /// Writes the secret key file (mode 0600, atomically). Every copy of
+    /// the secret made on the way (the hex, the file text) is zeroized.
     pub fn write_secret(&self, path: &Path) -> Result<(), Error> {
-        let text = Zeroizing::new(format!(
-            "{SECRET_HEADER}\n{}\n",
-            hex::encode(self.secret.as_bytes())
-        ));
-        write_file(path, text.as_bytes(), true)
+        let mut hex_buf = Zeroizing::new([0u8; 64]);
+        hex::encode_to_slice(self.secret.as_bytes(), &mut *hex_buf)
+            .expect("64 hex digits for 32 bytes");
+        let mut text = Zeroizing::new(Vec::with_capacity(SECRET_HEADER.len() + 66));
+        text.extend_from_slice(SECRET_HEADER.as_bytes());
+        text.push(b'\n');
+        text.extend_from_slice(&*hex_buf);
+        text.push(b'\n');
+        write_file(path, &text, true)
     }
 
-    /// Reads a secret key file.
+    /// Reads a secret key file, refusing one that group or others may read.
     pub fn read_secret(path: &Path) -> Result<Identity, Error> {
+        check_private(path)?;
         let text = Zeroizing::new(read_text(path)?);
-        let bytes = Zeroizing::new(parse_key(path, &text, SECRET_HEADER)?);
+        let mut lines = text.lines();
+        check_header(path, lines.next(), SECRET_HEADER)?;
+        let bytes = parse_hex32(path, lines.next())?;
         Ok(Identity::from_secret_bytes(bytes))
     }
 }
@@ -164,26 +320,49 @@ fn read_text(path: &Path) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| key_err(path, "not a key file (not text)"))
 }
 
-fn parse_key(path: &Path, text: &str, header: &str) -> Result<[u8; 32], Error> {
-    let mut lines = text.lines();
-    match lines.next() {
-        Some(h) if h.trim() == header => {}
-        Some(h) if h.starts_with("cssim-") => {
-            return Err(key_err(
-                path,
-                format!("expected a {header} file, found {}", h.trim()),
-            ));
-        }
-        _ => {
-            return Err(key_err(
-                path,
-                format!("not a key file (expected the line {header})"),
-            ));
+/// Refuses a secret file that group or others may read (Unix), as OpenSSH
+/// does: a key anyone on the machine could copy is not a secret.
+fn check_private(path: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(key_err(
+                    path,
+                    format!(
+                        "permissions {mode:04o} are too open: a secret key must be readable by its owner only (chmod 600 {})",
+                        path.display()
+                    ),
+                ));
+            }
         }
     }
-    let hex_line = lines.next().unwrap_or("").trim();
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+fn check_header(path: &Path, line: Option<&str>, header: &str) -> Result<(), Error> {
+    match line {
+        Some(h) if h.trim() == header => Ok(()),
+        Some(h) if h.starts_with("cssim-") => Err(key_err(
+            path,
+            format!("expected a {header} file, found {}", h.trim()),
+        )),
+        _ => Err(key_err(
+            path,
+            format!("not a key file (expected the line {header})"),
+        )),
+    }
+}
+
+fn parse_hex32(path: &Path, line: Option<&str>) -> Result<Zeroizing<[u8; 32]>, Error> {
+    let hex_line = line.unwrap_or("").trim();
     let bytes = Zeroizing::new(hex::decode(hex_line).map_err(|_| key_err(path, "key is not hex"))?);
     <[u8; 32]>::try_from(bytes.as_slice())
+        .map(Zeroizing::new)
         .map_err(|_| key_err(path, format!("key has {} bytes, expected 32", bytes.len())))
 }
 
@@ -208,12 +387,19 @@ mod tests {
         let id = Identity::generate();
         let sk = dir.path().join("a.key");
         id.write_secret(&sk).unwrap();
-        id.public().write(&dir.path().join("a.pub")).unwrap();
+        id.public_identity()
+            .write(&dir.path().join("a.pub"))
+            .unwrap();
         let back = Identity::read_secret(&sk).unwrap();
         assert_eq!(back.public(), id.public());
+        assert_eq!(back.verify_key(), id.verify_key(), "derived the same way");
         assert_eq!(
             PublicKey::read(&dir.path().join("a.pub")).unwrap(),
             id.public()
+        );
+        assert_eq!(
+            PublicIdentity::read(&dir.path().join("a.pub")).unwrap(),
+            id.public_identity()
         );
         #[cfg(unix)]
         {
@@ -242,11 +428,52 @@ mod tests {
     }
 
     #[test]
+    fn signatures_verify_only_for_the_signer_and_message() {
+        let (a, b) = (Identity::generate(), Identity::generate());
+        let sig = a.sign(b"request");
+        assert!(a.verify_key().verify(b"request", &sig).is_ok());
+        assert!(a.verify_key().verify(b"requesT", &sig).is_err());
+        assert!(b.verify_key().verify(b"request", &sig).is_err());
+        assert_ne!(a.verify_key(), b.verify_key());
+    }
+
+    #[test]
+    fn safety_numbers_agree_from_both_sides_and_change_with_a_key() {
+        let (a, b, c) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+        );
+        let ab = a.public_identity().safety_number(&b.public_identity());
+        assert_eq!(ab, b.public_identity().safety_number(&a.public_identity()));
+        assert_eq!(ab.len(), 71, "12 groups of 5 digits: {ab}");
+        assert_ne!(ab, a.public_identity().safety_number(&c.public_identity()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secret_files_readable_by_others_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sk = dir.path().join("a.key");
+        Identity::generate().write_secret(&sk).unwrap();
+        std::fs::set_permissions(&sk, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = Identity::read_secret(&sk).unwrap_err().to_string();
+        assert!(
+            err.contains("a.key: permissions 0644 are too open") && err.contains("chmod 600"),
+            "{err}"
+        );
+        std::fs::set_permissions(&sk, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(Identity::read_secret(&sk).is_ok());
+    }
+
+    #[test]
     fn bad_key_files_name_the_file_and_reason() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.key");
         let err = |content: &str| {
-            std::fs::write(&p, content).unwrap();
+            let _ = std::fs::remove_file(&p);
+            crate::atomic::write_atomic(&p, content.as_bytes(), true).unwrap();
             Identity::read_secret(&p).unwrap_err().to_string()
         };
         assert!(err("hello").contains("not a key file"));

@@ -1,6 +1,7 @@
 //! End-to-end encryption: identities, RFC 9180 HPKE, and the message envelope.
 //!
-//! - [`Identity`] / [`PublicKey`]: X25519 key pairs and their key files;
+//! - [`Identity`] / [`PublicIdentity`]: an X25519 key pair with the Ed25519
+//!   signing key derived from it, and their key files;
 //! - [`hpke`]: DHKEM(X25519, HKDF-SHA256) + HKDF-SHA256 + AES-GCM, Base and
 //!   Auth modes, checked against RFC 9180's vectors;
 //! - [`Envelope`]: what travels through the relay — a versioned header that
@@ -18,7 +19,7 @@ mod identity;
 use std::path::PathBuf;
 
 pub use envelope::{Envelope, Opened, ReplayGuard, SeenIds};
-pub use identity::{Identity, PublicKey};
+pub use identity::{Identity, PublicIdentity, PublicKey, VerifyKey};
 
 /// What can go wrong in this module.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An Ed25519 signature did not verify (wrong key, message or bytes).
+    #[error("signature does not verify")]
+    BadSignature,
     /// The operating system's random source failed.
     #[error("the operating system's random number generator failed")]
     Rng,

@@ -2,44 +2,89 @@
 //! blocking client [`HttpRelay`]. Bodies are JSON (bytes as hex); errors come
 //! back as the same [`Error`] values, tagged with a `code`.
 //!
-//! | method | path | body → answer |
-//! |---|---|---|
-//! | POST | `/users` | `{name, key}` → `{}` |
-//! | GET | `/users/{name}` | → `{key}` |
-//! | POST | `/messages` | an [`OutgoingMessage`] → `{}` |
-//! | POST | `/inbox/{name}/take` | → `[StoredMessage]` |
-//! | POST | `/reports` | `{id, sealed}` → `{}` |
-//! | GET | `/reports?status=S` | → `[StoredReport]` |
-//! | POST | `/reports/{id}/resolve` | `{outcome}` → `{}` |
-//! | GET | `/overview` | → [`Overview`] |
+//! | method | path | who may | body → answer |
+//! |---|---|---|---|
+//! | POST | `/users` | the new key itself | `{name, x25519, ed25519}` → `{}` |
+//! | GET | `/users/{name}` | any user, the moderator, the operator | → `{x25519, ed25519}` |
+//! | GET | `/relay-key` | anyone | → `{ed25519}` |
+//! | POST | `/messages` | the sender | an [`OutgoingMessage`] → [`Receipt`] |
+//! | GET | `/inbox/{name}?limit=N` | `name` | → `[StoredMessage]` (one page) |
+//! | POST | `/inbox/{name}/ack` | `name` | `{ids}` → `{acknowledged}` |
+//! | POST | `/reports` | any user | `{id, sealed}` → `{}` |
+//! | GET | `/reports?status=S` | the moderator | → `[StoredReport]` |
+//! | POST | `/reports/{id}/resolve` | the moderator | `{outcome}` → `{}` |
+//! | GET | `/overview` | the operator | → [`Overview`] |
+//!
+//! ## Request signatures
+//! Every request but `/relay-key` carries four headers: `Cssim-Key-Id` (a
+//! user name, `@moderator` or `@operator`), `Cssim-Time` (unix seconds),
+//! `Cssim-Nonce` (16 random bytes, hex) and `Cssim-Signature` (Ed25519,
+//! hex) over
+//! ```text
+//! cssim-request-v1 \n METHOD \n PATH?QUERY \n HOST \n KEY-ID \n TIME \n NONCE \n hex(SHA-256(body))
+//! ```
+//! (one field a line). This covers what RFC 9421's `@method`,
+//! `@target-uri` and `content-digest` components cover. The server refuses a
+//! time more than [`MAX_SKEW`] seconds away from its clock and a nonce the
+//! same key used before (nonces are kept in the database, so a restart does
+//! not reopen the window). A registration is signed by the key it registers,
+//! which binds the Ed25519 key to the X25519 key in the same body.
+//!
+//! Requests whose `Host` is not one of the server's own names are refused
+//! (DNS rebinding), and so are browser requests from another origin
+//! (`Origin` or `Sec-Fetch-Site` say so).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Json, Path, Query, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 
-use super::{Error, OutgoingMessage, Overview, Relay, Store, StoredMessage, StoredReport};
+use super::store::now;
+use super::{
+    Error, MODERATOR_KEY_ID, OPERATOR_KEY_ID, OutgoingMessage, Overview, Receipt, Relay, Store,
+    StoredMessage, StoredReport, keys_from_hex,
+};
+use crate::e2ee::{Identity, PublicIdentity, VerifyKey};
 use crate::moderation::Outcome;
 
 /// Largest request body the server accepts (a message with attachments, as hex).
 const MAX_BODY: usize = 128 << 20;
+/// How far a request's time may be from the server's clock, in seconds.
+pub const MAX_SKEW: u64 = 300;
+/// Messages one inbox page asks for.
+const PAGE: usize = 200;
+
+const H_KEY_ID: &str = "cssim-key-id";
+const H_TIME: &str = "cssim-time";
+const H_NONCE: &str = "cssim-nonce";
+const H_SIGNATURE: &str = "cssim-signature";
 
 #[derive(Serialize, Deserialize)]
 struct Register {
     name: String,
-    key: String,
+    x25519: String,
+    ed25519: String,
 }
 
 #[derive(Serialize, Deserialize)]
-struct Key {
-    key: String,
+struct Keys {
+    x25519: String,
+    ed25519: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RelayKey {
+    ed25519: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -49,13 +94,76 @@ struct SubmitReport {
 }
 
 #[derive(Serialize, Deserialize)]
+struct Ack {
+    ids: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Acknowledged {
+    acknowledged: usize,
+}
+
+#[derive(Serialize, Deserialize)]
 struct Resolve {
     outcome: Outcome,
 }
 
-#[derive(Deserialize)]
-struct StatusFilter {
-    status: Option<String>,
+/// Who signs a client's requests.
+#[derive(Clone)]
+pub struct Signer {
+    /// A user name, [`MODERATOR_KEY_ID`] or [`OPERATOR_KEY_ID`].
+    pub key_id: String,
+    /// Whose key signs.
+    pub identity: Arc<Identity>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer({} {:?})", self.key_id, self.identity)
+    }
+}
+
+/// The bytes a request signature covers.
+fn signed_string(
+    method: &str,
+    target: &str,
+    host: &str,
+    key_id: &str,
+    time: u64,
+    nonce: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    format!(
+        "cssim-request-v1\n{method}\n{target}\n{host}\n{key_id}\n{time}\n{nonce}\n{}",
+        hex::encode(Sha256::digest(body))
+    )
+    .into_bytes()
+}
+
+/// What the server knows beyond its store.
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    /// The moderator's signing key: only it may list and resolve reports.
+    pub moderator: Option<VerifyKey>,
+    /// The operator's signing key: only it may read `/overview`.
+    pub operator: Option<VerifyKey>,
+    /// Names (`HOST` or `HOST:PORT`) the server answers to besides its
+    /// listening address (and `localhost` when that is loopback).
+    pub names: Vec<String>,
+}
+
+struct App {
+    store: Store,
+    config: ServerConfig,
+    hosts: Vec<String>,
+}
+
+/// Who a verified request acts for.
+#[derive(Debug, PartialEq, Eq)]
+enum Principal {
+    User(String),
+    Moderator,
+    Operator,
 }
 
 fn status_of(e: &Error) -> StatusCode {
@@ -63,14 +171,18 @@ fn status_of(e: &Error) -> StatusCode {
         Error::UnknownUser { .. } | Error::UnknownReport { .. } => StatusCode::NOT_FOUND,
         Error::UserExists { .. } | Error::Duplicate { .. } => StatusCode::CONFLICT,
         Error::InvalidName { .. } | Error::Protocol { .. } => StatusCode::BAD_REQUEST,
+        Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+        Error::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 fn reply<T: Serialize>(r: Result<T, Error>) -> Response {
     match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => (status_of(&e), Json(e)).into_response(),
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => (status_of(&e), axum::Json(e)).into_response(),
     }
 }
 
@@ -83,61 +195,369 @@ fn bytes<const N: usize>(hex_str: &str, field: &str) -> Result<[u8; N], Error> {
         })
 }
 
-fn router(store: Arc<Store>) -> Router {
-    Router::new()
-        .route(
-            "/users",
-            post(|State(s): State<Arc<Store>>, Json(b): Json<Register>| async move {
-                reply(bytes::<32>(&b.key, "key").and_then(|k| s.register(&b.name, &k)).map(|_| json!({})))
-            }),
-        )
-        .route(
-            "/users/{name}",
-            get(|State(s): State<Arc<Store>>, Path(name): Path<String>| async move {
-                reply(s.public_key(&name).map(|k| Key { key: hex::encode(k) }))
-            }),
-        )
-        .route(
-            "/messages",
-            post(|State(s): State<Arc<Store>>, Json(m): Json<OutgoingMessage>| async move {
-                reply(s.send(&m).map(|_| json!({})))
-            }),
-        )
-        .route(
-            "/inbox/{name}/take",
-            post(|State(s): State<Arc<Store>>, Path(name): Path<String>| async move {
-                reply(s.take_inbox(&name))
-            }),
-        )
-        .route(
-            "/reports",
-            post(|State(s): State<Arc<Store>>, Json(b): Json<SubmitReport>| async move {
-                let r = bytes::<16>(&b.id, "id").and_then(|id| {
-                    let sealed = hex::decode(&b.sealed).map_err(|_| Error::Protocol {
-                        reason: "field 'sealed' must be hex".into(),
-                    })?;
-                    s.submit_report(id, &sealed)
-                });
-                reply(r.map(|_| json!({})))
-            })
-            .get(|State(s): State<Arc<Store>>, Query(q): Query<StatusFilter>| async move {
-                reply(s.reports(q.status.as_deref()))
-            }),
-        )
-        .route(
-            "/reports/{id}/resolve",
-            post(
-                |State(s): State<Arc<Store>>, Path(id): Path<String>, Json(b): Json<Resolve>| async move {
-                    reply(bytes::<16>(&id, "id").and_then(|id| s.resolve_report(id, b.outcome)).map(|_| json!({})))
-                },
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::Protocol {
+        reason: format!("request body: {e}"),
+    })
+}
+
+fn unauthorized(reason: impl Into<String>) -> Error {
+    Error::Unauthorized {
+        reason: reason.into(),
+    }
+}
+
+fn forbidden(reason: impl Into<String>) -> Error {
+    Error::Forbidden {
+        reason: reason.into(),
+    }
+}
+
+impl App {
+    /// Verifies a request's signature, time and nonce; `own_key` is the
+    /// key a registration carries in its body.
+    fn authenticate(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        own_key: Option<(&str, VerifyKey)>,
+    ) -> Result<Principal, Error> {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    unauthorized(format!("missing {name} header (requests must be signed)"))
+                })
+        };
+        let key_id = header(H_KEY_ID)?;
+        let time: u64 = header(H_TIME)?
+            .parse()
+            .map_err(|_| unauthorized(format!("{H_TIME} is not a number")))?;
+        let nonce = header(H_NONCE)?;
+        let signature: [u8; 64] = hex::decode(header(H_SIGNATURE)?)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| unauthorized(format!("{H_SIGNATURE} is not 64 bytes of hex")))?;
+        if nonce.len() != 32 || hex::decode(nonce).is_err() {
+            return Err(unauthorized(format!("{H_NONCE} must be 16 bytes of hex")));
+        }
+        let now = now();
+        if time.abs_diff(now) > MAX_SKEW {
+            return Err(unauthorized(format!(
+                "stale request: its time {time} is more than {MAX_SKEW} s from the relay's {now}"
+            )));
+        }
+        let (principal, key) = match key_id {
+            MODERATOR_KEY_ID => (
+                Principal::Moderator,
+                self.config
+                    .moderator
+                    .ok_or_else(|| forbidden("this relay has no moderator key configured"))?,
             ),
-        )
-        .route(
-            "/overview",
-            get(|State(s): State<Arc<Store>>| async move { reply(s.overview()) }),
-        )
+            OPERATOR_KEY_ID => (
+                Principal::Operator,
+                self.config
+                    .operator
+                    .ok_or_else(|| forbidden("this relay has no operator key configured"))?,
+            ),
+            name => match own_key {
+                Some((own_name, key)) if own_name == name => (Principal::User(name.into()), key),
+                Some(_) => {
+                    return Err(forbidden(
+                        "a registration must be signed by the key it registers",
+                    ));
+                }
+                None => {
+                    let keys = self.store.user_keys(name).map_err(|e| match e {
+                        Error::UnknownUser { .. } => {
+                            unauthorized(format!("unknown key id '{name}'"))
+                        }
+                        other => other,
+                    })?;
+                    (Principal::User(name.into()), keys.ed25519)
+                }
+            },
+        };
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+        let message = signed_string(method.as_str(), target, host, key_id, time, nonce, body);
+        key.verify(&message, &signature)
+            .map_err(|_| unauthorized(format!("bad signature for key id '{key_id}'")))?;
+        // Recorded only once the signature verified, so nobody can burn
+        // another key's nonces.
+        if !self
+            .store
+            .record_nonce(key_id, nonce.as_bytes(), time, MAX_SKEW)?
+        {
+            return Err(unauthorized("replayed request (nonce already used)"));
+        }
+        Ok(principal)
+    }
+
+    fn as_user(&self, p: Principal, name: &str, what: &str) -> Result<(), Error> {
+        match p {
+            Principal::User(u) if u == name => Ok(()),
+            _ => Err(forbidden(format!("only '{name}' may {what}"))),
+        }
+    }
+}
+
+type St = State<Arc<App>>;
+
+async fn register(
+    State(app): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    reply((|| {
+        let b: Register = parse(&body)?;
+        let keys = keys_from_hex(&b.x25519, &b.ed25519).ok_or_else(|| Error::Protocol {
+            reason: "fields 'x25519' and 'ed25519' must be 32 bytes of hex".into(),
+        })?;
+        app.authenticate(
+            &method,
+            &uri,
+            &headers,
+            &body,
+            Some((&b.name, keys.ed25519)),
+        )?;
+        app.store.register(&b.name, &keys).map(|_| json!({}))
+    })())
+}
+
+async fn user_keys(
+    State(app): St,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    reply(
+        app.authenticate(&method, &uri, &headers, b"", None)
+            .and_then(|_| {
+                app.store.user_keys(&name).map(|k| Keys {
+                    x25519: hex::encode(k.x25519.to_bytes()),
+                    ed25519: hex::encode(k.ed25519.to_bytes()),
+                })
+            }),
+    )
+}
+
+async fn relay_key(State(app): St) -> Response {
+    reply(app.store.relay_key().map(|k| RelayKey {
+        ed25519: hex::encode(k.to_bytes()),
+    }))
+}
+
+async fn send(
+    State(app): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    reply((|| {
+        let p = app.authenticate(&method, &uri, &headers, &body, None)?;
+        let m: OutgoingMessage = parse(&body)?;
+        app.as_user(p, &m.from, "send as themselves")?;
+        app.store.send(&m)
+    })())
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<usize>,
+}
+
+async fn fetch(
+    State(app): St,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Page>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    reply((|| {
+        let p = app.authenticate(&method, &uri, &headers, b"", None)?;
+        app.as_user(p, &name, "read this inbox")?;
+        app.store
+            .fetch_inbox(&name, q.limit.unwrap_or(PAGE).min(10_000))
+    })())
+}
+
+async fn ack(
+    State(app): St,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    reply((|| {
+        let p = app.authenticate(&method, &uri, &headers, &body, None)?;
+        app.as_user(p, &name, "acknowledge this inbox")?;
+        let b: Ack = parse(&body)?;
+        let ids = b
+            .ids
+            .iter()
+            .map(|i| bytes::<16>(i, "ids"))
+            .collect::<Result<Vec<_>, _>>()?;
+        app.store
+            .ack(&name, &ids)
+            .map(|acknowledged| Acknowledged { acknowledged })
+    })())
+}
+
+async fn submit_report(
+    State(app): St,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    reply((|| {
+        let by = match app.authenticate(&method, &uri, &headers, &body, None)? {
+            Principal::User(u) => u,
+            _ => return Err(forbidden("reports are submitted by users' devices")),
+        };
+        let b: SubmitReport = parse(&body)?;
+        let id = bytes::<16>(&b.id, "id")?;
+        let sealed = hex::decode(&b.sealed).map_err(|_| Error::Protocol {
+            reason: "field 'sealed' must be hex".into(),
+        })?;
+        app.store.submit_report(&by, id, &sealed).map(|_| json!({}))
+    })())
+}
+
+#[derive(Deserialize)]
+struct StatusFilter {
+    status: Option<String>,
+}
+
+async fn list_reports(
+    State(app): St,
+    axum::extract::Query(q): axum::extract::Query<StatusFilter>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    reply((|| {
+        if app.authenticate(&method, &uri, &headers, b"", None)? != Principal::Moderator {
+            return Err(forbidden("only the moderator may list reports"));
+        }
+        app.store.reports(q.status.as_deref())
+    })())
+}
+
+async fn resolve(
+    State(app): St,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    reply((|| {
+        if app.authenticate(&method, &uri, &headers, &body, None)? != Principal::Moderator {
+            return Err(forbidden("only the moderator may resolve reports"));
+        }
+        let b: Resolve = parse(&body)?;
+        app.store
+            .resolve_report(bytes::<16>(&id, "id")?, b.outcome)
+            .map(|_| json!({}))
+    })())
+}
+
+async fn overview(State(app): St, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    reply((|| {
+        if app.authenticate(&method, &uri, &headers, b"", None)? != Principal::Operator {
+            return Err(forbidden("only the relay operator may read the overview"));
+        }
+        app.store.overview()
+    })())
+}
+
+/// Refuses requests for another host name (DNS rebinding) and browser
+/// requests from another origin, before any handler runs.
+async fn guard(State(app): St, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !app.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return reply::<()>(Err(forbidden(format!(
+            "host '{host}' is not this relay's name (expected one of: {})",
+            app.hosts.join(", ")
+        ))));
+    }
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let same = ["http://", "https://"].iter().any(|s| {
+            origin
+                .strip_prefix(s)
+                .is_some_and(|o| o.eq_ignore_ascii_case(host))
+        });
+        if !same {
+            return reply::<()>(Err(forbidden(format!(
+                "cross-origin request from '{origin}' refused"
+            ))));
+        }
+    }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site != "same-origin" && site != "none" {
+            return reply::<()>(Err(forbidden(format!(
+                "cross-site request ({site}) refused"
+            ))));
+        }
+    }
+    next.run(request).await
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/users", post(register))
+        .route("/users/{name}", get(user_keys))
+        .route("/relay-key", get(relay_key))
+        .route("/messages", post(send))
+        .route("/inbox/{name}", get(fetch))
+        .route("/inbox/{name}/ack", post(ack))
+        .route("/reports", post(submit_report).get(list_reports))
+        .route("/reports/{id}/resolve", post(resolve))
+        .route("/overview", get(overview))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(store)
+        .with_state(app)
+}
+
+/// The `Host` values a server bound to `addr` answers to.
+fn host_names(addr: SocketAddr, names: &[String]) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = vec![addr.to_string()];
+    if addr.ip().is_loopback() {
+        hosts.push(format!("localhost:{port}"));
+    }
+    for n in names {
+        hosts.push(
+            if n.rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+                && !n.ends_with(']')
+            {
+                n.clone()
+            } else {
+                format!("{n}:{port}")
+            },
+        );
+    }
+    hosts
 }
 
 /// A running server started by [`spawn`].
@@ -197,14 +617,24 @@ fn bind_error(addr: SocketAddr, e: std::io::Error) -> Error {
     }
 }
 
+fn app(store: Store, addr: SocketAddr, config: ServerConfig) -> Arc<App> {
+    let hosts = host_names(addr, &config.names);
+    Arc::new(App {
+        store,
+        config,
+        hosts,
+    })
+}
+
 /// Serves `store` on `addr` until the process ends.
-pub fn serve(store: Store, addr: SocketAddr) -> Result<(), Error> {
+pub fn serve(store: Store, addr: SocketAddr, config: ServerConfig) -> Result<(), Error> {
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| bind_error(addr, e))?;
-        axum::serve(listener, router(Arc::new(store)))
+        let bound = listener.local_addr().map_err(|e| bind_error(addr, e))?;
+        axum::serve(listener, router(app(store, bound, config)))
             .await
             .map_err(|e| Error::Protocol {
                 reason: e.to_string(),
@@ -213,17 +643,17 @@ pub fn serve(store: Store, addr: SocketAddr) -> Result<(), Error> {
 }
 
 /// Serves `store` on `addr` (port 0 picks one) from a background thread.
-pub fn spawn(store: Store, addr: SocketAddr) -> Result<ServerHandle, Error> {
+pub fn spawn(store: Store, addr: SocketAddr, config: ServerConfig) -> Result<ServerHandle, Error> {
     let rt = runtime()?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| bind_error(addr, e))?;
     let bound = listener.local_addr().map_err(|e| bind_error(addr, e))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(Arc::new(store));
+    let router = router(app(store, bound, config));
     let thread = std::thread::spawn(move || {
         rt.block_on(async move {
-            let _ = axum::serve(listener, app)
+            let _ = axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
                     let _ = rx.await;
                 })
@@ -240,16 +670,18 @@ pub fn spawn(store: Store, addr: SocketAddr) -> Result<ServerHandle, Error> {
 /// A client for a served relay.
 pub struct HttpRelay {
     base: String,
+    authority: String,
     agent: ureq::Agent,
+    signer: Option<Signer>,
 }
 
 impl HttpRelay {
-    /// A client for `base` (`http://HOST:PORT`).
+    /// A client for `base` (`http://HOST:PORT`) that signs nothing (it can
+    /// only read the relay's key until given a [`Signer`]).
     pub fn new(base: &str) -> HttpRelay {
         // No pooled connections: a request on a pooled connection the server
-        // has meanwhile closed fails after sending, and a POST such as
-        // take-inbox cannot be retried blindly (the server may have done it).
-        // A fresh loopback connection per request costs little and never does.
+        // has meanwhile closed fails after sending. A fresh loopback
+        // connection per request costs little and never does.
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .max_idle_connections(0)
             .max_idle_connections_per_host(0)
@@ -258,10 +690,26 @@ impl HttpRelay {
             .http_status_as_error(false)
             .build()
             .into();
+        let base = base.trim_end_matches('/').to_string();
+        let authority = base
+            .split_once("://")
+            .map_or(base.as_str(), |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
         HttpRelay {
-            base: base.trim_end_matches('/').to_string(),
+            base,
+            authority,
             agent,
+            signer: None,
         }
+    }
+
+    /// The same client, signing every request with `signer`.
+    pub fn with_signer(mut self, signer: Signer) -> HttpRelay {
+        self.signer = Some(signer);
+        self
     }
 
     fn unreachable(&self, e: ureq::Error) -> Error {
@@ -271,10 +719,59 @@ impl HttpRelay {
         }
     }
 
-    fn finish<T: serde::de::DeserializeOwned>(
+    /// The four signature headers for a request.
+    fn sign(
         &self,
-        resp: Result<axum::http::Response<ureq::Body>, ureq::Error>,
+        signer: &Signer,
+        method: &str,
+        target: &str,
+        body: &[u8],
+    ) -> [(&'static str, String); 4] {
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+        let nonce = hex::encode(nonce);
+        let time = now();
+        let msg = signed_string(
+            method,
+            target,
+            &self.authority,
+            &signer.key_id,
+            time,
+            &nonce,
+            body,
+        );
+        [
+            (H_KEY_ID, signer.key_id.clone()),
+            (H_TIME, time.to_string()),
+            (H_NONCE, nonce),
+            (H_SIGNATURE, hex::encode(signer.identity.sign(&msg))),
+        ]
+    }
+
+    fn request<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        target: &str,
+        body: Option<Vec<u8>>,
+        signer: Option<&Signer>,
     ) -> Result<T, Error> {
+        let url = format!("{}{target}", self.base);
+        let signer = signer.or(self.signer.as_ref());
+        let payload = body.unwrap_or_default();
+        let headers = signer.map(|s| self.sign(s, method, target, &payload));
+        let resp = if method == "GET" {
+            let mut req = self.agent.get(&url);
+            for (k, v) in headers.iter().flatten() {
+                req = req.header(*k, v);
+            }
+            req.call()
+        } else {
+            let mut req = self.agent.post(&url);
+            for (k, v) in headers.iter().flatten() {
+                req = req.header(*k, v);
+            }
+            req.content_type("application/json").send(&payload[..])
+        };
         let mut resp = resp.map_err(|e| self.unreachable(e))?;
         let ok = resp.status().is_success();
         let body: Value = resp
@@ -298,73 +795,86 @@ impl HttpRelay {
         }
     }
 
-    fn post<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> Result<T, Error> {
-        let r = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .send_json(body);
-        self.finish(r)
-    }
-
-    fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        let r = self.agent.get(format!("{}{path}", self.base)).call();
-        self.finish(r)
+    fn json(body: &impl Serialize) -> Option<Vec<u8>> {
+        Some(serde_json::to_vec(body).unwrap_or_default())
     }
 }
 
 impl Relay for HttpRelay {
-    fn register(&self, name: &str, public_key: &[u8; 32]) -> Result<(), Error> {
+    fn register(&self, name: &str, keys: &PublicIdentity) -> Result<(), Error> {
         super::validate_name(name)?;
         let body = Register {
             name: name.into(),
-            key: hex::encode(public_key),
+            x25519: hex::encode(keys.x25519.to_bytes()),
+            ed25519: hex::encode(keys.ed25519.to_bytes()),
         };
-        self.post::<Value>("/users", &body).map(|_| ())
+        self.request::<Value>("POST", "/users", HttpRelay::json(&body), None)
+            .map(|_| ())
     }
 
-    fn public_key(&self, name: &str) -> Result<[u8; 32], Error> {
+    fn user_keys(&self, name: &str) -> Result<PublicIdentity, Error> {
         super::validate_name(name).map_err(|_| Error::UnknownUser { name: name.into() })?;
-        let k: Key = self.get(&format!("/users/{name}"))?;
-        bytes::<32>(&k.key, "key")
+        let k: Keys = self.request("GET", &format!("/users/{name}"), None, None)?;
+        keys_from_hex(&k.x25519, &k.ed25519).ok_or_else(|| Error::Protocol {
+            reason: "the relay sent malformed keys".into(),
+        })
     }
 
-    fn send(&self, message: &OutgoingMessage) -> Result<(), Error> {
-        self.post::<Value>("/messages", message).map(|_| ())
+    fn relay_key(&self) -> Result<VerifyKey, Error> {
+        let k: RelayKey = self.request("GET", "/relay-key", None, None)?;
+        bytes::<32>(&k.ed25519, "ed25519").map(VerifyKey::from_bytes)
     }
 
-    fn take_inbox(&self, name: &str) -> Result<Vec<StoredMessage>, Error> {
+    fn send(&self, message: &OutgoingMessage) -> Result<Receipt, Error> {
+        self.request("POST", "/messages", HttpRelay::json(message), None)
+    }
+
+    fn fetch_inbox(&self, name: &str, limit: usize) -> Result<Vec<StoredMessage>, Error> {
         super::validate_name(name).map_err(|_| Error::UnknownUser { name: name.into() })?;
-        self.post(&format!("/inbox/{name}/take"), &json!({}))
+        self.request("GET", &format!("/inbox/{name}?limit={limit}"), None, None)
     }
 
-    fn submit_report(&self, id: [u8; 16], sealed: &[u8]) -> Result<(), Error> {
+    fn ack(&self, name: &str, ids: &[[u8; 16]]) -> Result<usize, Error> {
+        super::validate_name(name).map_err(|_| Error::UnknownUser { name: name.into() })?;
+        let body = Ack {
+            ids: ids.iter().map(hex::encode).collect(),
+        };
+        let a: Acknowledged = self.request(
+            "POST",
+            &format!("/inbox/{name}/ack"),
+            HttpRelay::json(&body),
+            None,
+        )?;
+        Ok(a.acknowledged)
+    }
+
+    fn submit_report(&self, _by: &str, id: [u8; 16], sealed: &[u8]) -> Result<(), Error> {
         let body = SubmitReport {
             id: hex::encode(id),
             sealed: hex::encode(sealed),
         };
-        self.post::<Value>("/reports", &body).map(|_| ())
+        self.request::<Value>("POST", "/reports", HttpRelay::json(&body), None)
+            .map(|_| ())
     }
 
     fn reports(&self, status: Option<&str>) -> Result<Vec<StoredReport>, Error> {
         match status {
-            Some(s) => self.get(&format!("/reports?status={s}")),
-            None => self.get("/reports"),
+            Some(s) => self.request("GET", &format!("/reports?status={s}"), None, None),
+            None => self.request("GET", "/reports", None, None),
         }
     }
 
     fn resolve_report(&self, id: [u8; 16], outcome: Outcome) -> Result<(), Error> {
-        self.post::<Value>(
+        self.request::<Value>(
+            "POST",
             &format!("/reports/{}/resolve", hex::encode(id)),
-            &Resolve { outcome },
+            HttpRelay::json(&Resolve { outcome }),
+            None,
         )
         .map(|_| ())
     }
 
     fn overview(&self) -> Result<Overview, Error> {
-        self.get("/overview")
+        self.request("GET", "/overview", None, None)
     }
 }

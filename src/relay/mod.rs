@@ -3,10 +3,17 @@
 //!
 //! [`Relay`] is the interface clients use; [`Store`] is the durable
 //! implementation (SQLite, embedded in the client by default), [`HttpRelay`]
-//! reaches a `Store` served by [`serve`] on a loopback address. A message is
-//! sent once the store's transaction commits; [`Relay::take_inbox`] returns
-//! undelivered messages and marks them delivered in the same transaction, so
-//! each is delivered exactly once.
+//! reaches a `Store` served by [`serve`]. Over HTTP every request that acts
+//! for someone is signed with that party's Ed25519 key (see `http.rs` and
+//! `docs/SECURITY.md`); the embedded store trusts its caller, who can read
+//! the database file anyway.
+//!
+//! Delivery is at least once: a message counts as sent once the store's
+//! transaction commits, and the relay answers with a signed [`Receipt`];
+//! [`Relay::fetch_inbox`] returns a page of unacknowledged messages without
+//! marking them, and only [`Relay::ack`] marks them delivered — after the
+//! client has stored them. The client's replay guard makes a redelivery show
+//! once.
 
 mod http;
 mod store;
@@ -14,11 +21,18 @@ mod store;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
-pub use http::{HttpRelay, ServerHandle, serve, spawn};
-pub use store::Store;
+pub use http::{HttpRelay, ServerConfig, ServerHandle, Signer, serve, spawn};
+pub use store::{Limits, Store};
 
+use crate::e2ee::{PublicIdentity, PublicKey, VerifyKey};
 use crate::moderation::Outcome;
+
+/// Key id of the moderator in signed requests (not a valid user name).
+pub const MODERATOR_KEY_ID: &str = "@moderator";
+/// Key id of the relay operator in signed requests (not a valid user name).
+pub const OPERATOR_KEY_ID: &str = "@operator";
 
 /// What can go wrong talking to a relay.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -77,6 +91,32 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The request is not signed, or its signature, time or nonce is wrong.
+    #[error("request refused: {reason}")]
+    Unauthorized {
+        /// Why.
+        reason: String,
+    },
+    /// The request is authenticated but not allowed for this key.
+    #[error("forbidden: {reason}")]
+    Forbidden {
+        /// Why.
+        reason: String,
+    },
+    /// The relay refused a message whose envelope disagrees with its metadata.
+    #[error("message refused: {reason}")]
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// A per-user quota would be exceeded.
+    #[error("quota exceeded for '{user}': {reason}")]
+    QuotaExceeded {
+        /// Whose quota.
+        user: String,
+        /// Which limit.
+        reason: String,
+    },
 }
 
 /// A message handed to the relay.
@@ -99,6 +139,62 @@ pub struct OutgoingMessage {
 /// A message as the relay delivers it (the same fields).
 pub type StoredMessage = OutgoingMessage;
 
+/// The relay's signed statement that it accepted a message: the evidence,
+/// later, that a reported message really travelled (see `crate::franking`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Message id, hex.
+    pub message_id: String,
+    /// Sender name (authenticated by the relay).
+    pub from: String,
+    /// Recipient name.
+    pub to: String,
+    /// The time the sender stated.
+    pub sent_at: u64,
+    /// The franking commitment from the envelope header, hex.
+    pub commitment: String,
+    /// SHA-256 of the whole envelope, hex.
+    pub envelope_sha256: String,
+    /// When the relay stored it (unix seconds).
+    pub stored_at: u64,
+    /// The relay's Ed25519 signature over the fields above, hex.
+    pub signature: String,
+}
+
+impl Receipt {
+    /// The bytes the relay signs.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let mut out = b"cssim relay receipt v1\n".to_vec();
+        for field in [
+            self.message_id.as_str(),
+            &self.from,
+            &self.to,
+            &self.sent_at.to_string(),
+            &self.commitment,
+            &self.envelope_sha256,
+            &self.stored_at.to_string(),
+        ] {
+            out.extend_from_slice(field.as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// Checks the relay's signature.
+    pub fn verify(&self, relay_key: &VerifyKey) -> Result<(), crate::e2ee::Error> {
+        let sig: [u8; 64] = hex::decode(&self.signature)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or(crate::e2ee::Error::BadSignature)?;
+        relay_key.verify(&self.signed_bytes(), &sig)
+    }
+
+    /// SHA-256 of an envelope, hex, as receipts state it.
+    pub fn envelope_digest(envelope: &[u8]) -> String {
+        hex::encode(Sha256::digest(envelope))
+    }
+}
+
 /// A sealed report in the moderation queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredReport {
@@ -107,6 +203,8 @@ pub struct StoredReport {
     pub id: [u8; 16],
     /// When the relay received it (unix seconds).
     pub created: u64,
+    /// The user whose signed request submitted it (over HTTP, authenticated).
+    pub submitted_by: String,
     /// The sealed bytes (only the moderator can open them).
     #[serde(with = "hex_vec")]
     pub sealed: Vec<u8>,
@@ -186,16 +284,24 @@ impl fmt::Display for Overview {
 
 /// A relay, embedded or remote.
 pub trait Relay: Send + Sync {
-    /// Registers a user's X25519 public key.
-    fn register(&self, name: &str, public_key: &[u8; 32]) -> Result<(), Error>;
-    /// A user's public key.
-    fn public_key(&self, name: &str) -> Result<[u8; 32], Error>;
-    /// Stores a message for its recipient; sent once this returns.
-    fn send(&self, message: &OutgoingMessage) -> Result<(), Error>;
-    /// Takes every undelivered message for `name`, marking them delivered.
-    fn take_inbox(&self, name: &str) -> Result<Vec<StoredMessage>, Error>;
-    /// Queues a sealed report.
-    fn submit_report(&self, id: [u8; 16], sealed: &[u8]) -> Result<(), Error>;
+    /// Registers a user's public keys (X25519 and the Ed25519 key bound to it).
+    fn register(&self, name: &str, keys: &PublicIdentity) -> Result<(), Error>;
+    /// A user's public keys, as the relay's directory states them.
+    fn user_keys(&self, name: &str) -> Result<PublicIdentity, Error>;
+    /// The key the relay signs receipts with.
+    fn relay_key(&self) -> Result<VerifyKey, Error>;
+    /// Stores a message for its recipient; sent once this returns the
+    /// relay's receipt. Sending the same message again returns the same
+    /// receipt (a retry after a lost answer is safe).
+    fn send(&self, message: &OutgoingMessage) -> Result<Receipt, Error>;
+    /// Up to `limit` of `name`'s unacknowledged messages, oldest first (and
+    /// never more bytes than one reply may carry); nothing is marked.
+    fn fetch_inbox(&self, name: &str, limit: usize) -> Result<Vec<StoredMessage>, Error>;
+    /// Marks `ids` delivered (after the client stored them); returns how
+    /// many were newly marked. Unknown or already acknowledged ids are ignored.
+    fn ack(&self, name: &str, ids: &[[u8; 16]]) -> Result<usize, Error>;
+    /// Queues a sealed report submitted by user `by`.
+    fn submit_report(&self, by: &str, id: [u8; 16], sealed: &[u8]) -> Result<(), Error>;
     /// Reports, optionally only those with `status`.
     fn reports(&self, status: Option<&str>) -> Result<Vec<StoredReport>, Error>;
     /// Records a moderator's decision.
@@ -204,14 +310,37 @@ pub trait Relay: Send + Sync {
     fn overview(&self) -> Result<Overview, Error>;
 }
 
-/// Opens a relay: `http://HOST:PORT` reaches a served one, anything else is
-/// a database path for an embedded store.
-pub fn connect(spec: &str) -> Result<Box<dyn Relay>, Error> {
-    if spec.starts_with("http://") {
-        Ok(Box::new(HttpRelay::new(spec)))
-    } else {
-        Ok(Box::new(Store::open(std::path::Path::new(spec))?))
+/// Opens a relay: `http://HOST:PORT` reaches a served one (requests signed
+/// by `signer`, if given), a path is a database for an embedded store, and
+/// any other scheme (`https://`, `ftp://`…) is refused rather than taken for
+/// a file name.
+pub fn connect(spec: &str, signer: Option<Signer>) -> Result<Box<dyn Relay>, Error> {
+    match spec.split_once("://") {
+        Some(("http", _)) => {
+            let relay = HttpRelay::new(spec);
+            Ok(Box::new(match signer {
+                Some(s) => relay.with_signer(s),
+                None => relay,
+            }))
+        }
+        Some((scheme, _)) => Err(Error::Unreachable {
+            url: spec.to_string(),
+            reason: format!(
+                "unsupported scheme '{scheme}://' (use http://HOST:PORT for a served relay, or a database path)"
+            ),
+        }),
+        None => Ok(Box::new(Store::open(std::path::Path::new(spec))?)),
     }
+}
+
+/// Reads a user's keys from the wire form: two 32-byte hex keys.
+pub(crate) fn keys_from_hex(x25519: &str, ed25519: &str) -> Option<PublicIdentity> {
+    let x: [u8; 32] = hex::decode(x25519).ok()?.try_into().ok()?;
+    let e: [u8; 32] = hex::decode(ed25519).ok()?.try_into().ok()?;
+    Some(PublicIdentity {
+        x25519: PublicKey::from_bytes(x),
+        ed25519: VerifyKey::from_bytes(e),
+    })
 }
 
 /// Checks a user name: 1–64 of `a-z 0-9 _ -`.

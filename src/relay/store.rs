@@ -1,4 +1,5 @@
-//! The relay's durable store: one SQLite file (WAL mode).
+//! The relay's durable store: one SQLite file (WAL mode, `synchronous=FULL`,
+//! created 0600 — it holds the relay's receipt-signing key).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -8,18 +9,24 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    Error, MessageMeta, OutgoingMessage, Overview, Relay, ReportMeta, StoredMessage, StoredReport,
-    outcome_status, validate_name,
+    Error, MessageMeta, OutgoingMessage, Overview, Receipt, Relay, ReportMeta, StoredMessage,
+    StoredReport, outcome_status, validate_name,
 };
+use crate::e2ee::{Envelope, Identity, PublicIdentity, PublicKey, VerifyKey};
 use crate::moderation::Outcome;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 CREATE TABLE users (
-    name       TEXT PRIMARY KEY,
-    public_key BLOB NOT NULL CHECK (length(public_key) = 32),
-    created    INTEGER NOT NULL
+    name    TEXT PRIMARY KEY,
+    x25519  BLOB NOT NULL CHECK (length(x25519) = 32),
+    ed25519 BLOB NOT NULL CHECK (length(ed25519) = 32),
+    created INTEGER NOT NULL
 );
 CREATE TABLE messages (
     id           BLOB PRIMARY KEY CHECK (length(id) = 16),
@@ -28,41 +35,98 @@ CREATE TABLE messages (
     sent_at      INTEGER NOT NULL,
     envelope     BLOB NOT NULL,
     stored_at    INTEGER NOT NULL,
+    receipt      TEXT NOT NULL,
     delivered_at INTEGER
 );
 CREATE INDEX messages_inbox ON messages(recipient, delivered_at);
 CREATE TABLE reports (
-    id          BLOB PRIMARY KEY CHECK (length(id) = 16),
-    created     INTEGER NOT NULL,
-    sealed      BLOB NOT NULL,
-    status      TEXT NOT NULL DEFAULT 'open',
-    resolved_at INTEGER
+    id           BLOB PRIMARY KEY CHECK (length(id) = 16),
+    created      INTEGER NOT NULL,
+    submitted_by TEXT NOT NULL,
+    sealed       BLOB NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'open',
+    resolved_at  INTEGER
 );
+CREATE TABLE nonces (
+    key_id TEXT NOT NULL,
+    nonce  BLOB NOT NULL,
+    time   INTEGER NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+);
+CREATE INDEX nonces_time ON nonces(time);
 ";
+
+/// Per-user limits on what the relay holds for a recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Undelivered messages one inbox may hold.
+    pub inbox_messages: u64,
+    /// Undelivered envelope bytes one inbox may hold.
+    pub inbox_bytes: u64,
+    /// Seconds an undelivered message is kept before it expires.
+    pub undelivered_ttl: u64,
+    /// Envelope bytes one inbox page may carry (at least one message is
+    /// always returned, whatever its size).
+    pub page_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            inbox_messages: 10_000,
+            inbox_bytes: 1 << 30,
+            undelivered_ttl: 30 * 24 * 3600,
+            page_bytes: 24 << 20,
+        }
+    }
+}
 
 /// The relay's SQLite store. One connection behind a mutex: SQLite
 /// serialises writers anyway, and a single connection avoids busy retries.
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    signer: Identity,
+    limits: Limits,
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Store {
-    /// Opens (creating if new) the store at `path`, checking that an
-    /// existing file is an intact cssim relay database.
+    /// Opens (creating if new) the store at `path` with default [`Limits`],
+    /// checking that an existing file is an intact cssim relay database.
     pub fn open(path: &Path) -> Result<Store, Error> {
+        Store::open_with(path, Limits::default())
+    }
+
+    /// Opens the store with `limits`.
+    pub fn open_with(path: &Path, limits: Limits) -> Result<Store, Error> {
         let db_err = |reason: String| Error::Database {
             path: path.display().to_string(),
             reason,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| db_err(crate::hash::describe_io_error(&e)))?;
+        }
+        // Create the file 0600 before SQLite opens it: it will hold the
+        // relay's signing secret and every user's metadata.
+        if !path.exists() {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            match options.open(path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(db_err(crate::hash::describe_io_error(&e))),
+            }
         }
         let conn = Connection::open(path).map_err(|e| db_err(e.to_string()))?;
         let sql_err = |e: rusqlite::Error| match e.sqlite_error_code() {
@@ -72,7 +136,7 @@ impl Store {
             Some(rusqlite::ErrorCode::DatabaseCorrupt) => db_err("the database is corrupt".into()),
             _ => db_err(e.to_string()),
         };
-        conn.busy_timeout(std::time::Duration::from_secs(5))
+        conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql_err)?;
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
@@ -88,16 +152,22 @@ impl Store {
             .map_err(sql_err)?;
         match (version, tables) {
             (0, 0) => {
-                conn.execute_batch(&format!(
-                    "PRAGMA journal_mode=WAL; BEGIN; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
-                ))
+                let key = Identity::generate();
+                conn.execute_batch(&format!("PRAGMA journal_mode=WAL; BEGIN; {SCHEMA}"))
+                    .map_err(sql_err)?;
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('signing_secret', ?1)",
+                    [&key.secret_bytes()[..]],
+                )
                 .map_err(sql_err)?;
+                conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"))
+                    .map_err(sql_err)?;
             }
             (SCHEMA_VERSION, _) => {}
             (0, _) => return Err(db_err("a SQLite database, but not a cssim relay".into())),
             (v, _) => {
                 return Err(db_err(format!(
-                    "relay schema version {v}; this build reads {SCHEMA_VERSION}"
+                    "relay schema version {v}; this build reads {SCHEMA_VERSION} (start a new relay database)"
                 )));
             }
         }
@@ -105,9 +175,21 @@ impl Store {
         // merely in the WAL's page cache.
         conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;")
             .map_err(sql_err)?;
+        let secret: Vec<u8> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'signing_secret'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql_err)?;
+        let secret: [u8; 32] = secret
+            .try_into()
+            .map_err(|_| db_err("the relay's signing key is damaged".into()))?;
         Ok(Store {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            signer: Identity::from_secret(&secret),
+            limits,
         })
     }
 
@@ -121,10 +203,90 @@ impl Store {
         })
     }
 
-    fn user_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
-        conn.query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(()))
-            .optional()
-            .map(|o| o.is_some())
+    fn keys_of(conn: &Connection, name: &str) -> rusqlite::Result<Option<PublicIdentity>> {
+        conn.query_row(
+            "SELECT x25519, ed25519 FROM users WHERE name = ?1",
+            [name],
+            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()
+        .map(|o| {
+            o.and_then(|(x, e)| {
+                Some(PublicIdentity {
+                    x25519: PublicKey::from_bytes(x.try_into().ok()?),
+                    ed25519: VerifyKey::from_bytes(e.try_into().ok()?),
+                })
+            })
+        })
+    }
+
+    /// Records a request nonce; `false` if `key_id` used it before. Nonces
+    /// older than `window` seconds are forgotten (their requests are
+    /// refused as stale anyway).
+    pub fn record_nonce(
+        &self,
+        key_id: &str,
+        nonce: &[u8],
+        time: u64,
+        window: u64,
+    ) -> Result<bool, Error> {
+        self.with(|c| {
+            let now = now();
+            c.execute(
+                "DELETE FROM nonces WHERE time < ?1",
+                [now.saturating_sub(2 * window) as i64],
+            )?;
+            let n = c.execute(
+                "INSERT OR IGNORE INTO nonces (key_id, nonce, time) VALUES (?1, ?2, ?3)",
+                params![key_id, nonce, time as i64],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn sign_receipt(&self, m: &OutgoingMessage, commitment: [u8; 32], stored_at: u64) -> Receipt {
+        let mut r = Receipt {
+            message_id: hex::encode(m.id),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            sent_at: m.sent_at,
+            commitment: hex::encode(commitment),
+            envelope_sha256: Receipt::envelope_digest(&m.envelope),
+            stored_at,
+            signature: String::new(),
+        };
+        r.signature = hex::encode(self.signer.sign(&r.signed_bytes()));
+        r
+    }
+
+    /// The relay's check of a message against its own directory: the
+    /// envelope must name the registered keys of sender and recipient, and
+    /// the id and time the metadata states.
+    fn check_envelope(
+        m: &OutgoingMessage,
+        from: &PublicIdentity,
+        to: &PublicIdentity,
+    ) -> Result<[u8; 32], Error> {
+        let reject = |reason: String| Error::Rejected { reason };
+        let env = Envelope::from_bytes(&m.envelope).map_err(|e| reject(e.to_string()))?;
+        if env.sender() != from.x25519 {
+            return Err(reject(format!(
+                "the envelope's sender key is not '{}''s registered key",
+                m.from
+            )));
+        }
+        if env.recipient() != to.x25519 {
+            return Err(reject(format!(
+                "the envelope's recipient key is not '{}''s registered key",
+                m.to
+            )));
+        }
+        if env.message_id() != m.id || env.time() != m.sent_at {
+            return Err(reject(
+                "the envelope's message id or time differs from the request's".into(),
+            ));
+        }
+        Ok(env.commitment())
     }
 }
 
@@ -132,13 +294,29 @@ fn fingerprint(key: &[u8]) -> String {
     hex::encode(&Sha256::digest(key)[..8])
 }
 
+fn row_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let id: Vec<u8> = r.get(0)?;
+    Ok(StoredMessage {
+        id: id.try_into().unwrap_or([0; 16]),
+        from: r.get(1)?,
+        to: r.get(2)?,
+        sent_at: r.get::<_, i64>(3)? as u64,
+        envelope: r.get(4)?,
+    })
+}
+
 impl Relay for Store {
-    fn register(&self, name: &str, public_key: &[u8; 32]) -> Result<(), Error> {
+    fn register(&self, name: &str, keys: &PublicIdentity) -> Result<(), Error> {
         validate_name(name)?;
         let inserted = self.with(|c| {
             c.execute(
-                "INSERT OR IGNORE INTO users (name, public_key, created) VALUES (?1, ?2, ?3)",
-                params![name, &public_key[..], now()],
+                "INSERT OR IGNORE INTO users (name, x25519, ed25519, created) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    name,
+                    &keys.x25519.to_bytes()[..],
+                    &keys.ed25519.to_bytes()[..],
+                    now() as i64
+                ],
             )
         })?;
         if inserted == 0 {
@@ -149,79 +327,146 @@ impl Relay for Store {
         Ok(())
     }
 
-    fn public_key(&self, name: &str) -> Result<[u8; 32], Error> {
-        let key: Option<Vec<u8>> = self.with(|c| {
-            c.query_row(
-                "SELECT public_key FROM users WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
-        key.and_then(|k| k.try_into().ok())
+    fn user_keys(&self, name: &str) -> Result<PublicIdentity, Error> {
+        self.with(|c| Store::keys_of(c, name))?
             .ok_or_else(|| Error::UnknownUser {
                 name: name.to_string(),
             })
     }
 
-    fn send(&self, m: &OutgoingMessage) -> Result<(), Error> {
+    fn relay_key(&self) -> Result<VerifyKey, Error> {
+        Ok(self.signer.verify_key())
+    }
+
+    fn send(&self, m: &OutgoingMessage) -> Result<Receipt, Error> {
+        let limits = self.limits;
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut keys = Vec::with_capacity(2);
             for who in [&m.from, &m.to] {
-                if !Store::user_exists(&tx, who)? {
-                    return Ok(Err(Error::UnknownUser { name: who.clone() }));
+                match Store::keys_of(&tx, who)? {
+                    Some(k) => keys.push(k),
+                    None => return Ok(Err(Error::UnknownUser { name: who.clone() })),
                 }
             }
-            let n = tx.execute(
-                "INSERT OR IGNORE INTO messages (id, sender, recipient, sent_at, envelope, stored_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![&m.id[..], m.from, m.to, m.sent_at as i64, m.envelope, now()],
-            )?;
-            if n == 0 {
-                return Ok(Err(Error::Duplicate { id: hex::encode(m.id) }));
+            let commitment = match Store::check_envelope(m, &keys[0], &keys[1]) {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            };
+            // A retry of a message already stored gets the same receipt; a
+            // different message under a taken id is a duplicate.
+            let existing: Option<(Vec<u8>, String)> = tx
+                .query_row(
+                    "SELECT envelope, receipt FROM messages WHERE id = ?1",
+                    [&m.id[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((envelope, receipt)) = existing {
+                return Ok(match serde_json::from_str::<Receipt>(&receipt) {
+                    Ok(r) if envelope == m.envelope => Ok(r),
+                    _ => Err(Error::Duplicate { id: hex::encode(m.id) }),
+                });
             }
+            let now = now();
+            tx.execute(
+                "DELETE FROM messages WHERE delivered_at IS NULL AND stored_at < ?1",
+                [now.saturating_sub(limits.undelivered_ttl) as i64],
+            )?;
+            let (count, bytes): (i64, i64) = tx.query_row(
+                "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM messages
+                 WHERE recipient = ?1 AND delivered_at IS NULL",
+                [&m.to],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if count as u64 >= limits.inbox_messages {
+                return Ok(Err(Error::QuotaExceeded {
+                    user: m.to.clone(),
+                    reason: format!(
+                        "the inbox holds {count} undelivered messages, the most it may hold"
+                    ),
+                }));
+            }
+            if bytes as u64 + m.envelope.len() as u64 > limits.inbox_bytes {
+                return Ok(Err(Error::QuotaExceeded {
+                    user: m.to.clone(),
+                    reason: format!(
+                        "{} more bytes would exceed the inbox's {} undelivered bytes ({bytes} held)",
+                        m.envelope.len(),
+                        limits.inbox_bytes
+                    ),
+                }));
+            }
+            let receipt = self.sign_receipt(m, commitment, now);
+            tx.execute(
+                "INSERT INTO messages (id, sender, recipient, sent_at, envelope, stored_at, receipt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    &m.id[..],
+                    m.from,
+                    m.to,
+                    m.sent_at as i64,
+                    m.envelope,
+                    now as i64,
+                    serde_json::to_string(&receipt).unwrap_or_default()
+                ],
+            )?;
             tx.commit()?;
-            Ok(Ok(()))
+            Ok(Ok(receipt))
         })?
     }
 
-    fn take_inbox(&self, name: &str) -> Result<Vec<StoredMessage>, Error> {
+    fn fetch_inbox(&self, name: &str, limit: usize) -> Result<Vec<StoredMessage>, Error> {
+        let limits = self.limits;
+        self.with(|c| {
+            if Store::keys_of(c, name)?.is_none() {
+                return Ok(Err(Error::UnknownUser {
+                    name: name.to_string(),
+                }));
+            }
+            let mut stmt = c.prepare(
+                "SELECT id, sender, recipient, sent_at, envelope FROM messages
+                 WHERE recipient = ?1 AND delivered_at IS NULL ORDER BY stored_at, rowid LIMIT ?2",
+            )?;
+            let mut out = Vec::new();
+            let mut bytes = 0u64;
+            let mut rows = stmt.query(params![name, limit.max(1) as i64])?;
+            while let Some(r) = rows.next()? {
+                let m = row_message(r)?;
+                bytes += m.envelope.len() as u64;
+                if !out.is_empty() && bytes > limits.page_bytes {
+                    break;
+                }
+                out.push(m);
+            }
+            Ok(Ok(out))
+        })?
+    }
+
+    fn ack(&self, name: &str, ids: &[[u8; 16]]) -> Result<usize, Error> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if !Store::user_exists(&tx, name)? {
-                return Ok(Err(Error::UnknownUser { name: name.to_string() }));
-            }
-            let msgs = {
+            let mut n = 0;
+            {
                 let mut stmt = tx.prepare(
-                    "SELECT id, sender, recipient, sent_at, envelope FROM messages
-                     WHERE recipient = ?1 AND delivered_at IS NULL ORDER BY stored_at, rowid",
+                    "UPDATE messages SET delivered_at = ?3
+                     WHERE id = ?1 AND recipient = ?2 AND delivered_at IS NULL",
                 )?;
-                let rows = stmt.query_map([name], |r| {
-                    let id: Vec<u8> = r.get(0)?;
-                    Ok(StoredMessage {
-                        id: id.try_into().unwrap_or([0; 16]),
-                        from: r.get(1)?,
-                        to: r.get(2)?,
-                        sent_at: r.get::<_, i64>(3)? as u64,
-                        envelope: r.get(4)?,
-                    })
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            tx.execute(
-                "UPDATE messages SET delivered_at = ?2 WHERE recipient = ?1 AND delivered_at IS NULL",
-                params![name, now()],
-            )?;
+                let now = now() as i64;
+                for id in ids {
+                    n += stmt.execute(params![&id[..], name, now])?;
+                }
+            }
             tx.commit()?;
-            Ok(Ok(msgs))
-        })?
+            Ok(n)
+        })
     }
 
-    fn submit_report(&self, id: [u8; 16], sealed: &[u8]) -> Result<(), Error> {
+    fn submit_report(&self, by: &str, id: [u8; 16], sealed: &[u8]) -> Result<(), Error> {
         let n = self.with(|c| {
             c.execute(
-                "INSERT OR IGNORE INTO reports (id, created, sealed) VALUES (?1, ?2, ?3)",
-                params![&id[..], now(), sealed],
+                "INSERT OR IGNORE INTO reports (id, created, submitted_by, sealed) VALUES (?1, ?2, ?3, ?4)",
+                params![&id[..], now() as i64, by, sealed],
             )
         })?;
         if n == 0 {
@@ -235,7 +480,7 @@ impl Relay for Store {
     fn reports(&self, status: Option<&str>) -> Result<Vec<StoredReport>, Error> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, created, sealed, status FROM reports
+                "SELECT id, created, submitted_by, sealed, status FROM reports
                  WHERE ?1 IS NULL OR status = ?1 ORDER BY created, rowid",
             )?;
             let rows = stmt.query_map([status], |r| {
@@ -243,8 +488,9 @@ impl Relay for Store {
                 Ok(StoredReport {
                     id: id.try_into().unwrap_or([0; 16]),
                     created: r.get::<_, i64>(1)? as u64,
-                    sealed: r.get(2)?,
-                    status: r.get(3)?,
+                    submitted_by: r.get(2)?,
+                    sealed: r.get(3)?,
+                    status: r.get(4)?,
                 })
             })?;
             rows.collect()
@@ -255,7 +501,7 @@ impl Relay for Store {
         let n = self.with(|c| {
             c.execute(
                 "UPDATE reports SET status = ?2, resolved_at = ?3 WHERE id = ?1",
-                params![&id[..], outcome_status(outcome), now()],
+                params![&id[..], outcome_status(outcome), now() as i64],
             )
         })?;
         if n == 0 {
@@ -269,7 +515,7 @@ impl Relay for Store {
     fn overview(&self) -> Result<Overview, Error> {
         self.with(|c| {
             let users = c
-                .prepare("SELECT name, public_key FROM users ORDER BY name")?
+                .prepare("SELECT name, x25519 FROM users ORDER BY name")?
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, fingerprint(&r.get::<_, Vec<u8>>(1)?))))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let messages = c
@@ -286,7 +532,7 @@ impl Relay for Store {
                         sent_at: r.get::<_, i64>(3)? as u64,
                         size: env.len(),
                         delivered: r.get(5)?,
-                        head: hex::encode(&env[env.len().min(160)..env.len().min(176)]),
+                        head: hex::encode(&env[env.len().min(200)..env.len().min(216)]),
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -314,67 +560,217 @@ impl Relay for Store {
 mod tests {
     use super::*;
 
-    fn msg(id: u8, from: &str, to: &str) -> OutgoingMessage {
-        OutgoingMessage {
-            id: [id; 16],
-            from: from.into(),
-            to: to.into(),
-            sent_at: 1,
-            envelope: vec![id; 40],
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        alice: Identity,
+        bob: Identity,
+    }
+
+    fn fixture_with(limits: Limits) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(&dir.path().join("relay.db"), limits).unwrap();
+        let (alice, bob) = (Identity::generate(), Identity::generate());
+        store.register("alice", &alice.public_identity()).unwrap();
+        store.register("bob", &bob.public_identity()).unwrap();
+        Fixture {
+            _dir: dir,
+            store,
+            alice,
+            bob,
         }
     }
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("relay.db")).unwrap();
-        s.register("alice", &[1; 32]).unwrap();
-        s.register("bob", &[2; 32]).unwrap();
-        (dir, s)
+    fn fixture() -> Fixture {
+        fixture_with(Limits::default())
+    }
+
+    fn msg(f: &Fixture, id: u8, len: usize) -> OutgoingMessage {
+        let env = Envelope::seal(
+            &f.alice,
+            &f.bob.public(),
+            [id; 16],
+            1,
+            [id; 32],
+            &vec![0; len],
+        )
+        .unwrap();
+        OutgoingMessage {
+            id: [id; 16],
+            from: "alice".into(),
+            to: "bob".into(),
+            sent_at: 1,
+            envelope: env.to_bytes(),
+        }
     }
 
     #[test]
-    fn messages_are_delivered_once_and_duplicates_refused() {
-        let (_d, s) = store();
-        s.send(&msg(1, "alice", "bob")).unwrap();
+    fn delivery_is_at_least_once_until_acknowledged() {
+        let f = fixture();
+        let s = &f.store;
+        let r1 = s.send(&msg(&f, 1, 10)).unwrap();
+        r1.verify(&s.relay_key().unwrap()).unwrap();
+        assert_eq!(r1.commitment, hex::encode([1u8; 32]));
         assert_eq!(
-            s.send(&msg(1, "alice", "bob")),
-            Err(Error::Duplicate {
-                id: "01".repeat(16)
-            })
+            s.send(&msg(&f, 1, 10)).unwrap(),
+            r1,
+            "a retry gets the same receipt"
         );
-        s.send(&msg(2, "alice", "bob")).unwrap();
-        let got = s.take_inbox("bob").unwrap();
+        let mut other = msg(&f, 1, 11);
+        other.id = [1; 16];
+        assert!(matches!(
+            s.send(&other),
+            Err(Error::Duplicate { .. }) | Err(Error::Rejected { .. })
+        ));
+        s.send(&msg(&f, 2, 10)).unwrap();
+        let got = s.fetch_inbox("bob", 100).unwrap();
         assert_eq!(got.iter().map(|m| m.id[0]).collect::<Vec<_>>(), [1, 2]);
-        assert!(s.take_inbox("bob").unwrap().is_empty());
-        assert!(s.overview().unwrap().messages.iter().all(|m| m.delivered));
+        // Not acknowledged: fetched again.
+        assert_eq!(s.fetch_inbox("bob", 100).unwrap().len(), 2);
+        assert_eq!(
+            s.ack("alice", &[[1; 16]]).unwrap(),
+            0,
+            "not alice's message"
+        );
+        assert_eq!(s.ack("bob", &[[1; 16]]).unwrap(), 1);
+        assert_eq!(s.ack("bob", &[[1; 16]]).unwrap(), 0, "idempotent");
+        let got = s.fetch_inbox("bob", 100).unwrap();
+        assert_eq!(got.iter().map(|m| m.id[0]).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn pages_respect_count_and_bytes_but_always_carry_one() {
+        let f = fixture_with(Limits {
+            page_bytes: 1000,
+            ..Limits::default()
+        });
+        for id in 1..=5 {
+            f.store.send(&msg(&f, id, 400)).unwrap();
+        }
+        assert_eq!(f.store.fetch_inbox("bob", 2).unwrap().len(), 2);
+        // Each envelope is ~600 bytes: one fits in 1000, two do not.
+        assert_eq!(f.store.fetch_inbox("bob", 100).unwrap().len(), 1);
+        f.store.send(&msg(&f, 9, 5000)).unwrap();
+        f.store
+            .ack("bob", &[[1; 16], [2; 16], [3; 16], [4; 16], [5; 16]])
+            .unwrap();
+        assert_eq!(
+            f.store.fetch_inbox("bob", 100).unwrap().len(),
+            1,
+            "an over-page message still comes"
+        );
+    }
+
+    #[test]
+    fn quotas_refuse_with_a_clear_error_and_store_nothing() {
+        let f = fixture_with(Limits {
+            inbox_messages: 2,
+            ..Limits::default()
+        });
+        f.store.send(&msg(&f, 1, 10)).unwrap();
+        f.store.send(&msg(&f, 2, 10)).unwrap();
+        let err = f.store.send(&msg(&f, 3, 10)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "quota exceeded for 'bob': the inbox holds 2 undelivered messages, the most it may hold"
+        );
+        assert_eq!(f.store.overview().unwrap().messages.len(), 2);
+        let f = fixture_with(Limits {
+            inbox_bytes: 1000,
+            ..Limits::default()
+        });
+        f.store.send(&msg(&f, 1, 100)).unwrap();
+        let err = f.store.send(&msg(&f, 2, 900)).unwrap_err().to_string();
+        assert!(
+            err.contains("would exceed the inbox's 1000 undelivered bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn undelivered_messages_expire() {
+        let f = fixture_with(Limits {
+            undelivered_ttl: 0,
+            ..Limits::default()
+        });
+        f.store.send(&msg(&f, 1, 10)).unwrap();
+        // Stored at `now`; a TTL of 0 expires it once a second has passed.
+        f.store
+            .with(|c| c.execute("UPDATE messages SET stored_at = stored_at - 5", []))
+            .unwrap();
+        f.store.send(&msg(&f, 2, 10)).unwrap();
+        let left: Vec<u8> = f
+            .store
+            .fetch_inbox("bob", 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.id[0])
+            .collect();
+        assert_eq!(left, [2]);
+    }
+
+    #[test]
+    fn envelopes_that_disagree_with_the_directory_are_rejected() {
+        let f = fixture();
+        // Sealed by someone who is not alice, sent as alice.
+        let eve = Identity::generate();
+        let env = Envelope::seal(&eve, &f.bob.public(), [4; 16], 1, [0; 32], b"x").unwrap();
+        let m = OutgoingMessage {
+            id: [4; 16],
+            from: "alice".into(),
+            to: "bob".into(),
+            sent_at: 1,
+            envelope: env.to_bytes(),
+        };
+        let err = f.store.send(&m).unwrap_err().to_string();
+        assert!(
+            err.contains("sender key is not 'alice''s registered key"),
+            "{err}"
+        );
+        let mut m2 = msg(&f, 5, 10);
+        m2.sent_at = 2;
+        assert!(
+            f.store
+                .send(&m2)
+                .unwrap_err()
+                .to_string()
+                .contains("id or time")
+        );
+        assert!(f.store.overview().unwrap().messages.is_empty());
     }
 
     #[test]
     fn unknown_users_and_names_are_refused() {
-        let (_d, s) = store();
+        let f = fixture();
+        let s = &f.store;
+        let mut m = msg(&f, 3, 10);
+        m.to = "carol".into();
         assert_eq!(
-            s.send(&msg(3, "alice", "carol")),
+            s.send(&m),
             Err(Error::UnknownUser {
                 name: "carol".into()
             })
         );
         assert!(s.overview().unwrap().messages.is_empty(), "nothing stored");
+        let k = Identity::generate().public_identity();
         assert!(matches!(
-            s.register("Bad Name", &[0; 32]),
+            s.register("Bad Name", &k),
             Err(Error::InvalidName { .. })
         ));
         assert_eq!(
-            s.register("bob", &[0; 32]),
+            s.register("bob", &k),
             Err(Error::UserExists { name: "bob".into() })
         );
-        assert_eq!(s.public_key("bob").unwrap(), [2; 32]);
+        assert_eq!(s.user_keys("bob").unwrap(), f.bob.public_identity());
     }
 
     #[test]
     fn reports_are_queued_and_resolved() {
-        let (_d, s) = store();
-        s.submit_report([7; 16], b"sealed").unwrap();
+        let f = fixture();
+        let s = &f.store;
+        s.submit_report("alice", [7; 16], b"sealed").unwrap();
         assert_eq!(s.reports(Some("open")).unwrap().len(), 1);
+        assert_eq!(s.reports(None).unwrap()[0].submitted_by, "alice");
         s.resolve_report([7; 16], Outcome::FalsePositive).unwrap();
         assert_eq!(
             s.reports(Some("false_positive")).unwrap()[0].sealed,
@@ -384,6 +780,26 @@ mod tests {
             s.resolve_report([8; 16], Outcome::Confirmed),
             Err(Error::UnknownReport { .. })
         ));
+    }
+
+    #[test]
+    fn nonces_are_single_use() {
+        let f = fixture();
+        let t = now();
+        assert!(f.store.record_nonce("alice", b"n1", t, 300).unwrap());
+        assert!(!f.store.record_nonce("alice", b"n1", t, 300).unwrap());
+        assert!(f.store.record_nonce("bob", b"n1", t, 300).unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_is_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("relay.db");
+        Store::open(&p).unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
             attachments: vec![],
         };
         time(&mut s[2], || {
-            Envelope::seal(&alice, &bob.public(), msg.id.0, 0, &msg.to_bytes())
+            Envelope::seal(&alice, &bob.public(), msg.id.0, 0, [0; 32], &msg.to_bytes())
                 .map(|e| e.to_bytes())
         })?;
         s[3].push(t0.elapsed().as_secs_f64() * 1e6);
@@ -125,7 +125,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
             }],
         };
         time(&mut s[8], || {
-            Envelope::seal(&alice, &bob.public(), msg.id.0, 0, &msg.to_bytes())
+            Envelope::seal(&alice, &bob.public(), msg.id.0, 0, [0; 32], &msg.to_bytes())
                 .map(|e| e.to_bytes())
         })?;
         s[9].push(t0.elapsed().as_secs_f64() * 1e6);

@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
-use cssim::client::{self, Received, SendOutcome};
+use cssim::client::{Device, Received, SendOutcome};
+use cssim::e2ee::PublicIdentity;
 use cssim::message::Attachment;
-use cssim::moderation::{Outcome, Report};
+use cssim::moderation::{self, Outcome};
 use cssim::workspace::Workspace;
 use serde_json::json;
 
@@ -53,10 +54,28 @@ pub struct InitArgs {
 /// `cssim id`.
 #[derive(Subcommand, Debug)]
 pub enum IdCommand {
-    /// Create an identity (X25519 key pair) and register it with the relay.
+    /// Create an identity (X25519 key pair and the Ed25519 key derived from
+    /// it) and register it with the relay.
     New {
         /// Its name (a-z, 0-9, _ and -).
         name: String,
+        #[command(flatten)]
+        ws: WorkspaceOpt,
+    },
+    /// Accept the key the relay now gives for PEER, after comparing the
+    /// safety number with them in person.
+    #[command(after_help = "\
+Each device pins a contact's keys the first time it talks to them (trust on
+first use). If the relay later gives a different key, send and inbox refuse it:
+the contact may have a new device, or a malicious relay may be substituting its
+own key to read the messages. Compare the safety number printed here (or in the
+error) with the contact over another channel, then run this command.")]
+    Trust {
+        /// The contact whose new key to accept.
+        peer: String,
+        /// Whose device pins it.
+        #[arg(long = "as", value_name = "NAME")]
+        me: String,
         #[command(flatten)]
         ws: WorkspaceOpt,
     },
@@ -151,8 +170,23 @@ pub fn run_id(cmd: IdCommand) -> anyhow::Result<u8> {
     match cmd {
         IdCommand::New { name, ws } => {
             let ws = ws.open()?;
-            let pk = ws.new_identity(&name)?;
-            println!("created identity {name} ({})", pk.fingerprint());
+            let pk: PublicIdentity = ws.new_identity(&name)?;
+            println!(
+                "created identity {name} ({}, signing key {})",
+                pk.x25519.fingerprint(),
+                pk.ed25519.fingerprint()
+            );
+        }
+        IdCommand::Trust { peer, me, ws } => {
+            let ws = ws.open()?;
+            let t = Device::open(&ws, &me)?.trust(&peer)?;
+            match &t.previous {
+                Some(old) if *old != t.pinned => {
+                    println!("{me} now trusts {peer}'s key {} (was {old})", t.pinned)
+                }
+                _ => println!("{me} trusts {peer}'s key {}", t.pinned),
+            }
+            println!("safety number: {}", t.safety_number);
         }
     }
     Ok(crate::EXIT_OK)
@@ -174,7 +208,7 @@ pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
     if args.text.is_none() && attachments.is_empty() {
         bail!("nothing to send: give --text, --attach or --link");
     }
-    let outcome = client::send(&ws, &args.from, &args.to, args.text.clone(), attachments)?;
+    let outcome = Device::open(&ws, &args.from)?.send(&args.to, args.text.clone(), attachments)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
@@ -218,7 +252,12 @@ pub fn print_send(o: &SendOutcome) {
         );
     }
     if let Some(r) = &o.report {
-        if r.released_now > 0 {
+        if let Some(e) = &r.release_error {
+            println!(
+                "report: sealed ({} bytes) but not yet released ({e}); {} held, retried with the next send",
+                r.sealed_size, r.held
+            );
+        } else if r.released_now > 0 {
             println!(
                 "report: sealed to the moderator ({} bytes); {} released to the relay (account at {}/{} matches)",
                 r.sealed_size, r.released_now, r.account_matches, r.account_threshold
@@ -246,7 +285,7 @@ pub fn print_send(o: &SendOutcome) {
 /// `cssim inbox`.
 pub fn run_inbox(args: InboxArgs) -> anyhow::Result<u8> {
     let ws = args.ws.open()?;
-    let received = client::inbox(&ws, &args.name)?;
+    let received = Device::open(&ws, &args.name)?.inbox()?;
     let mut failed = false;
     if args.json {
         let items: Vec<_> = received
@@ -300,14 +339,35 @@ pub enum RelayCommand {
         #[command(flatten)]
         ws: WorkspaceOpt,
     },
-    /// Serve a relay database over HTTP on a loopback address.
+    /// Serve a relay database over HTTP.
+    #[command(after_help = "\
+Every request is signed by the key of whoever it acts for (see docs/SECURITY.md):
+users by their own keys, the moderator by --moderator-key, the operator by
+--operator-key. Without --moderator-key nobody can list or resolve reports;
+without --operator-key nobody can read /overview. Requests for another Host
+name (DNS rebinding) and cross-origin browser requests are refused.
+
+Example, with a workspace made by `cssim init ws --relay http://127.0.0.1:7878`:
+  cssim relay serve --db relay.db \\
+      --moderator-key ws/keys/moderator.pub --operator-key ws/keys/operator.pub")]
     Serve {
-        /// Address to listen on.
+        /// Address to listen on. Anything but loopback is reachable by other
+        /// machines, and this build serves plain HTTP: metadata and
+        /// signatures travel in the clear (content stays end-to-end encrypted).
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: std::net::SocketAddr,
-        /// The database file (created if missing).
+        /// The database file (created if missing, mode 0600).
         #[arg(long, default_value = "relay.db")]
         db: PathBuf,
+        /// The moderator's public key file (keys/moderator.pub).
+        #[arg(long, value_name = "FILE")]
+        moderator_key: Option<PathBuf>,
+        /// The operator's public key file (keys/operator.pub).
+        #[arg(long, value_name = "FILE")]
+        operator_key: Option<PathBuf>,
+        /// Another host name clients use for this relay (repeatable).
+        #[arg(long = "name", value_name = "HOST")]
+        names: Vec<String>,
     },
 }
 
@@ -316,17 +376,42 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
     match cmd {
         RelayCommand::Show { json, ws } => {
             let ws = ws.open()?;
-            let overview = ws.relay()?.overview()?;
+            let overview = ws.relay_as(&ws.config().operator)?.overview()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&overview)?);
             } else {
                 print!("{}", overview);
             }
         }
-        RelayCommand::Serve { listen, db } => {
+        RelayCommand::Serve {
+            listen,
+            db,
+            moderator_key,
+            operator_key,
+            names,
+        } => {
+            let read = |p: &Option<PathBuf>| -> anyhow::Result<_> {
+                Ok(match p {
+                    Some(p) => Some(PublicIdentity::read(p)?.ed25519),
+                    None => None,
+                })
+            };
+            let config = cssim::relay::ServerConfig {
+                moderator: read(&moderator_key)?,
+                operator: read(&operator_key)?,
+                names,
+            };
             if !listen.ip().is_loopback() {
-                bail!(
-                    "--listen {listen}: cssim's relay serves loopback addresses only (127.0.0.1 or ::1)"
+                eprintln!(
+                    "{}",
+                    style::warning_line(&format!(
+                        "--listen {listen} is not loopback and this relay speaks plain HTTP: anyone on the path sees who writes to whom, when and how much (never the content), and can delay or drop requests"
+                    ))
+                );
+            }
+            if config.moderator.is_none() {
+                eprintln!(
+                    "note: no --moderator-key: reports can be submitted but nobody can list or resolve them"
                 );
             }
             let store = cssim::relay::Store::open(&db)?;
@@ -334,7 +419,7 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
                 "relay serving {} on http://{listen} (Ctrl-C to stop)",
                 db.display()
             );
-            cssim::relay::serve(store, listen)?;
+            cssim::relay::serve(store, listen, config)?;
         }
     }
     Ok(crate::EXIT_OK)
@@ -382,12 +467,12 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
         }
     };
     let moderator = ws.identity(&ws.config().moderator)?;
-    let relay = ws.relay()?;
-    let stored = relay.reports(None)?;
+    let relay = ws.relay_as(&ws.config().moderator)?;
+    let reviewed = moderation::review(&*relay, &moderator, None)?;
     let find = |prefix: &str| {
-        let found: Vec<_> = stored
+        let found: Vec<_> = reviewed
             .iter()
-            .filter(|r| hex::encode(r.id).starts_with(prefix))
+            .filter(|r| hex::encode(r.stored.id).starts_with(prefix))
             .collect();
         match found.as_slice() {
             [one] => Ok(*one),
@@ -395,53 +480,62 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
             _ => Err(anyhow::anyhow!("id prefix {prefix} is ambiguous")),
         }
     };
+    let verdict = |r: &moderation::Reviewed| {
+        r.verification
+            .as_ref()
+            .map_or_else(|| "unverified".to_string(), ToString::to_string)
+    };
     match cmd {
         ModerateCommand::List { json, .. } => {
-            let mut rows = Vec::new();
-            for r in &stored {
-                let opened = Report::open(&r.sealed, &moderator);
-                rows.push((r, opened));
-            }
             if json {
-                let v: Vec<_> = rows
+                let v: Vec<_> = reviewed
                     .iter()
-                    .map(|(r, o)| match o {
-                        Ok(rep) => json!({"id": hex::encode(r.id), "status": r.status, "account": rep.account,
-                                          "matches": rep.matches.len(), "account_matches": rep.account_matches}),
-                        Err(e) => json!({"id": hex::encode(r.id), "status": r.status, "error": e.to_string()}),
+                    .map(|r| match &r.opened {
+                        Ok(o) => json!({"id": hex::encode(r.stored.id), "status": r.stored.status, "account": o.report.account,
+                                        "submitted_by": r.stored.submitted_by,
+                                        "verified": r.verification.as_ref().is_some_and(|v| v.verified),
+                                        "problems": r.verification.as_ref().map(|v| v.problems.clone()).unwrap_or_default(),
+                                        "matches": o.report.matches.len(), "account_matches": o.report.account_matches}),
+                        Err(e) => json!({"id": hex::encode(r.stored.id), "status": r.stored.status, "verified": false, "error": e}),
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
-            } else if rows.is_empty() {
+            } else if reviewed.is_empty() {
                 println!("no reports");
             } else {
-                for (r, o) in rows {
-                    match o {
-                        Ok(rep) => println!(
-                            "{}  {:<15} account {:<10} {} match(es): {}",
-                            &hex::encode(r.id)[..12],
-                            r.status,
-                            rep.account,
-                            rep.matches.len(),
-                            rep.matches
+                for r in &reviewed {
+                    let id = hex::encode(r.stored.id);
+                    match &r.opened {
+                        Ok(o) => println!(
+                            "{}  {:<15} account {:<10} {} match(es): {}  [{}]",
+                            &id[..12],
+                            r.stored.status,
+                            o.report.account,
+                            o.report.matches.len(),
+                            o.report
+                                .matches
                                 .iter()
                                 .map(|m| m.part.to_string())
                                 .collect::<Vec<_>>()
-                                .join(", ")
+                                .join(", "),
+                            verdict(r)
                         ),
-                        Err(e) => println!(
-                            "{}  {:<15} cannot open: {e}",
-                            &hex::encode(r.id)[..12],
-                            r.status
-                        ),
+                        Err(e) => {
+                            println!("{}  {:<15} cannot open: {e}", &id[..12], r.stored.status)
+                        }
                     }
                 }
             }
         }
         ModerateCommand::Open { save, .. } => {
             let r = find(want.as_deref().unwrap_or_default())?;
-            let rep = Report::open(&r.sealed, &moderator).context("opening the report")?;
-            println!("report {} ({})", rep.id, r.status);
+            let rep = &r
+                .opened
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("opening the report: {e}"))?
+                .report;
+            println!("report {} ({})", rep.id, r.stored.status);
+            println!("check: {}", verdict(r));
             println!(
                 "account {} → {} at {}, policy {}",
                 rep.account, rep.recipient, rep.sent_at, rep.policy
@@ -475,8 +569,11 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
         }
         ModerateCommand::Resolve { outcome, .. } => {
             let r = find(want.as_deref().unwrap_or_default())?;
-            relay.resolve_report(r.id, outcome)?;
-            println!("report {} resolved: {outcome:?}", &hex::encode(r.id)[..12]);
+            relay.resolve_report(r.stored.id, outcome)?;
+            println!(
+                "report {} resolved: {outcome:?}",
+                &hex::encode(r.stored.id)[..12]
+            );
         }
     }
     Ok(crate::EXIT_OK)

@@ -25,3 +25,8 @@ pub fn paint(s: &str, code: &str, on: bool) -> String {
 pub fn error_line(msg: &str) -> String {
     format!("{} {msg}", paint("error:", "1;31", stderr_colour()))
 }
+
+/// `warning: …` for stderr, yellow on terminals.
+pub fn warning_line(msg: &str) -> String {
+    format!("{} {msg}", paint("warning:", "1;33", stderr_colour()))
+}

@@ -1,0 +1,365 @@
+//! A device's local state: one SQLite file per identity (`state/NAME.db`,
+//! mode 0600 — it holds received plaintext).
+//!
+//! - `peers`: each contact's keys, pinned on first contact (trust on first
+//!   use), and the relay's receipt key;
+//! - `matches` and `pending_reports`: the account's match count and the
+//!   sealed reports held until the account threshold;
+//! - `inbox`: every message taken from the relay, stored *before* it is
+//!   acknowledged, keyed by message id. It is the replay guard too: an id
+//!   seen before is never shown again. Shown messages lose their plaintext
+//!   and are forgotten after [`RETENTION`] seconds, which bounds the table;
+//!   envelopes older than that are refused as stale, so a forgotten id
+//!   cannot come back.
+//!
+//! Every change is one transaction, so a concurrent `send` and `inbox` on
+//! the same device serialise on SQLite's lock instead of overwriting each
+//! other's state.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::e2ee::{PublicIdentity, PublicKey, VerifyKey};
+use crate::workspace::Error;
+
+/// How long (seconds) a received message id is remembered; envelopes older
+/// than this are refused.
+pub const RETENTION: u64 = 45 * 24 * 3600;
+
+const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = "
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE peers (
+    name      TEXT PRIMARY KEY,
+    x25519    BLOB NOT NULL,
+    ed25519   BLOB NOT NULL,
+    pinned_at INTEGER NOT NULL
+);
+CREATE TABLE pending_reports (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    id        BLOB NOT NULL UNIQUE,
+    sealed    BLOB NOT NULL,
+    queued_at INTEGER NOT NULL
+);
+CREATE TABLE inbox (
+    id          BLOB PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    plaintext   BLOB,
+    error       TEXT,
+    shown       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX inbox_unshown ON inbox(shown, received_at);
+";
+
+/// A message stored locally, not yet shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Incoming {
+    pub id: [u8; 16],
+    /// The message's wire form, once opened and checked.
+    pub plaintext: Option<Vec<u8>>,
+    /// Why it could not be opened, otherwise.
+    pub error: Option<String>,
+}
+
+/// The local state database.
+pub(crate) struct Local {
+    path: PathBuf,
+    conn: Connection,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Local {
+    pub(crate) fn open(path: &Path) -> Result<Local, Error> {
+        let invalid = |reason: String| Error::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        if !path.exists() {
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                o.mode(0o600);
+            }
+            if let Err(source) = o.open(path) {
+                if source.kind() != std::io::ErrorKind::AlreadyExists {
+                    return Err(Error::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        }
+        let sql = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                invalid("device state is not a SQLite database (corrupt?)".into())
+            }
+            _ => invalid(format!("device state: {e}")),
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        match version {
+            // Two processes may race to create the schema: the first to take
+            // the write lock creates it, the other finds the version set.
+            0 => conn
+                .execute_batch("PRAGMA journal_mode=WAL;")
+                .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"))
+                .and_then(|()| conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)))
+                .and_then(|v| {
+                    if v == 0 {
+                        conn.execute_batch(&format!(
+                            "{SCHEMA} PRAGMA user_version={SCHEMA_VERSION};"
+                        ))?;
+                    }
+                    conn.execute_batch("COMMIT")
+                })
+                .map_err(sql)?,
+            SCHEMA_VERSION => {}
+            v => {
+                return Err(invalid(format!(
+                    "device state version {v}; this build reads {SCHEMA_VERSION}"
+                )));
+            }
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL;")
+            .map_err(sql)?;
+        Ok(Local {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        Error::Invalid {
+            path: self.path.clone(),
+            reason: format!("device state: {e}"),
+        }
+    }
+
+    fn counter(&self, name: &str) -> Result<u32, Error> {
+        self.conn
+            .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|v| v.unwrap_or(0) as u32)
+            .map_err(|e| self.err(e))
+    }
+
+    /// (matches, reports released, reports held).
+    pub(crate) fn report_counts(&self) -> Result<(u32, u32, usize), Error> {
+        let held: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM pending_reports", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok((
+            self.counter("matches")?,
+            self.counter("released")?,
+            held as usize,
+        ))
+    }
+
+    /// The peer's pinned keys, if any.
+    pub(crate) fn pinned(&self, name: &str) -> Result<Option<PublicIdentity>, Error> {
+        self.conn
+            .query_row(
+                "SELECT x25519, ed25519 FROM peers WHERE name = ?1",
+                [name],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+            .map(|o| {
+                o.and_then(|(x, e)| {
+                    Some(PublicIdentity {
+                        x25519: PublicKey::from_bytes(x.try_into().ok()?),
+                        ed25519: VerifyKey::from_bytes(e.try_into().ok()?),
+                    })
+                })
+            })
+    }
+
+    /// Pins (or, with `replace`, re-pins) a peer's keys. Without `replace`
+    /// an existing pin is kept; returns the keys now pinned.
+    pub(crate) fn pin(
+        &self,
+        name: &str,
+        keys: &PublicIdentity,
+        replace: bool,
+    ) -> Result<PublicIdentity, Error> {
+        let sql = if replace {
+            "INSERT OR REPLACE INTO peers (name, x25519, ed25519, pinned_at) VALUES (?1, ?2, ?3, ?4)"
+        } else {
+            "INSERT OR IGNORE INTO peers (name, x25519, ed25519, pinned_at) VALUES (?1, ?2, ?3, ?4)"
+        };
+        self.conn
+            .execute(
+                sql,
+                params![
+                    name,
+                    &keys.x25519.to_bytes()[..],
+                    &keys.ed25519.to_bytes()[..],
+                    now() as i64
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.pinned(name)?.unwrap_or(*keys))
+    }
+
+    /// Counts one more match and holds its sealed report, in one
+    /// transaction; returns the account's matches.
+    pub(crate) fn hold_report(&mut self, id: &[u8; 16], sealed: &[u8]) -> Result<u32, Error> {
+        let path = self.path.clone();
+        let run = |c: &mut Connection| -> rusqlite::Result<u32> {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO counters (name, value) VALUES ('matches', 1)
+                 ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                [],
+            )?;
+            tx.execute(
+                "INSERT INTO pending_reports (id, sealed, queued_at) VALUES (?1, ?2, ?3)",
+                params![&id[..], sealed, now() as i64],
+            )?;
+            let m: i64 = tx.query_row(
+                "SELECT value FROM counters WHERE name = 'matches'",
+                [],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            Ok(m as u32)
+        };
+        run(&mut self.conn).map_err(|e| Error::Invalid {
+            path,
+            reason: format!("device state: {e}"),
+        })
+    }
+
+    /// The held reports, oldest first.
+    pub(crate) fn pending(&self) -> Result<Vec<([u8; 16], Vec<u8>)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, sealed FROM pending_reports ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id: Vec<u8> = r.get(0)?;
+                Ok((id.try_into().unwrap_or([0; 16]), r.get(1)?))
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// A held report reached the relay: forget it, count it.
+    pub(crate) fn released(&mut self, id: &[u8; 16]) -> Result<(), Error> {
+        let path = self.path.clone();
+        let run = |c: &mut Connection| -> rusqlite::Result<()> {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if tx.execute("DELETE FROM pending_reports WHERE id = ?1", [&id[..]])? == 1 {
+                tx.execute(
+                    "INSERT INTO counters (name, value) VALUES ('released', 1)
+                     ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                    [],
+                )?;
+            }
+            tx.commit()
+        };
+        run(&mut self.conn).map_err(|e| Error::Invalid {
+            path,
+            reason: format!("device state: {e}"),
+        })
+    }
+
+    /// Whether message `id` was received before.
+    pub(crate) fn known(&self, id: &[u8; 16]) -> Result<bool, Error> {
+        self.conn
+            .query_row("SELECT 1 FROM inbox WHERE id = ?1", [&id[..]], |_| Ok(()))
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stores received messages (one transaction), ignoring ids already
+    /// stored; returns how many were new.
+    pub(crate) fn store(&mut self, items: &[Incoming]) -> Result<usize, Error> {
+        let path = self.path.clone();
+        let run = |c: &mut Connection| -> rusqlite::Result<usize> {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut n = 0;
+            {
+                let mut stmt = tx.prepare(
+                    "INSERT OR IGNORE INTO inbox (id, received_at, plaintext, error) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                let now = now() as i64;
+                for i in items {
+                    n += stmt.execute(params![&i.id[..], now, i.plaintext, i.error])?;
+                }
+            }
+            tx.execute(
+                "DELETE FROM inbox WHERE shown = 1 AND received_at < ?1",
+                [now().saturating_sub(RETENTION) as i64],
+            )?;
+            tx.commit()?;
+            Ok(n)
+        };
+        run(&mut self.conn).map_err(|e| Error::Invalid {
+            path,
+            reason: format!("device state: {e}"),
+        })
+    }
+
+    /// Every stored message not yet shown, oldest first, marked shown (and
+    /// its plaintext dropped) in the same transaction.
+    pub(crate) fn take_unshown(&mut self) -> Result<Vec<Incoming>, Error> {
+        let path = self.path.clone();
+        let run = |c: &mut Connection| -> rusqlite::Result<Vec<Incoming>> {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let items = {
+                let mut stmt = tx.prepare(
+                    "SELECT id, plaintext, error FROM inbox WHERE shown = 0 ORDER BY received_at, rowid",
+                )?;
+                stmt.query_map([], |r| {
+                    let id: Vec<u8> = r.get(0)?;
+                    Ok(Incoming {
+                        id: id.try_into().unwrap_or([0; 16]),
+                        plaintext: r.get(1)?,
+                        error: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            tx.execute(
+                "UPDATE inbox SET shown = 1, plaintext = NULL WHERE shown = 0",
+                [],
+            )?;
+            tx.commit()?;
+            Ok(items)
+        };
+        run(&mut self.conn).map_err(|e| Error::Invalid {
+            path,
+            reason: format!("device state: {e}"),
+        })
+    }
+}

@@ -1,0 +1,516 @@
+//! The messaging client: scan before send, encrypt end to end, hand to the
+//! relay; and the other way, fetch, store, acknowledge and decrypt.
+//!
+//! A [`Device`] is one identity's phone, loaded once: its keys, its relay
+//! connection (requests signed with its key), its local state (pinned peer
+//! keys, held reports, received messages; see `local.rs`), the policy and
+//! the moderator's key. `send` and `inbox` work on it.
+//!
+//! Sending one message:
+//! 1. build the [`Message`] and check attachment sizes against the policy;
+//! 2. scan it ([`Scanner`]) against the workspace's verified hash set;
+//! 3. unless the policy blocks it, commit to it (franking), seal it (HPKE
+//!    Auth mode, to the recipient's *pinned* key) and send it; it counts as
+//!    sent once the relay's transaction commits and the relay's signed
+//!    receipt verifies;
+//! 4. on a match under a `report` policy — and only once the relay accepted
+//!    the message — build a [`Report`] that opens the commitment for the
+//!    matched parts and carries the receipt, sign it with the device key,
+//!    seal it to the moderator and hold it until the account has
+//!    `account_threshold` matches; then release every held report (as
+//!    Apple's 2021 design withheld vouchers below its threshold). A report
+//!    the relay already has counts as released.
+//!
+//! Receiving is at least once: fetch a page, store it locally, acknowledge
+//! it; the local store shows each message once however often it comes.
+
+mod local;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::e2ee::{Envelope, Identity, PublicIdentity, PublicKey, SeenIds, VerifyKey};
+use crate::franking;
+use crate::hashset::HashSet;
+use crate::message::{Attachment, Message, MessageId};
+use crate::moderation::Report;
+use crate::relay::{self, OutgoingMessage, Receipt, Relay};
+use crate::scan::{Action, Policy, Scanner, Verdict};
+use crate::workspace::{Error, Workspace};
+
+pub use local::RETENTION;
+use local::{Incoming, Local};
+
+/// Messages asked for per inbox page.
+const PAGE: usize = 200;
+
+/// What the report step did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportOutcome {
+    /// The report's id.
+    pub report_id: String,
+    /// Size of the sealed report in bytes.
+    pub sealed_size: usize,
+    /// The account's matches, this one included.
+    pub account_matches: u32,
+    /// The policy's account threshold.
+    pub account_threshold: u32,
+    /// Reports released to the relay by this send (0 while below the threshold).
+    pub released_now: usize,
+    /// Reports still held on the device.
+    pub held: usize,
+    /// Why releasing failed, if it did (the reports stay held and are
+    /// released with the next send; the message itself was sent).
+    pub release_error: Option<String>,
+}
+
+/// What `send` did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SendOutcome {
+    /// The message id.
+    pub message_id: String,
+    /// The scan verdict.
+    pub verdict: Verdict,
+    /// Whether the message went to the relay (false when blocked).
+    pub sent: bool,
+    /// Plaintext size in bytes.
+    pub plaintext_size: usize,
+    /// Envelope size in bytes, when sent.
+    pub envelope_size: Option<usize>,
+    /// Time to seal, in microseconds.
+    pub seal_micros: Option<u64>,
+    /// The relay's receipt, when sent (verified against the pinned relay key).
+    pub receipt: Option<Receipt>,
+    /// The report, when one was made.
+    pub report: Option<ReportOutcome>,
+    /// Whether the policy lets the sender's app tell them about a match
+    /// (always for `warn` and `block`; for `report` only with `notify_sender`).
+    pub sender_told: bool,
+}
+
+/// One message from the inbox.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Received {
+    /// Decrypted and authenticated.
+    Message(Message),
+    /// Could not be opened; the reason.
+    Unreadable {
+        /// The message id, as the relay gave it.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What re-pinning a peer's key did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trusted {
+    /// The peer.
+    pub peer: String,
+    /// The fingerprint pinned before, if any.
+    pub previous: Option<String>,
+    /// The fingerprint pinned now.
+    pub pinned: String,
+    /// The safety number to compare with the peer.
+    pub safety_number: String,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// One identity's device, loaded once.
+pub struct Device {
+    ws: Workspace,
+    name: String,
+    identity: Arc<Identity>,
+    relay: Box<dyn Relay>,
+    local: Local,
+    policy: Policy,
+    hashset: Option<HashSet>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Device({} in {})", self.name, self.ws.root().display())
+    }
+}
+
+impl Device {
+    /// Loads identity `name`'s device from the workspace.
+    pub fn open(ws: &Workspace, name: &str) -> Result<Device, Error> {
+        let identity = Arc::new(ws.identity(name)?);
+        let relay = ws.relay_with(name, identity.clone())?;
+        let local = Local::open(&ws.device_path(name))?;
+        Ok(Device {
+            ws: ws.clone(),
+            name: name.to_string(),
+            identity,
+            relay,
+            local,
+            policy: ws.policy()?,
+            hashset: None,
+        })
+    }
+
+    /// The identity's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The relay, as this device reaches it.
+    pub fn relay(&self) -> &dyn Relay {
+        &*self.relay
+    }
+
+    /// (matches, reports released, reports held) of this account.
+    pub fn report_counts(&self) -> Result<(u32, u32, usize), Error> {
+        self.local.report_counts()
+    }
+
+    fn hashset(&mut self) -> Result<&HashSet, Error> {
+        if self.hashset.is_none() {
+            self.hashset = Some(self.ws.hashset()?);
+        }
+        Ok(self.hashset.as_ref().expect("just loaded"))
+    }
+
+    /// The peer's keys: pinned on first contact; a key the relay now gives
+    /// differently is refused with the safety number to check.
+    pub fn peer_keys(&self, peer: &str) -> Result<PublicIdentity, Error> {
+        let current = self.relay.user_keys(peer)?;
+        match self.local.pinned(peer)? {
+            None => self.local.pin(peer, &current, false),
+            Some(pinned) if pinned == current => Ok(pinned),
+            Some(pinned) => Err(self.key_changed(peer, &pinned, &current)),
+        }
+    }
+
+    fn key_changed(&self, peer: &str, pinned: &PublicIdentity, now: &PublicIdentity) -> Error {
+        Error::KeyChanged {
+            peer: peer.to_string(),
+            me: self.name.clone(),
+            pinned: pinned.x25519.fingerprint(),
+            offered: now.x25519.fingerprint(),
+            safety_number: self.identity.public_identity().safety_number(now),
+        }
+    }
+
+    /// Accepts the key the relay now gives for `peer` (after the safety
+    /// number was checked with them).
+    pub fn trust(&self, peer: &str) -> Result<Trusted, Error> {
+        let current = self.relay.user_keys(peer)?;
+        let previous = self.local.pinned(peer)?;
+        self.local.pin(peer, &current, true)?;
+        Ok(Trusted {
+            peer: peer.to_string(),
+            previous: previous.map(|p| p.x25519.fingerprint()),
+            pinned: current.x25519.fingerprint(),
+            safety_number: self.identity.public_identity().safety_number(&current),
+        })
+    }
+
+    /// The relay's receipt key, pinned on first use.
+    fn relay_key(&self) -> Result<VerifyKey, Error> {
+        const RELAY: &str = "@relay";
+        if let Some(k) = self.local.pinned(RELAY)? {
+            return Ok(k.ed25519);
+        }
+        let key = self.relay.relay_key()?;
+        let keys = PublicIdentity {
+            x25519: PublicKey::from_bytes([0; 32]),
+            ed25519: key,
+        };
+        Ok(self.local.pin(RELAY, &keys, false)?.ed25519)
+    }
+
+    /// Scans, seals, sends and (on a reportable match) reports one message.
+    pub fn send(
+        &mut self,
+        to: &str,
+        text: Option<String>,
+        attachments: Vec<Attachment>,
+    ) -> Result<SendOutcome, Error> {
+        let max = self.policy.max_attachment_bytes;
+        for a in &attachments {
+            if let Attachment::Image { name, bytes } | Attachment::File { name, bytes } = a {
+                if bytes.len() as u64 > max {
+                    return Err(Error::Invalid {
+                        path: name.into(),
+                        reason: format!(
+                            "attachment is {} bytes; the policy allows at most {max}",
+                            bytes.len()
+                        ),
+                    });
+                }
+            }
+        }
+        let recipient = self.peer_keys(to)?;
+        let message = Message {
+            id: MessageId::random(),
+            from: self.name.clone(),
+            to: to.to_string(),
+            sent_at: now(),
+            text,
+            attachments,
+        };
+        let policy = self.policy.clone();
+        let verdict = Scanner::new(policy.clone(), self.hashset()?).scan(&message);
+        let sender_told = match verdict.action {
+            Action::Allow => false,
+            Action::Warn | Action::Block => true,
+            Action::Report => policy.notify_sender,
+        };
+        let message_bytes = message.to_bytes();
+        let mut outcome = SendOutcome {
+            message_id: message.id.to_hex(),
+            verdict,
+            sent: false,
+            plaintext_size: message_bytes.len(),
+            envelope_size: None,
+            seal_micros: None,
+            receipt: None,
+            report: None,
+            sender_told,
+        };
+        if outcome.verdict.action == Action::Block {
+            return Ok(outcome);
+        }
+        let start = Instant::now();
+        let franking_key = franking::new_key();
+        let envelope = Envelope::seal(
+            &self.identity,
+            &recipient.x25519,
+            message.id.0,
+            message.sent_at,
+            franking::commit(&franking_key, &message),
+            &franking::frame(&franking_key, &message_bytes),
+        )?;
+        let bytes = envelope.to_bytes();
+        outcome.seal_micros = Some(start.elapsed().as_micros() as u64);
+        outcome.envelope_size = Some(bytes.len());
+        let relay_key = self.relay_key()?;
+        let receipt = self.relay.send(&OutgoingMessage {
+            id: message.id.0,
+            from: self.name.clone(),
+            to: to.to_string(),
+            sent_at: message.sent_at,
+            envelope: bytes,
+        })?;
+        if receipt.verify(&relay_key).is_err() {
+            return Err(Error::Relay(relay::Error::Protocol {
+                reason: "the relay's receipt does not verify with its pinned key".into(),
+            }));
+        }
+        outcome.sent = true;
+        if outcome.verdict.action == Action::Report {
+            outcome.report = Some(self.report(
+                &policy,
+                &message,
+                &outcome.verdict,
+                &franking_key,
+                receipt.clone(),
+            )?);
+        }
+        outcome.receipt = Some(receipt);
+        Ok(outcome)
+    }
+
+    fn report(
+        &mut self,
+        policy: &Policy,
+        message: &Message,
+        verdict: &Verdict,
+        franking_key: &[u8; 32],
+        receipt: Receipt,
+    ) -> Result<ReportOutcome, Error> {
+        let (matches, _, _) = self.local.report_counts()?;
+        let report = Report::new(
+            message,
+            verdict,
+            &policy.name,
+            matches + 1,
+            franking_key,
+            receipt,
+        );
+        let sealed = report
+            .seal(&self.identity, &self.ws.moderator_key()?)
+            .map_err(|e| Error::Invalid {
+                path: self.ws.root().join("keys"),
+                reason: e.to_string(),
+            })?;
+        let id: [u8; 16] = hex::decode(&report.id)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .unwrap_or([0; 16]);
+        // Held (and counted) in one transaction before any release: a crash
+        // from here on loses nothing.
+        let account_matches = self.local.hold_report(&id, &sealed)?;
+        let (released_now, release_error) = if account_matches >= policy.account_threshold {
+            self.release_reports()
+        } else {
+            (0, None)
+        };
+        Ok(ReportOutcome {
+            report_id: report.id,
+            sealed_size: sealed.len(),
+            account_matches,
+            account_threshold: policy.account_threshold,
+            released_now,
+            held: self.local.report_counts()?.2,
+            release_error,
+        })
+    }
+
+    /// Submits every held report; a duplicate means an earlier attempt got
+    /// through before the device could record it, which is success.
+    fn release_reports(&mut self) -> (usize, Option<String>) {
+        let pending = match self.local.pending() {
+            Ok(p) => p,
+            Err(e) => return (0, Some(e.to_string())),
+        };
+        let mut released = 0;
+        for (id, sealed) in pending {
+            match self.relay.submit_report(&self.name, id, &sealed) {
+                Ok(()) | Err(relay::Error::Duplicate { .. }) => {}
+                Err(e) => return (released, Some(e.to_string())),
+            }
+            if let Err(e) = self.local.released(&id) {
+                return (released, Some(e.to_string()));
+            }
+            released += 1;
+        }
+        (released, None)
+    }
+
+    /// Fetches every waiting message page by page, stores each locally,
+    /// acknowledges the page, then returns (once) every message not shown
+    /// before.
+    pub fn inbox(&mut self) -> Result<Vec<Received>, Error> {
+        // Bounded: a relay that never stops answering cannot loop us forever.
+        for _ in 0..100_000 {
+            let page = self.relay.fetch_inbox(&self.name, PAGE)?;
+            if page.is_empty() {
+                break;
+            }
+            let mut incoming = Vec::with_capacity(page.len());
+            for m in &page {
+                if self.local.known(&m.id)? {
+                    continue;
+                }
+                incoming.push(match self.open_one(m) {
+                    Ok(msg) => Incoming {
+                        id: m.id,
+                        plaintext: Some(msg.to_bytes()),
+                        error: None,
+                    },
+                    Err(reason) => Incoming {
+                        id: m.id,
+                        plaintext: None,
+                        error: Some(reason),
+                    },
+                });
+            }
+            self.local.store(&incoming)?;
+            let ids: Vec<[u8; 16]> = page.iter().map(|m| m.id).collect();
+            let acked = self.relay.ack(&self.name, &ids)?;
+            if acked == 0 {
+                break;
+            }
+        }
+        Ok(self
+            .local
+            .take_unshown()?
+            .into_iter()
+            .map(|i| match (i.plaintext, i.error) {
+                (Some(p), _) => match Message::from_bytes(&p) {
+                    Ok(m) => Received::Message(m),
+                    Err(e) => Received::Unreadable {
+                        id: hex::encode(i.id),
+                        reason: e.to_string(),
+                    },
+                },
+                (None, e) => Received::Unreadable {
+                    id: hex::encode(i.id),
+                    reason: e.unwrap_or_else(|| "unreadable".into()),
+                },
+            })
+            .collect())
+    }
+
+    /// Opens one stored message and checks that everything the plaintext
+    /// says agrees with what was authenticated.
+    fn open_one(&self, m: &relay::StoredMessage) -> Result<Message, String> {
+        let env = Envelope::from_bytes(&m.envelope).map_err(|e| e.to_string())?;
+        if env.message_id() != m.id {
+            return Err("the relay's message id differs from the envelope's".into());
+        }
+        if env.time().saturating_add(RETENTION) < now() {
+            return Err(format!(
+                "stale: sent more than {} days ago, beyond the replay window",
+                RETENTION / 86_400
+            ));
+        }
+        let opened = env
+            .open(&self.identity, &mut SeenIds::default())
+            .map_err(|e| e.to_string())?;
+        let (franking_key, body) =
+            franking::unframe(&opened.plaintext).ok_or("not a cssim message (no franking key)")?;
+        let msg = Message::from_bytes(body).map_err(|e| e.to_string())?;
+        if msg.id.0 != opened.message_id || msg.sent_at != opened.time {
+            return Err("the message's id or time differs from its authenticated header".into());
+        }
+        if msg.to != self.name {
+            return Err(format!("addressed to '{}', not to '{}'", msg.to, self.name));
+        }
+        if msg.from != m.from {
+            return Err(format!(
+                "the message says it is from '{}' but the relay carried it from '{}'",
+                msg.from, m.from
+            ));
+        }
+        if franking::commit(&franking_key, &msg) != opened.commitment {
+            return Err("the franking commitment does not match the message".into());
+        }
+        let pinned = match self.local.pinned(&msg.from).map_err(|e| e.to_string())? {
+            Some(p) => p,
+            None => self.peer_keys(&msg.from).map_err(|e| e.to_string())?,
+        };
+        if pinned.x25519 != opened.sender {
+            let current = self.relay.user_keys(&msg.from).ok();
+            return Err(match current {
+                Some(c) if c.x25519 == opened.sender => {
+                    self.key_changed(&msg.from, &pinned, &c).to_string()
+                }
+                _ => format!("sender key does not belong to '{}'", msg.from),
+            });
+        }
+        Ok(msg)
+    }
+}
+
+/// Scans, reports, seals and sends one message from `from` to `to`
+/// (loads `from`'s device for this one message).
+pub fn send(
+    ws: &Workspace,
+    from: &str,
+    to: &str,
+    text: Option<String>,
+    attachments: Vec<Attachment>,
+) -> Result<SendOutcome, Error> {
+    Device::open(ws, from)?.send(to, text, attachments)
+}
+
+/// Takes `name`'s inbox (loads `name`'s device for this once).
+pub fn inbox(ws: &Workspace, name: &str) -> Result<Vec<Received>, Error> {
+    Device::open(ws, name)?.inbox()
+}
