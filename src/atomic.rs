@@ -3,7 +3,8 @@
 //! Writing a file so that readers see either the old file or the whole new
 //! one, never a prefix: write a temporary file in the same folder, flush it
 //! to disk, then rename it over the target (rename is atomic within a file
-//! system, which is why the temporary file must not live in `/tmp`).
+//! system, which is why the temporary file must not live in `/tmp`), then
+//! flush the folder, so that the rename itself survives a crash.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -14,7 +15,9 @@ use std::path::{Path, PathBuf};
 /// written, so a secret is never briefly world-readable.
 ///
 /// On failure the temporary file is removed and `path` is untouched; the
-/// caller names `path` in its own error.
+/// caller names `path` in its own error. The one exception is a failure to
+/// flush the folder after the rename: the new content is then in place but
+/// may not survive a crash, and the error says so.
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -36,7 +39,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
         let _ = fs::remove_file(&tmp_path);
         return Err(e);
     }
-    Ok(())
+    sync_dir(&dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("written, but flushing its folder to disk failed: {e}"),
+        )
+    })
+}
+
+/// Flushes `dir`'s entries to disk. A rename only changes the folder, and
+/// until the folder is flushed a crash can bring back the old entry (or
+/// none), even though the file's bytes were synced.
+///
+/// Only where a folder can be opened like a file (Unix) can it be synced.
+/// Elsewhere (Windows refuses to open a folder this way), when the folder
+/// cannot be opened for reading, or on a file system that does not sync
+/// folders (`EINVAL`), this is skipped and the write is as durable as the
+/// platform makes a rename.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let Ok(folder) = File::open(dir) else {
+        return Ok(());
+    };
+    match folder.sync_all() {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Creates a fresh temporary file next to the target; `create_new` makes a
@@ -91,6 +125,32 @@ mod tests {
         write_atomic(&p, b"secret", true).unwrap();
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn writes_into_a_nested_folder_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a").join("b");
+        fs::create_dir_all(&nested).unwrap();
+        let p = nested.join("out.bin");
+        write_atomic(&p, b"first", false).unwrap();
+        write_atomic(&p, b"second", true).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(&nested)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.bin"]);
+        // Nothing strayed into the folders above either.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(dir.path().join("a")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn sync_dir_flushes_a_folder_and_skips_what_it_cannot_open() {
+        let dir = tempfile::tempdir().unwrap();
+        sync_dir(dir.path()).unwrap();
+        sync_dir(&dir.path().join("missing")).unwrap();
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! RFC 9180 HPKE, single-shot and with a context: KEM DHKEM(X25519,
 //! HKDF-SHA256), KDF HKDF-SHA256, AEAD AES-128-GCM or AES-256-GCM; modes Base
 //! and Auth. Built on `x25519-dalek`, `hkdf`, `sha2` and `aes-gcm`; checked
-//! against the RFC's Appendix A.1 vectors (`tests/data/hpke/`).
+//! against the RFC's Appendix A.1 vectors (AES-128-GCM) and the CFRG vectors
+//! for AES-256-GCM (`tests/data/hpke/`, driven by the `vectors` test module).
 //!
 //! Security notes: a [`Context`]'s nonce is `base_nonce XOR seq`, and `seq`
 //! only ever increases, so a context never reuses a nonce; a fresh
@@ -21,6 +22,11 @@ const KEM_ID: u16 = 0x0020;
 const KDF_ID: u16 = 0x0001;
 const N_SECRET: usize = 32;
 const N_NONCE: usize = 12;
+/// HKDF-SHA256's output size, `Nh`.
+const N_HASH: usize = 32;
+/// The longest secret [`Context::export`] derives: `255 × Nh` (RFC 9180 §5.3,
+/// HKDF-Expand's limit).
+pub const MAX_EXPORT_LEN: usize = 255 * N_HASH;
 
 /// The AEAD of a suite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,8 +118,9 @@ fn labeled_expand(suite: &[u8], prk: &[u8], label: &[u8], info: &[u8], out: &mut
     labeled.extend_from_slice(suite);
     labeled.extend_from_slice(label);
     labeled.extend_from_slice(info);
-    // The PRK is always 32 bytes and every requested length is far below
-    // 255 × 32, so neither error can happen.
+    // The PRK is always 32 bytes, the fixed lengths are far below 255 × 32
+    // and `Context::export` refuses longer outputs, so neither error can
+    // happen.
     Hkdf::<Sha256>::from_prk(prk)
         .expect("32-byte PRK")
         .expand(&labeled, out)
@@ -206,18 +213,20 @@ fn decap(
     Ok(extract_and_expand(&dh_bytes, &kem_context))
 }
 
-/// The values the key schedule derives (exposed for known-answer tests).
-pub struct Schedule {
-    /// `mode || psk_id_hash || info_hash`.
-    pub key_schedule_context: Vec<u8>,
-    /// The schedule's secret.
-    pub secret: Zeroizing<[u8; 32]>,
+/// The values the key schedule derives.
+pub(crate) struct Schedule {
+    /// `mode || psk_id_hash || info_hash`; only the known-answer tests read it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) key_schedule_context: Vec<u8>,
+    /// The schedule's secret; only the known-answer tests read it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) secret: Zeroizing<[u8; 32]>,
     /// The AEAD key.
-    pub key: Zeroizing<Vec<u8>>,
+    pub(crate) key: Zeroizing<Vec<u8>>,
     /// The base nonce.
-    pub base_nonce: [u8; N_NONCE],
+    pub(crate) base_nonce: [u8; N_NONCE],
     /// The exporter secret.
-    pub exporter_secret: Zeroizing<[u8; 32]>,
+    pub(crate) exporter_secret: Zeroizing<[u8; 32]>,
 }
 
 fn key_schedule(aead: Aead, mode: Mode, shared_secret: &[u8], info: &[u8]) -> Schedule {
@@ -260,12 +269,16 @@ impl Context {
     }
 
     /// The derived schedule values (for known-answer tests).
-    pub fn schedule(&self) -> &Schedule {
+    #[cfg(test)]
+    pub(crate) fn schedule(&self) -> &Schedule {
         &self.schedule
     }
 
-    /// Sets the sequence number (tests only need this to jump ahead).
-    pub fn set_seq(&mut self, seq: u64) {
+    /// Sets the sequence number, so the known-answer tests can jump to the
+    /// vectors' sequence numbers 255 and 256. Outside tests `seq` only ever
+    /// increases, which is what keeps nonces unique.
+    #[cfg(test)]
+    pub(crate) fn set_seq(&mut self, seq: u64) {
         self.seq = seq;
     }
 
@@ -294,8 +307,23 @@ impl Context {
         self.crypt(aad, ct, false)
     }
 
-    /// The secret export interface (RFC 9180 §5.3).
-    pub fn export(&self, exporter_context: &[u8], out: &mut [u8]) {
+    /// The secret export interface (RFC 9180 §5.3): fills `out` with a secret
+    /// bound to this context and `exporter_context`.
+    ///
+    /// Fails if `out` is longer than [`MAX_EXPORT_LEN`] (255 × 32 = 8160
+    /// bytes), the most HKDF-SHA256 can expand; `out` is then left untouched.
+    pub fn export(&self, exporter_context: &[u8], out: &mut [u8]) -> Result<(), Error> {
+        if out.len() > MAX_EXPORT_LEN {
+            // `e2ee::Error` has no variant for a bad argument; `Malformed`
+            // names the field at fault and the limit it broke.
+            return Err(Error::Malformed {
+                field: "export length",
+                reason: format!(
+                    "{} bytes requested; RFC 9180 §5.3 allows at most {MAX_EXPORT_LEN} (255 × 32)",
+                    out.len()
+                ),
+            });
+        }
         let suite = hpke_suite_id(self.aead);
         labeled_expand(
             &suite,
@@ -304,6 +332,7 @@ impl Context {
             exporter_context,
             out,
         );
+        Ok(())
     }
 }
 
@@ -321,9 +350,11 @@ impl Drop for Context {
     }
 }
 
-/// SetupBaseS / SetupAuthS with a given ephemeral secret (deterministic;
-/// use [`setup_sender`] outside tests). Returns `enc` and the context.
-pub fn setup_sender_with(
+/// SetupBaseS / SetupAuthS with a given ephemeral secret and, for Auth mode,
+/// the sender's static secret (the known-answer tests' entry point). Returns
+/// `enc` and the context.
+#[cfg(test)]
+pub(crate) fn setup_sender_with(
     aead: Aead,
     pk_r: &XPublic,
     info: &[u8],
@@ -344,8 +375,10 @@ pub fn setup_sender_with(
     }
 }
 
-/// [`setup_sender_with`] given the static–static half ([`StaticDh`]) for
-/// Auth mode, or `None` for Base mode.
+/// SetupBaseS / SetupAuthS with a given ephemeral secret (deterministic;
+/// use [`setup_sender`] unless the ephemeral key comes from elsewhere), given
+/// the static–static half ([`StaticDh`]) for Auth mode, or `None` for Base
+/// mode. Returns `enc` and the context.
 pub fn setup_sender_keys(
     aead: Aead,
     pk_r: &XPublic,
@@ -428,7 +461,8 @@ pub fn setup_receiver_keys(
 }
 
 /// The shared secret a receiver derives (for known-answer tests).
-pub fn shared_secret_for_tests(
+#[cfg(test)]
+pub(crate) fn shared_secret_for_tests(
     enc: &[u8; 32],
     sk_r: &StaticSecret,
     sender: Option<&XPublic>,
@@ -442,4 +476,52 @@ pub fn shared_secret_for_tests(
         .zip(shared.as_deref())
         .map(|(sender, shared)| StaticDh { sender, shared });
     Ok(*decap(enc, (sk_r, &pk_r), auth)?)
+}
+
+#[cfg(test)]
+mod vectors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        let (_, pk_r) = derive_key_pair(b"receiver");
+        let (ephemeral, _) = derive_key_pair(b"ephemeral");
+        setup_sender_keys(Aead::Aes256Gcm, &pk_r, b"info", &ephemeral, None)
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn export_allows_255_hashes_and_refuses_one_byte_more() {
+        assert_eq!(MAX_EXPORT_LEN, 8160);
+        let ctx = context();
+        let mut longest = vec![0u8; MAX_EXPORT_LEN];
+        ctx.export(b"ctx", &mut longest).unwrap();
+        // HKDF-Expand's last block is filled too.
+        assert!(longest[MAX_EXPORT_LEN - 32..].iter().any(|&b| b != 0));
+
+        let mut too_long = vec![0u8; MAX_EXPORT_LEN + 1];
+        let err = ctx.export(b"ctx", &mut too_long).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Malformed {
+                    field: "export length",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("8161 bytes requested"), "{message}");
+        assert!(message.contains("at most 8160"), "{message}");
+        assert!(too_long.iter().all(|&b| b == 0), "out left untouched");
+    }
+
+    #[test]
+    fn export_of_nothing_is_fine() {
+        context().export(b"ctx", &mut []).unwrap();
+    }
 }
