@@ -1,17 +1,24 @@
 //! Scanning a message before it is encrypted: [`Policy`] says what to scan
-//! and how, [`Scanner::scan`] returns a [`Verdict`] with every match and the
-//! time each step took.
+//! and how, [`Scanner::scan`] returns a [`Verdict`] with every match, every
+//! part it could not scan, and the time each step took.
 //!
 //! The scanner asks a [`Matcher`] (a hash set) about each digest; it never
 //! encrypts or sends anything.
+//!
+//! Attachments are classed by content as well as by what the client says: a
+//! file whose first bytes are an image's ([`sniff::image_format`]) is also
+//! scanned as an image. An image that cannot be hashed perceptually is listed
+//! in [`Verdict::unscannable`], and [`Policy::on_unscannable`] decides what
+//! that does.
 
 mod policy;
+pub mod sniff;
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use policy::{OnMatch, Policy, PolicyError};
+pub use policy::{OnMatch, OnUnscannable, Policy, PolicyError};
 
 use crate::hash::{self, Algorithm, Digest, Distance, HashConfig, Threshold};
 use crate::message::{Attachment, Message};
@@ -118,6 +125,38 @@ impl std::fmt::Display for Match {
     }
 }
 
+/// Why a part could not be scanned as the policy asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// An image that did not decode: corrupt, truncated, empty, over the
+    /// size limits, or not an image at all.
+    Undecodable,
+    /// An image in a format this build does not decode (TIFF, HEIF, AVIF…).
+    UnsupportedFormat,
+    /// An image whose PDQ quality is below [`Policy::min_pdq_quality`]
+    /// (flat or nearly so): its PDQ hash is not matched.
+    LowQuality,
+}
+
+/// A part the scanner could not hash perceptually. Its exact hashes were
+/// still checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unscannable {
+    /// Which part.
+    pub part: Part,
+    /// Why, as data.
+    pub cause: Cause,
+    /// Why, in words: e.g. `not decoded (corrupt or truncated JPEG data: …)`.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unscannable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.part, self.reason)
+    }
+}
+
 /// How long one step took.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
@@ -127,18 +166,65 @@ pub struct Timing {
     pub micros: u64,
 }
 
-/// What the scanner decided.
+/// What the scanner decided. Ordered by severity (see [`Action::severity`]),
+/// so that `max` gives the more severe of two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
-    /// No match: send.
+    /// Nothing matched, or the policy allows what was found: send.
     Allow,
-    /// Match, policy `warn`: tell the sender, send.
+    /// Policy `warn`: tell the sender, send.
     Warn,
-    /// Match, policy `block`: do not send.
+    /// Policy `block`: do not send.
     Block,
-    /// Match, policy `report`: send, and report to the moderators.
+    /// Policy `report`: send, and report to the moderators.
     Report,
+}
+
+impl Action {
+    /// 0 for allow, 1 warn, 2 report, 3 block: a report still delivers the
+    /// message, a block does not.
+    pub fn severity(self) -> u8 {
+        match self {
+            Action::Allow => 0,
+            Action::Warn => 1,
+            Action::Report => 2,
+            Action::Block => 3,
+        }
+    }
+}
+
+impl PartialOrd for Action {
+    fn partial_cmp(&self, other: &Action) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Action {
+    fn cmp(&self, other: &Action) -> std::cmp::Ordering {
+        self.severity().cmp(&other.severity())
+    }
+}
+
+impl From<OnMatch> for Action {
+    fn from(on: OnMatch) -> Action {
+        match on {
+            OnMatch::Report => Action::Report,
+            OnMatch::Block => Action::Block,
+            OnMatch::Warn => Action::Warn,
+        }
+    }
+}
+
+impl From<OnUnscannable> for Action {
+    fn from(on: OnUnscannable) -> Action {
+        match on {
+            OnUnscannable::Allow => Action::Allow,
+            OnUnscannable::Warn => Action::Warn,
+            OnUnscannable::Report => Action::Report,
+            OnUnscannable::Block => Action::Block,
+        }
+    }
 }
 
 /// The outcome of scanning one message.
@@ -146,11 +232,15 @@ pub enum Action {
 pub struct Verdict {
     /// Every match found.
     pub matches: Vec<Match>,
-    /// What to do.
+    /// What to do: the more severe of the policy's `on_match` (if anything
+    /// matched) and `on_unscannable` (if any part could not be scanned).
     pub action: Action,
+    /// Images that could not be hashed perceptually, and why.
+    pub unscannable: Vec<Unscannable>,
     /// Time per step, in order.
     pub timings: Vec<Timing>,
-    /// Parts not scanned, or scanned partly, and why (e.g. low PDQ quality).
+    /// Other things worth knowing: parts the policy leaves unscanned, failed
+    /// lookups. Each unscannable part is repeated here for display.
     pub notes: Vec<String>,
 }
 
@@ -190,6 +280,7 @@ impl<'a> Scanner<'a> {
             verdict: Verdict {
                 matches: Vec::new(),
                 action: Action::Allow,
+                unscannable: Vec::new(),
                 timings: Vec::new(),
                 notes: Vec::new(),
             },
@@ -204,11 +295,10 @@ impl<'a> Scanner<'a> {
         }
         let mut verdict = run.verdict;
         if !verdict.matches.is_empty() {
-            verdict.action = match self.policy.on_match {
-                OnMatch::Report => Action::Report,
-                OnMatch::Block => Action::Block,
-                OnMatch::Warn => Action::Warn,
-            };
+            verdict.action = verdict.action.max(self.policy.on_match.into());
+        }
+        if !verdict.unscannable.is_empty() {
+            verdict.action = verdict.action.max(self.policy.on_unscannable.into());
         }
         verdict
     }
@@ -279,20 +369,49 @@ impl Run<'_, '_> {
                     index,
                     name: name.clone(),
                 };
-                self.scan_image(part, bytes);
+                let exact = exact_only(&policy.image_algorithms);
+                self.scan_image(part, bytes, &exact);
             }
-            Attachment::File { name, bytes } if policy.scan_files => {
-                let part = Part::Attachment {
-                    index,
-                    name: name.clone(),
-                };
-                let algos = policy.file_algorithms.clone();
-                self.scan_exact(&part, bytes, &algos);
-            }
+            Attachment::File { name, bytes } => self.scan_file(index, name, bytes),
             _ => self
                 .verdict
                 .notes
                 .push(format!("attachment #{} not scanned (policy)", index + 1)),
+        }
+    }
+
+    /// A file attachment: its exact hashes if the policy scans files, and,
+    /// if its content is a picture (a HEIF photo the client did not
+    /// recognise, say) and the policy scans images, everything an image gets:
+    /// classing by the client's label alone would let a picture through
+    /// without a perceptual hash.
+    fn scan_file(&mut self, index: usize, name: &str, bytes: &[u8]) {
+        let policy = &self.scanner.policy;
+        let as_image = policy.scan_images && sniff::image_format(bytes).is_some();
+        if !policy.scan_files && !as_image {
+            self.verdict
+                .notes
+                .push(format!("attachment #{} not scanned (policy)", index + 1));
+            return;
+        }
+        let part = Part::Attachment {
+            index,
+            name: name.to_string(),
+        };
+        let mut exact = if policy.scan_files {
+            policy.file_algorithms.clone()
+        } else {
+            Vec::new()
+        };
+        if as_image {
+            for a in exact_only(&policy.image_algorithms) {
+                if !exact.contains(&a) {
+                    exact.push(a);
+                }
+            }
+            self.scan_image(part, bytes, &exact);
+        } else {
+            self.scan_exact(&part, bytes, &exact);
         }
     }
 
@@ -309,24 +428,41 @@ impl Run<'_, '_> {
         }
     }
 
-    fn scan_image(&mut self, part: Part, bytes: &[u8]) {
+    fn unscannable(&mut self, part: Part, cause: Cause, reason: String) {
+        let u = Unscannable {
+            part,
+            cause,
+            reason,
+        };
+        // Repeated as a note for the views that print notes only.
+        self.verdict.notes.push(u.to_string());
+        self.verdict.unscannable.push(u);
+    }
+
+    /// Runs the `exact` hashes and the policy's perceptual ones over an image.
+    fn scan_image(&mut self, part: Part, bytes: &[u8], exact: &[Algorithm]) {
         let algorithms = self.scanner.policy.image_algorithms.clone();
+        if !algorithms.iter().any(|a| a.is_perceptual()) {
+            // Nothing asks for pixels: the image is scanned as the policy says.
+            self.scan_exact(&part, bytes, exact);
+            return;
+        }
         let config = &self.scanner.config;
         let decoded = self.time(format!("decode {part}"), || {
             hash::decode_for(bytes, &algorithms, config)
         });
-        let exact: Vec<Algorithm> = algorithms
-            .iter()
-            .copied()
-            .filter(|a| !a.is_perceptual())
-            .collect();
-        self.scan_exact(&part, bytes, &exact);
+        self.scan_exact(&part, bytes, exact);
         let decoded = match decoded {
             Ok(d) => d,
             Err(e) => {
-                self.verdict
-                    .notes
-                    .push(format!("{part}: not decoded ({e}); exact hashes only"));
+                let (cause, reason) = match sniff::image_format(bytes) {
+                    Some(f) if !f.is_decoded() => (
+                        Cause::UnsupportedFormat,
+                        format!("not decoded ({f}, a format this build does not decode)"),
+                    ),
+                    _ => (Cause::Undecodable, format!("not decoded ({e})")),
+                };
+                self.unscannable(part, cause, format!("{reason}; exact hashes only"));
                 return;
             }
         };
@@ -335,11 +471,10 @@ impl Run<'_, '_> {
                 let Some(pdq) = self.time(format!("pdq {part}"), || decoded.pdq()) else {
                     continue;
                 };
-                if pdq.quality.0 < self.scanner.policy.min_pdq_quality {
-                    self.verdict.notes.push(format!(
-                        "{part}: PDQ quality {} below {}, not matched",
-                        pdq.quality, self.scanner.policy.min_pdq_quality
-                    ));
+                let min = self.scanner.policy.min_pdq_quality;
+                if pdq.quality.0 < min {
+                    let reason = format!("PDQ quality {} below {min}, not matched", pdq.quality);
+                    self.unscannable(part.clone(), Cause::LowQuality, reason);
                     continue;
                 }
                 self.check(part.clone(), pdq.hash.to_digest());
@@ -352,6 +487,15 @@ impl Run<'_, '_> {
             }
         }
     }
+}
+
+/// The exact (non-perceptual) algorithms among `algorithms`.
+fn exact_only(algorithms: &[Algorithm]) -> Vec<Algorithm> {
+    algorithms
+        .iter()
+        .copied()
+        .filter(|a| !a.is_perceptual())
+        .collect()
 }
 
 #[cfg(test)]
@@ -525,7 +669,7 @@ mod tests {
     }
 
     #[test]
-    fn low_quality_images_and_unscanned_parts_are_noted_not_matched() {
+    fn low_quality_images_are_unscannable_and_unscanned_parts_noted() {
         let flat = image::RgbImage::from_pixel(100, 100, image::Rgb([128, 128, 128]));
         let matcher = ListMatcher(vec![(
             hash::pdq::hash_image(&flat).hash.to_digest(),
@@ -552,9 +696,23 @@ mod tests {
             ],
         );
         let v = scanner.scan(&m);
-        assert_eq!(v.action, Action::Allow);
+        assert_eq!(v.action, Action::Warn, "the default on_unscannable");
+        assert!(v.matches.is_empty());
+        assert_eq!(
+            v.unscannable,
+            vec![Unscannable {
+                part: Part::Attachment {
+                    index: 0,
+                    name: "flat.png".into()
+                },
+                cause: Cause::LowQuality,
+                reason: "PDQ quality 0 below 50, not matched".into(),
+            }]
+        );
         assert!(
-            v.notes.iter().any(|n| n.contains("PDQ quality 0 below 50")),
+            v.notes
+                .iter()
+                .any(|n| n == "attachment #1 flat.png: PDQ quality 0 below 50, not matched"),
             "{:?}",
             v.notes
         );
@@ -563,5 +721,270 @@ mod tests {
             "{:?}",
             v.notes
         );
+    }
+
+    const ALL_ON_UNSCANNABLE: [(OnUnscannable, Action); 4] = [
+        (OnUnscannable::Allow, Action::Allow),
+        (OnUnscannable::Warn, Action::Warn),
+        (OnUnscannable::Report, Action::Report),
+        (OnUnscannable::Block, Action::Block),
+    ];
+
+    /// A real photo with its end-of-image marker cut off: most viewers
+    /// still show it.
+    fn truncated_rocket() -> Vec<u8> {
+        let mut bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/images/listed/rocket.jpg"
+        ))
+        .unwrap();
+        assert_eq!(bytes[bytes.len() - 2..], [0xFF, 0xD9]);
+        bytes.truncate(bytes.len() - 2);
+        bytes
+    }
+
+    fn image(name: &str, bytes: Vec<u8>) -> Attachment {
+        Attachment::Image {
+            name: name.into(),
+            bytes,
+        }
+    }
+
+    fn with(on_match: OnMatch, on_unscannable: OnUnscannable) -> Policy {
+        Policy {
+            on_match,
+            on_unscannable,
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn actions_are_ordered_by_severity() {
+        use Action::*;
+        let mut all = [Block, Report, Allow, Warn];
+        all.sort();
+        assert_eq!(all, [Allow, Warn, Report, Block]);
+        assert_eq!(all.map(Action::severity), [0, 1, 2, 3]);
+        assert_eq!(Report.max(Block), Block);
+        assert_eq!(Report.max(Warn), Report);
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_unscannable_and_the_policy_decides() {
+        let bytes = truncated_rocket();
+        let matcher = listed();
+        for (on_unscannable, expected) in ALL_ON_UNSCANNABLE {
+            let scanner = Scanner::new(with(OnMatch::Report, on_unscannable), &matcher);
+            let v = scanner.scan(&message(
+                Some("hi"),
+                vec![image("rocket.jpg", bytes.clone())],
+            ));
+            assert_eq!(v.action, expected, "{on_unscannable:?}");
+            assert!(v.matches.is_empty());
+            assert_eq!(v.unscannable.len(), 1, "{v:?}");
+            let u = &v.unscannable[0];
+            assert_eq!(
+                u.part,
+                Part::Attachment {
+                    index: 0,
+                    name: "rocket.jpg".into()
+                }
+            );
+            assert_eq!(u.cause, Cause::Undecodable);
+            assert_eq!(
+                u.to_string(),
+                "attachment #1 rocket.jpg: not decoded (corrupt or truncated JPEG data: \
+                 truncated: no end-of-image marker after the scan data); exact hashes only"
+            );
+            // The exact hash was still looked up.
+            assert!(
+                v.timings
+                    .iter()
+                    .any(|t| t.step == "sha256 attachment #1 rocket.jpg"),
+                "{:?}",
+                v.timings
+            );
+        }
+    }
+
+    #[test]
+    fn a_low_quality_image_is_unscannable_and_the_policy_decides() {
+        let flat = image::RgbImage::from_pixel(100, 100, image::Rgb([40, 90, 200]));
+        // Listed by PDQ: a match must not count below the quality floor.
+        let matcher = ListMatcher(vec![(
+            hash::pdq::hash_image(&flat).hash.to_digest(),
+            "flat",
+        )]);
+        for (on_unscannable, expected) in ALL_ON_UNSCANNABLE {
+            let scanner = Scanner::new(with(OnMatch::Block, on_unscannable), &matcher);
+            let v = scanner.scan(&message(None, vec![image("flat.png", png(&flat))]));
+            assert_eq!(v.action, expected, "{on_unscannable:?}");
+            assert!(v.matches.is_empty(), "{v:?}");
+            assert_eq!(v.unscannable.len(), 1);
+            assert_eq!(v.unscannable[0].cause, Cause::LowQuality);
+            assert_eq!(
+                v.unscannable[0].to_string(),
+                "attachment #1 flat.png: PDQ quality 0 below 50, not matched"
+            );
+        }
+        // With the floor at 0 the same image is scanned and matches.
+        let scanner = Scanner::new(
+            Policy {
+                min_pdq_quality: 0,
+                ..with(OnMatch::Block, OnUnscannable::Allow)
+            },
+            &matcher,
+        );
+        let v = scanner.scan(&message(None, vec![image("flat.png", png(&flat))]));
+        assert_eq!((v.action, v.matches.len()), (Action::Block, 1));
+        assert!(v.unscannable.is_empty());
+    }
+
+    #[test]
+    fn a_match_and_an_unscannable_part_give_the_more_severe_action() {
+        let matcher = listed();
+        let listed_copy = image("copy.png", png(&picture()));
+        let cut = image("rocket.jpg", truncated_rocket());
+        for (on_match, on_unscannable, expected) in [
+            (OnMatch::Report, OnUnscannable::Block, Action::Block),
+            (OnMatch::Block, OnUnscannable::Warn, Action::Block),
+            (OnMatch::Warn, OnUnscannable::Report, Action::Report),
+            (OnMatch::Report, OnUnscannable::Warn, Action::Report),
+            (OnMatch::Report, OnUnscannable::Allow, Action::Report),
+            (OnMatch::Warn, OnUnscannable::Allow, Action::Warn),
+        ] {
+            let scanner = Scanner::new(with(on_match, on_unscannable), &matcher);
+            let v = scanner.scan(&message(None, vec![listed_copy.clone(), cut.clone()]));
+            assert_eq!(v.action, expected, "{on_match:?} + {on_unscannable:?}");
+            assert_eq!(v.matches.len(), 1);
+            assert_eq!(v.matches[0].hit.label.as_deref(), Some("stand-in/pattern"));
+            assert_eq!(v.unscannable.len(), 1);
+            assert_eq!(
+                v.unscannable[0].part,
+                Part::Attachment {
+                    index: 1,
+                    name: "rocket.jpg".into()
+                }
+            );
+        }
+        // Each alone gives its own action.
+        let scanner = Scanner::new(with(OnMatch::Warn, OnUnscannable::Block), &matcher);
+        assert_eq!(
+            scanner.scan(&message(None, vec![listed_copy])).action,
+            Action::Warn
+        );
+        assert_eq!(
+            scanner.scan(&message(None, vec![cut])).action,
+            Action::Block
+        );
+    }
+
+    #[test]
+    fn an_unscannable_image_is_still_matched_by_its_exact_hash() {
+        let bytes = truncated_rocket();
+        let matcher = ListMatcher(vec![(hash::exact::sha256(&bytes), "stand-in/cut")]);
+        let scanner = Scanner::new(with(OnMatch::Report, OnUnscannable::Allow), &matcher);
+        let v = scanner.scan(&message(None, vec![image("rocket.jpg", bytes)]));
+        assert_eq!(v.action, Action::Report);
+        assert_eq!(v.matches.len(), 1);
+        assert_eq!(v.matches[0].algorithm, Algorithm::Sha256);
+        assert_eq!(v.unscannable.len(), 1);
+    }
+
+    #[test]
+    fn pictures_in_formats_not_decoded_are_unscannable_even_sent_as_files() {
+        let tiff = b"II*\0\x08\0\0\0\0\0".to_vec();
+        let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\0".to_vec();
+        let matcher = listed();
+        let scanner = Scanner::new(with(OnMatch::Report, OnUnscannable::Block), &matcher);
+        let v = scanner.scan(&message(
+            None,
+            vec![
+                image("scan.tif", tiff.clone()),
+                Attachment::File {
+                    name: "IMG_0001.HEIC".into(),
+                    bytes: heic.clone(),
+                },
+                Attachment::File {
+                    name: "todo.txt".into(),
+                    bytes: b"P1 priority: fix the build".to_vec(),
+                },
+            ],
+        ));
+        assert_eq!(v.action, Action::Block);
+        let found: Vec<String> = v.unscannable.iter().map(|u| u.to_string()).collect();
+        assert_eq!(
+            found,
+            [
+                "attachment #1 scan.tif: not decoded (TIFF, a format this build does not decode); exact hashes only",
+                "attachment #2 IMG_0001.HEIC: not decoded (HEIF, a format this build does not decode); exact hashes only",
+            ]
+        );
+        assert!(
+            v.unscannable
+                .iter()
+                .all(|u| u.cause == Cause::UnsupportedFormat)
+        );
+        // A policy that does not scan images does not ask for pixels, so
+        // nothing is unscannable; neither does one with exact hashes only.
+        for policy in [
+            Policy {
+                scan_images: false,
+                ..with(OnMatch::Report, OnUnscannable::Block)
+            },
+            Policy {
+                image_algorithms: vec![Algorithm::Sha256],
+                ..with(OnMatch::Report, OnUnscannable::Block)
+            },
+        ] {
+            let scanner = Scanner::new(policy, &matcher);
+            let v = scanner.scan(&message(
+                None,
+                vec![
+                    image("scan.tif", tiff.clone()),
+                    Attachment::File {
+                        name: "IMG_0001.HEIC".into(),
+                        bytes: heic.clone(),
+                    },
+                ],
+            ));
+            assert_eq!((v.action, v.unscannable.len()), (Action::Allow, 0), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn a_listed_picture_sent_as_a_file_is_matched_perceptually() {
+        let matcher = listed();
+        let scanner = Scanner::new(Policy::default(), &matcher);
+        let v = scanner.scan(&message(
+            None,
+            vec![Attachment::File {
+                name: "copy.dat".into(),
+                bytes: png(&picture()),
+            }],
+        ));
+        assert_eq!(v.action, Action::Report);
+        assert_eq!(v.matches.len(), 1);
+        assert_eq!(v.matches[0].algorithm, Algorithm::Pdq);
+        assert!(v.unscannable.is_empty());
+    }
+
+    #[test]
+    fn unscannable_parts_serialise_with_the_verdict() {
+        let matcher = listed();
+        let scanner = Scanner::new(Policy::default(), &matcher);
+        let v = scanner.scan(&message(
+            None,
+            vec![image("rocket.jpg", truncated_rocket())],
+        ));
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["action"], "warn");
+        assert_eq!(
+            json["unscannable"][0]["part"],
+            serde_json::json!({"kind": "attachment", "index": 0, "name": "rocket.jpg"})
+        );
+        assert_eq!(json["unscannable"][0]["cause"], "undecodable");
+        let back: Verdict = serde_json::from_value(json).unwrap();
+        assert_eq!(back, v);
     }
 }

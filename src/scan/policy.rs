@@ -13,6 +13,8 @@
 //! file_algorithms = ["sha256"]
 //! min_pdq_quality = 50      # PDQ hashes below this are not matched
 //! on_match = "report"       # report (and deliver) | block | warn
+//! on_unscannable = "warn"   # allow | warn | report | block: an image that
+//!                           # cannot be perceptually hashed
 //! account_threshold = 30    # reports are released once an account has this many matches
 //! notify_sender = false     # whether the sender is told about a match
 //! max_attachment_bytes = 26214400
@@ -40,6 +42,39 @@ pub enum OnMatch {
     Warn,
 }
 
+/// What happens to a message with a part the scanner could not hash as the
+/// policy asks: an image that does not decode (corrupt, truncated, too
+/// large), an image in a format this build does not decode (TIFF, HEIF…), or
+/// one whose PDQ quality is below [`Policy::min_pdq_quality`]. Its exact
+/// hashes are still checked; this decides what happens besides.
+///
+/// Failing open (`allow`) lets anyone evade the perceptual hashes by damaging
+/// one byte of a picture that still displays; failing closed (`block`) stops
+/// every damaged or unusual image, which breaks ordinary messaging. The
+/// default, `warn`, sends the message and tells the sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnscannable {
+    /// Send as if it had been scanned and nothing matched.
+    Allow,
+    /// Tell the sender and send.
+    Warn,
+    /// Send, and report to the moderators.
+    Report,
+    /// Do not send.
+    Block,
+}
+
+impl OnUnscannable {
+    /// The TOML values, as written in a policy file.
+    pub const VALUES: [&'static str; 4] = ["allow", "warn", "report", "block"];
+}
+
+impl OnMatch {
+    /// The TOML values, as written in a policy file.
+    pub const VALUES: [&'static str; 3] = ["report", "block", "warn"];
+}
+
 /// A scanning policy (see the module docs for the TOML form).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -64,6 +99,8 @@ pub struct Policy {
     pub min_pdq_quality: u8,
     /// What a match does.
     pub on_match: OnMatch,
+    /// What a part that could not be scanned does (see [`OnUnscannable`]).
+    pub on_unscannable: OnUnscannable,
     /// Number of matching messages an account must reach before its reports
     /// are released to moderators (1 = at once; Apple's 2021 design used 30).
     pub account_threshold: u32,
@@ -86,6 +123,7 @@ impl Default for Policy {
             thresholds: BTreeMap::new(),
             min_pdq_quality: crate::hash::pdq::MIN_QUALITY,
             on_match: OnMatch::Report,
+            on_unscannable: OnUnscannable::Warn,
             account_threshold: 1,
             notify_sender: false,
             max_attachment_bytes: 25 << 20,
@@ -137,14 +175,25 @@ impl Policy {
 
     /// Parses and validates policy TOML; `path` is only used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
-        let policy: Policy = toml::from_str(text).map_err(|e| PolicyError::Parse {
+        let parse_error = |e: toml::de::Error| PolicyError::Parse {
             path: path.to_path_buf(),
             reason: e
                 .to_string()
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" "),
-        })?;
+        };
+        // The choice fields are checked first, so that a bad value gets the
+        // field and its valid values rather than serde's "unknown variant".
+        let table: toml::Table = toml::from_str(text).map_err(parse_error)?;
+        check_choice(&table, "on_match", &OnMatch::VALUES)
+            .and_then(|()| check_choice(&table, "on_unscannable", &OnUnscannable::VALUES))
+            .map_err(|(field, reason)| PolicyError::Invalid {
+                path: path.to_path_buf(),
+                field,
+                reason,
+            })?;
+        let policy: Policy = toml::from_str(text).map_err(parse_error)?;
         policy
             .validate()
             .map_err(|(field, reason)| PolicyError::Invalid {
@@ -207,6 +256,25 @@ impl Policy {
     }
 }
 
+/// Checks that `field`, if present, is one of `values`.
+fn check_choice(table: &toml::Table, field: &str, values: &[&str]) -> Result<(), (String, String)> {
+    let Some(value) = table.get(field) else {
+        return Ok(());
+    };
+    if value.as_str().is_some_and(|v| values.contains(&v)) {
+        return Ok(());
+    }
+    let expected = values
+        .iter()
+        .map(|v| format!("\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err((
+        field.to_string(),
+        format!("{value} is not one of {expected}"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +295,57 @@ mod tests {
             parse(&Policy::default().to_toml()).unwrap(),
             Policy::default()
         );
+    }
+
+    #[test]
+    fn on_unscannable_defaults_to_warn_and_takes_each_value() {
+        assert_eq!(Policy::default().on_unscannable, OnUnscannable::Warn);
+        assert_eq!(parse("").unwrap().on_unscannable, OnUnscannable::Warn);
+        assert!(
+            Policy::default()
+                .to_toml()
+                .contains("on_unscannable = \"warn\"\n"),
+            "{}",
+            Policy::default().to_toml()
+        );
+        for (text, value) in [
+            ("allow", OnUnscannable::Allow),
+            ("warn", OnUnscannable::Warn),
+            ("report", OnUnscannable::Report),
+            ("block", OnUnscannable::Block),
+        ] {
+            let p = parse(&format!("on_unscannable = \"{text}\"")).unwrap();
+            assert_eq!(p.on_unscannable, value);
+            assert_eq!(parse(&p.to_toml()).unwrap(), p, "{text} round trip");
+        }
+    }
+
+    #[test]
+    fn a_bad_choice_names_the_field_and_the_valid_values() {
+        let e = parse("on_unscannable = \"fail-closed\"")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "policy.toml: field 'on_unscannable': \"fail-closed\" is not one of \
+             \"allow\", \"warn\", \"report\", \"block\""
+        );
+        let e = parse("on_unscannable = true").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "policy.toml: field 'on_unscannable': true is not one of \
+             \"allow\", \"warn\", \"report\", \"block\""
+        );
+        // Case matters, as for every other value.
+        assert!(parse("on_unscannable = \"Block\"").is_err());
+        let e = parse("on_match = \"delete\"").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "policy.toml: field 'on_match': \"delete\" is not one of \
+             \"report\", \"block\", \"warn\""
+        );
+        let e = parse("on_unscanable = \"block\"").unwrap_err().to_string();
+        assert!(e.contains("unknown field `on_unscanable`"), "{e}");
     }
 
     #[test]
