@@ -224,7 +224,28 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
         json!({"pdq_distance": d, "outcome": evaded}),
     );
 
-    let overview = ws.relay()?.overview()?;
+    let damaged = &LISTED_PHOTO[..LISTED_PHOTO.len() - 2];
+    let unscannable = alice_device.send(
+        "bob",
+        None,
+        vec![Attachment::Image {
+            name: "rocket-damaged.jpg".into(),
+            bytes: damaged.to_vec(),
+        }],
+    )?;
+    let mut lines = vec![format!(
+        "Alice sends the listed image with its last two bytes cut: most viewers still show it, but it does not decode, so no perceptual hash can be computed. The policy decides (on_unscannable = \"{}\").",
+        alice_device.policy().on_unscannable
+    )];
+    lines.extend(verdict_lines(&unscannable));
+    n.step(
+        "A damaged image cannot be scanned",
+        Actor::Client,
+        lines,
+        json!(unscannable),
+    );
+
+    let overview = ws.relay_as(&ws.config().operator)?.overview()?;
     let mut lines = vec![format!(
         "The relay stores {} envelopes and {} sealed report(s). It sees who wrote to whom, when, and how big — not what.",
         overview.messages.len(),

@@ -166,6 +166,15 @@ impl Report {
             }
             evidence.push(evidence_for(message, &m.part, label));
         }
+        // Under `on_unscannable = "report"` the parts that could not be
+        // scanned are the evidence.
+        for u in &verdict.unscannable {
+            let label = u.part.to_string();
+            if evidence.iter().any(|e| e.part == label) {
+                continue;
+            }
+            evidence.push(evidence_for(message, &u.part, label));
+        }
         Report {
             id: MessageId::random().to_hex(),
             account: message.from.clone(),

@@ -163,7 +163,6 @@ impl Workspace {
                 path: root.to_path_buf(),
             });
         }
-        std::fs::create_dir_all(root).map_err(io(root))?;
         let config = Config {
             relay: relay.unwrap_or("relay.db").to_string(),
             hashset: PathBuf::from("hashsets/demo.hashset"),
@@ -179,6 +178,7 @@ impl Workspace {
         // Reach the relay before writing anything, so that an unreachable or
         // broken relay leaves no half-made workspace behind.
         ws.relay()?.relay_key()?;
+        std::fs::create_dir_all(root).map_err(io(root))?;
         let config = &ws.config;
         write_atomic(&root.join(&config.hashset), DEMO_HASHSET)?;
         write_atomic(&root.join(&config.issuer), DEMO_ISSUER_PUB.as_bytes())?;

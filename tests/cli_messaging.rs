@@ -417,7 +417,7 @@ fn demo_runs_and_tells_the_story() {
     assert!(out.status.success(), "{}", stderr(&out));
     let steps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let steps = steps.as_array().unwrap();
-    assert_eq!(steps.len(), 8);
+    assert_eq!(steps.len(), 10);
     assert_eq!(steps[1]["data"]["verdict"]["action"], "allow");
     assert_eq!(steps[2]["data"]["verdict"]["action"], "allow");
     assert_eq!(steps[3]["data"]["verdict"]["action"], "report");
@@ -426,6 +426,15 @@ fn demo_runs_and_tells_the_story() {
         "the crop evades"
     );
     assert_eq!(steps[4]["data"]["outcome"]["verdict"]["action"], "allow");
+    assert_eq!(
+        steps[5]["data"]["verdict"]["action"], "warn",
+        "a damaged image is unscannable: the default policy warns"
+    );
+    assert_eq!(
+        steps[5]["data"]["verdict"]["unscannable"][0]["cause"],
+        "undecodable"
+    );
+    let steps = &steps[1..];
     assert_eq!(steps[5]["actor"], "relay");
     assert_eq!(steps[5]["data"]["reports"].as_array().unwrap().len(), 1);
     assert_eq!(
@@ -434,9 +443,13 @@ fn demo_runs_and_tells_the_story() {
         "the moderator opens one report"
     );
     assert_eq!(
+        steps[6]["data"][0]["verified"], true,
+        "signed, receipted, franked"
+    );
+    assert_eq!(
         steps[7]["data"].as_array().unwrap().len(),
-        4,
-        "Bob gets all four messages"
+        5,
+        "Bob gets all five messages"
     );
     // Plain text when piped: no escape codes.
     let plain = Command::cargo_bin("cssim")
@@ -446,6 +459,10 @@ fn demo_runs_and_tells_the_story() {
         .unwrap();
     assert!(plain.status.success());
     let text = stdout(&plain);
-    assert!(text.contains("Step 8: Bob's inbox"));
+    assert!(text.contains("Step 9: Bob's inbox"));
+    assert!(
+        text.contains("deleted state file (which resets the account's match count)"),
+        "the demo says once what scanning cannot promise"
+    );
     assert!(!text.contains('\x1b'));
 }

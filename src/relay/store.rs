@@ -615,10 +615,7 @@ mod tests {
         assert_eq!(s.send(&m1).unwrap(), r1, "a retry gets the same receipt");
         let mut other = msg(&f, 1, 11);
         other.id = [1; 16];
-        assert!(matches!(
-            s.send(&other),
-            Err(Error::Duplicate { .. })
-        ));
+        assert!(matches!(s.send(&other), Err(Error::Duplicate { .. })));
         s.send(&msg(&f, 2, 10)).unwrap();
         let got = s.fetch_inbox("bob", 100).unwrap();
         assert_eq!(got.iter().map(|m| m.id[0]).collect::<Vec<_>>(), [1, 2]);

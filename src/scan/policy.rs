@@ -70,6 +70,17 @@ impl OnUnscannable {
     pub const VALUES: [&'static str; 4] = ["allow", "warn", "report", "block"];
 }
 
+impl std::fmt::Display for OnUnscannable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OnUnscannable::Allow => "allow",
+            OnUnscannable::Warn => "warn",
+            OnUnscannable::Report => "report",
+            OnUnscannable::Block => "block",
+        })
+    }
+}
+
 impl OnMatch {
     /// The TOML values, as written in a policy file.
     pub const VALUES: [&'static str; 3] = ["report", "block", "warn"];

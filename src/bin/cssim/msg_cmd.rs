@@ -241,7 +241,7 @@ pub fn print_send(o: &SendOutcome) {
     for t in &v.timings {
         println!("  {:>9.3} ms  {}", t.micros as f64 / 1e3, t.step);
     }
-    if !v.matches.is_empty() {
+    if !v.matches.is_empty() || !v.unscannable.is_empty() {
         println!(
             "sender told: {}",
             if o.sender_told {
