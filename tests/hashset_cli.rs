@@ -329,3 +329,177 @@ fn import_then_build_then_export_round_trips() {
         .success();
     assert_eq!(fs::read_to_string(&back).unwrap(), format!("{b}\n{a}\n"));
 }
+
+#[test]
+fn info_shows_version_and_expiry() {
+    let (dir, key) = setup();
+    let set = dir.path().join("set.hashset");
+    build(
+        dir.path(),
+        &key,
+        "set.hashset",
+        &["--revision", "3", "--expires", "2099-01-01T00:00:00Z"],
+    )
+    .success()
+    .stderr(predicate::str::is_empty());
+    cssim()
+        .args(["hashset", "info"])
+        .arg(&set)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(format!(
+            "{}  set v3  created 2025-06-01T00:00:00Z\n",
+            set.display()
+        )))
+        .stdout(predicate::str::contains(
+            "\nexpires      2099-01-01T00:00:00Z\n",
+        ));
+    let out = cssim()
+        .args(["hashset", "info", "--json"])
+        .arg(&set)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 3);
+    assert_eq!(v["expires"], "2099-01-01T00:00:00Z");
+    assert_eq!(v["expired"], false);
+    assert_eq!(v["manifest"]["version"], 3);
+    assert_eq!(v["manifest"]["expires"], "2099-01-01T00:00:00Z");
+    cssim()
+        .args(["hashset", "verify", "--issuer"])
+        .arg(dir.path().join("issuer.key.pub"))
+        .arg(&set)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "; set version 3, expires 2099-01-01T00:00:00Z; 4 entries\n",
+        ));
+
+    // Without --expires: version 1, no expiry.
+    let plain = dir.path().join("plain.hashset");
+    build(dir.path(), &key, "plain.hashset", &[]).success();
+    cssim()
+        .args(["hashset", "info"])
+        .arg(&plain)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(format!(
+            "{}  set v1  created 2025-06-01T00:00:00Z\n",
+            plain.display()
+        )))
+        .stdout(predicate::str::contains("\nexpires      no expiry\n"));
+    let out = cssim()
+        .args(["hashset", "info", "--json"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["expires"], serde_json::Value::Null);
+    assert_eq!(v["expired"], false);
+    assert!(v["manifest"].get("expires").is_none(), "{v}");
+}
+
+#[test]
+fn an_expired_set_fails_verify_and_check_but_can_be_inspected_and_exported() {
+    let (dir, key) = setup();
+    let set = dir.path().join("old.hashset");
+    build(
+        dir.path(),
+        &key,
+        "old.hashset",
+        &["--expires", "2025-07-01T00:00:00Z"],
+    )
+    .success()
+    .stderr("note: this set expired at 2025-07-01T00:00:00Z; clients will refuse it\n");
+    cssim()
+        .args(["hashset", "info"])
+        .arg(&set)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "\nexpires      2025-07-01T00:00:00Z (expired: clients refuse it)\n",
+        ));
+    let out = cssim()
+        .args(["hashset", "info", "--json"])
+        .arg(&set)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["expired"], true);
+    let pubkey = dir.path().join("issuer.key.pub");
+    let expired = format!(
+        "error: {}: expired at 2025-07-01T00:00:00Z (it is now ",
+        set.display()
+    );
+    let tail = "): a client refuses an expired set; the issuer must publish a newer one\n";
+    cssim()
+        .args(["hashset", "verify", "--issuer"])
+        .arg(&pubkey)
+        .arg(&set)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::starts_with(expired.clone()).and(predicate::str::ends_with(tail)));
+    cssim()
+        .args(["hashset", "check", "--issuer"])
+        .arg(&pubkey)
+        .arg(&set)
+        .arg(dir.path().join("listed/a.bin"))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::starts_with(expired).and(predicate::str::ends_with(tail)));
+    cssim()
+        .args(["hashset", "export", "--format", "md5", "--issuer"])
+        .arg(&pubkey)
+        .arg(&set)
+        .arg("-o")
+        .arg(dir.path().join("old.md5"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote 2 entries"));
+}
+
+#[test]
+fn build_refuses_a_bad_expiry_naming_the_flag() {
+    let (dir, key) = setup();
+    let before = names(dir.path());
+    build(dir.path(), &key, "out.hashset", &["--expires", "next year"])
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(
+            "error: --expires: 'next year' is not an RFC 3339 date-time like 2025-06-01T12:00:00Z\n",
+        );
+    build(
+        dir.path(),
+        &key,
+        "out.hashset",
+        &["--expires", "2025-05-31T23:59:59Z"],
+    )
+    .code(2)
+    .stderr(
+        "error: --expires: '2025-05-31T23:59:59Z' is not after the creation time \
+         2025-06-01T00:00:00Z\n",
+    );
+    cssim()
+        .args([
+            "hashset",
+            "build",
+            "--created",
+            "2025-02-30T00:00:00Z",
+            "--from",
+        ])
+        .arg(dir.path().join("listed"))
+        .arg("--sign")
+        .arg(&key)
+        .arg("-o")
+        .arg(dir.path().join("out.hashset"))
+        .assert()
+        .code(2)
+        .stderr(
+            "error: --created: '2025-02-30T00:00:00Z' is not an RFC 3339 date-time like \
+             2025-06-01T12:00:00Z\n",
+        );
+    assert_eq!(names(dir.path()), before);
+}

@@ -87,7 +87,7 @@ fn the_shipped_demo_set_rebuilds_byte_for_byte() {
             "hashset", "build", "--from", "examples/images/listed", "--algo", "pdq,phash,sha256",
             "--repr", "list,bloom", "--sign", "hashsets/demo-issuer.key", "--label", "stand-in",
             "--source", "cssim demo (innocuous CC0/PD photos)", "--seed", "1",
-            "--created", "2026-11-25T00:00:00Z", "--name", "demo", "--description",
+            "--created", "2026-11-25T00:00:00Z", "--expires", "2036-01-01T00:00:00Z", "--name", "demo", "--description",
             "Stand-in 'known material' for demos: three innocuous public-domain/CC0 photos (rocket, cat, coffee) from examples/images/listed/. Not real abuse material.",
             "-o",
         ])

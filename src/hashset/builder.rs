@@ -36,6 +36,7 @@ pub struct Builder {
     version: u32,
     description: String,
     created: Option<String>,
+    expires: Option<String>,
     seed: u64,
     fpr: f64,
     representations: Vec<Representation>,
@@ -87,6 +88,7 @@ impl Builder {
             version: 1,
             description: String::new(),
             created: None,
+            expires: None,
             seed: 0,
             fpr: DEFAULT_FPR,
             representations: vec![Representation::List, Representation::Bloom],
@@ -110,6 +112,13 @@ impl Builder {
     /// The creation time, RFC 3339 (see [`manifest::now_rfc3339`]).
     pub fn created(&mut self, created: impl Into<String>) -> &mut Builder {
         self.created = Some(created.into());
+        self
+    }
+
+    /// When the set stops being valid, RFC 3339, after `created`. Without
+    /// one the set never expires (see [`Manifest::expires`]).
+    pub fn expires(&mut self, expires: impl Into<String>) -> &mut Builder {
+        self.expires = Some(expires.into());
         self
     }
 
@@ -175,6 +184,9 @@ impl Builder {
             )
         })?;
         manifest::check_rfc3339(&created)?;
+        if let Some(expires) = &self.expires {
+            manifest::check_expiry(&created, expires)?;
+        }
         if self.representations.is_empty() {
             return Err(Error::NoRepresentation);
         }
@@ -325,6 +337,7 @@ impl Builder {
                 fingerprint: fingerprint(&key.verifying_key()),
             },
             created,
+            expires: self.expires.clone(),
             description: self.description.clone(),
             representations: self.representations.clone(),
             algorithms: infos,

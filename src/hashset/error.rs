@@ -83,6 +83,40 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The set's expiry has passed: clients refuse it ([`super::HashSet::open`]).
+    /// Opening names the file in front of this message.
+    #[error(
+        "expired at {expires} (it is now {now}): a client refuses an expired set; the issuer must publish a newer one"
+    )]
+    Expired {
+        /// The set's expiry, as the manifest states it.
+        expires: String,
+        /// The time it was checked against, RFC 3339 UTC.
+        now: String,
+    },
+    /// The set's version is lower than one already accepted from the same
+    /// issuer under the same name ([`super::pins::VersionPins`]).
+    #[error(
+        "version {version} of '{name}' by issuer {issuer} is older than version {pinned} already accepted: a rollback to an older signed set is refused"
+    )]
+    Rollback {
+        /// The set's name.
+        name: String,
+        /// The issuer's fingerprint.
+        issuer: String,
+        /// The version offered.
+        version: u32,
+        /// The highest version accepted before.
+        pinned: u32,
+    },
+    /// A version-pins file exists but cannot be read as one.
+    #[error("{}: not a valid version-pins file: {reason}", path.display())]
+    PinsFile {
+        /// The pins file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The hash set would have, or has, no entries.
     #[error("no entries: a hash set needs at least one")]
     Empty,
@@ -195,7 +229,10 @@ impl Error {
     /// Attaches a file name to an error about that file's contents.
     pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
         match self {
-            e @ (Error::Io { .. } | Error::InFile { .. } | Error::Key { .. }) => e,
+            e @ (Error::Io { .. }
+            | Error::InFile { .. }
+            | Error::Key { .. }
+            | Error::PinsFile { .. }) => e,
             e => Error::InFile {
                 path: path.into(),
                 source: Box::new(e),

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::bloom::{self, Filter};
 use super::format::{self, SectionKind};
 use super::list::{Label, List, pack_into};
-use super::manifest::{Manifest, Representation};
+use super::manifest::{self, Manifest, Representation};
 use super::mih::Index;
 use super::sign::fingerprint;
 use super::{Error, Result};
@@ -86,8 +86,26 @@ pub struct HashSet {
 
 impl HashSet {
     /// Reads and verifies a hash-set file against the issuer key the caller
-    /// expects; errors name the file.
+    /// expects, and refuses it if it has expired by the system clock
+    /// ([`Error::Expired`]); errors name the file. This is how a client
+    /// loads the set it scans against.
+    ///
+    /// Rollback to an older version is a separate check, across loads:
+    /// see [`super::pins::VersionPins`].
     pub fn open(path: &Path, issuer: &VerifyingKey) -> Result<HashSet> {
+        HashSet::open_at(path, issuer, manifest::now_unix())
+    }
+
+    /// [`open`](HashSet::open) with "now" given, in seconds since the Unix epoch.
+    pub fn open_at(path: &Path, issuer: &VerifyingKey, now_unix: u64) -> Result<HashSet> {
+        let set = HashSet::open_ignoring_expiry(path, issuer)?;
+        set.check_fresh(now_unix).map_err(|e| e.in_file(path))?;
+        Ok(set)
+    }
+
+    /// Reads and verifies a hash-set file without looking at its expiry:
+    /// for auditing (`verify`, `export`), never for scanning.
+    pub fn open_ignoring_expiry(path: &Path, issuer: &VerifyingKey) -> Result<HashSet> {
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -95,12 +113,31 @@ impl HashSet {
         HashSet::from_bytes(&bytes, issuer).map_err(|e| e.in_file(path))
     }
 
+    /// Refuses the set if it has expired at `now_unix` (seconds since the
+    /// Unix epoch): [`Error::Expired`] with the expiry and `now`. A set
+    /// without an expiry is always fresh.
+    pub fn check_fresh(&self, now_unix: u64) -> Result<()> {
+        match &self.manifest.expires {
+            Some(expires) if self.manifest.is_expired_at(now_unix)? => Err(Error::Expired {
+                expires: expires.clone(),
+                now: manifest::rfc3339_from_unix(now_unix),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Verifies `bytes` (see [`format`](mod@format) for the order of checks), then parses
-    /// the manifest and sections and checks they agree.
+    /// the manifest and sections and checks they agree. Does not look at the
+    /// expiry's time, only at its form; [`open`](HashSet::open) and
+    /// [`check_fresh`](HashSet::check_fresh) do.
     pub fn from_bytes(bytes: &[u8], issuer: &VerifyingKey) -> Result<HashSet> {
         let container = format::verify(bytes, issuer)?;
         let manifest = format::parse_manifest(&container)?;
         let bad = |reason: String| Error::Manifest { reason };
+        if let Some(expires) = &manifest.expires {
+            // Signed, but a set whose expiry cannot be read cannot be judged fresh.
+            manifest::check_expiry(&manifest.created, expires).map_err(|e| bad(e.to_string()))?;
+        }
         let signer = fingerprint(issuer);
         if manifest.issuer.fingerprint != signer {
             return Err(bad(format!(

@@ -110,6 +110,16 @@ pub struct Manifest {
     pub issuer: Issuer,
     /// When it was built, RFC 3339, as given by the builder (for reproducibility).
     pub created: String,
+    /// When it stops being valid, RFC 3339, later than `created`; clients
+    /// refuse the set from this instant on ([`super::HashSet::open`]).
+    ///
+    /// `None` means the set never expires. Files written before expiries
+    /// existed have no such field and read as `None`; a set without an
+    /// expiry is still accepted, and `cssim hashset info` says "no expiry".
+    /// Absent rather than `null` in the JSON, so a set built without an
+    /// expiry has the same bytes as before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
     /// Free text: what is in the set and where it came from.
     pub description: String,
     /// The representations present, in file order.
@@ -135,14 +145,48 @@ impl Manifest {
     pub fn has(&self, r: Representation) -> bool {
         self.representations.contains(&r)
     }
+
+    /// Whether the set has expired at `now_unix` (seconds since the Unix
+    /// epoch): `now` is at or past `expires`. A set without an expiry never
+    /// expires. Errors if `expires` is not an RFC 3339 time.
+    pub fn is_expired_at(&self, now_unix: u64) -> Result<bool> {
+        match &self.expires {
+            None => Ok(false),
+            Some(e) => Ok(i128::from(now_unix) >= i128::from(parse_rfc3339("expires", e)?)),
+        }
+    }
+}
+
+/// Checks that `expires` is an RFC 3339 time strictly after `created` (both
+/// as [`parse_rfc3339`] reads them; `created` is assumed valid and is not
+/// re-checked as an option). Errors name the option `expires`.
+pub fn check_expiry(created: &str, expires: &str) -> Result<()> {
+    let until = parse_rfc3339("expires", expires)?;
+    let from = parse_rfc3339("created", created)?;
+    if until <= from {
+        return Err(Error::InvalidOption {
+            option: "expires",
+            value: expires.chars().take(40).collect(),
+            reason: format!("is not after the creation time {created}"),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that `s` is an RFC 3339 date-time (`2025-06-01T12:00:00Z`,
 /// fractional seconds and `±hh:mm` offsets allowed). The check is syntactic
-/// plus ranges; the value is stored as given.
+/// plus ranges; the value is stored as given. Errors name the option `created`.
 pub fn check_rfc3339(s: &str) -> Result<()> {
+    parse_rfc3339("created", s).map(drop)
+}
+
+/// Reads an RFC 3339 date-time as whole seconds since the Unix epoch (UTC;
+/// fractional seconds are dropped, a leap second `:60` counts as the next
+/// second). The day must exist in its month (`2025-02-29` is refused).
+/// Errors are [`Error::InvalidOption`] naming `option`.
+pub fn parse_rfc3339(option: &'static str, s: &str) -> Result<i64> {
     let bad = || Error::InvalidOption {
-        option: "created",
+        option,
         value: s.chars().take(40).collect(),
         reason: "is not an RFC 3339 date-time like 2025-06-01T12:00:00Z".into(),
     };
@@ -161,7 +205,7 @@ pub fn check_rfc3339(s: &str) -> Result<()> {
         && matches!(b[10], b'T' | b't')
         && b[13] == b':'
         && b[16] == b':';
-    let (Some(_y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
         num(0..4),
         num(5..7),
         num(8..10),
@@ -171,7 +215,14 @@ pub fn check_rfc3339(s: &str) -> Result<()> {
     ) else {
         return Err(bad());
     };
-    if !seps || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+    if !seps
+        || !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
         return Err(bad());
     }
     let mut rest = &s[19..];
@@ -182,25 +233,62 @@ pub fn check_rfc3339(s: &str) -> Result<()> {
         }
         rest = &frac[digits..];
     }
-    let ok = match rest.as_bytes() {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => {
-            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
-                && (*h1 - b'0') * 10 + (*h2 - b'0') <= 23
-                && (*m1 - b'0') * 10 + (*m2 - b'0') <= 59
+    let offset = match rest.as_bytes() {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) =>
+        {
+            let oh = i64::from((*h1 - b'0') * 10 + (*h2 - b'0'));
+            let om = i64::from((*m1 - b'0') * 10 + (*m2 - b'0'));
+            if oh > 23 || om > 59 {
+                return Err(bad());
+            }
+            let minutes = oh * 60 + om;
+            if *sign == b'+' { minutes } else { -minutes }
         }
-        _ => false,
+        _ => return Err(bad()),
     };
-    if ok { Ok(()) } else { Err(bad()) }
+    let local = days_from_civil(i64::from(y), i64::from(mo), i64::from(d)) * 86_400
+        + i64::from(h) * 3600
+        + i64::from(mi) * 60
+        + i64::from(sec);
+    // 12:00+02:00 is 10:00Z.
+    Ok(local - offset * 60)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// days-from-civil, the inverse of the formula in [`rfc3339_from_unix`]).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the Unix epoch now, from the system clock (0 if the clock
+/// is before 1970).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The current time as RFC 3339 in UTC, whole seconds (`2025-06-01T12:00:00Z`).
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339_from_unix(secs)
+    rfc3339_from_unix(now_unix())
 }
 
 /// Formats seconds since the Unix epoch as RFC 3339 UTC.
@@ -256,5 +344,47 @@ mod tests {
         assert_eq!(rfc3339_from_unix(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_from_unix(1_748_779_200), "2025-06-01T12:00:00Z");
         assert!(check_rfc3339(&now_rfc3339()).is_ok());
+    }
+
+    #[test]
+    fn rfc3339_reads_as_unix_seconds() {
+        for (s, secs) in [
+            ("1970-01-01T00:00:00Z", 0),
+            ("2000-02-29T00:00:00Z", 951_782_400),
+            ("2025-06-01T12:00:00Z", 1_748_779_200),
+            ("2025-06-01T14:00:00+02:00", 1_748_779_200),
+            ("2025-06-01T11:30:00.999-00:30", 1_748_779_200),
+            ("2036-01-01T00:00:00Z", 2_082_758_400),
+            ("1969-12-31T23:59:59Z", -1),
+        ] {
+            assert_eq!(parse_rfc3339("expires", s).unwrap(), secs, "{s}");
+        }
+        for secs in [0u64, 951_782_400, 1_748_779_200, 4_102_444_800] {
+            let back = parse_rfc3339("t", &rfc3339_from_unix(secs)).unwrap();
+            assert_eq!(back, secs as i64);
+        }
+        for bad in [
+            "2025-02-29T00:00:00Z",
+            "2025-04-31T00:00:00Z",
+            "2025-06-01T12:00:00+24:00",
+        ] {
+            assert_eq!(
+                parse_rfc3339("expires", bad).unwrap_err().to_string(),
+                format!("expires: '{bad}' is not an RFC 3339 date-time like 2025-06-01T12:00:00Z")
+            );
+        }
+    }
+
+    #[test]
+    fn an_expiry_must_follow_the_creation_time() {
+        assert!(check_expiry("2025-06-01T00:00:00Z", "2025-06-01T00:00:01Z").is_ok());
+        // Same instant in another offset: not after.
+        assert_eq!(
+            check_expiry("2025-06-01T00:00:00Z", "2025-06-01T02:00:00+02:00")
+                .unwrap_err()
+                .to_string(),
+            "expires: '2025-06-01T02:00:00+02:00' is not after the creation time 2025-06-01T00:00:00Z"
+        );
+        assert!(check_expiry("2025-06-01T00:00:00Z", "soon").is_err());
     }
 }

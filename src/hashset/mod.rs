@@ -17,6 +17,11 @@
 //! [`sign`] the issuer keys, [`Builder`] makes files, [`HashSet`] reads and
 //! matches, [`interchange`] converts the plain list formats other tools use.
 //!
+//! A set carries a version and may carry an expiry, both signed:
+//! [`HashSet::open`] refuses an expired set, and [`VersionPins`] remembers the
+//! highest version accepted per issuer and name so that a client refuses a
+//! rollback to an older signed set.
+//!
 //! ```no_run
 //! use cssim::hash::{Algorithm, Digest, Threshold};
 //! use cssim::hashset::{Builder, HashSet, Label, sign};
@@ -45,6 +50,7 @@ pub mod list;
 mod lookup;
 pub mod manifest;
 pub mod mih;
+pub mod pins;
 pub mod sign;
 
 pub use builder::{AlgorithmSummary, BuildSummary, Builder, DEFAULT_FPR};
@@ -52,6 +58,7 @@ pub use error::Error;
 pub use list::Label;
 pub use lookup::{BloomAnswer, HashSet, Lookup, Match, MemoryUsage};
 pub use manifest::{Manifest, Representation};
+pub use pins::VersionPins;
 
 /// Writes `bytes` to `path` atomically ([`crate::atomic::write_atomic`]),
 /// naming the file in the error.

@@ -21,7 +21,11 @@ perceptual algorithm is asked for; PDQ hashes of quality below 50 are left
 out). With a file, it is read as a list in --format (default: csv, or the
 plain format of a single --algo pdq|md5|sha256).
 
-Same inputs, --seed and --created give a byte-identical file.
+Same inputs, --seed, --created and --expires give a byte-identical file.
+
+--revision is the set's version: a client that has accepted version N of a
+set (same issuer key, same --name) refuses any lower version. --expires is
+when clients stop accepting it; without it the set never expires.
 
 Example:
   cssim hashset build --from examples/images/listed --algo pdq,sha256 \\
@@ -57,11 +61,14 @@ pub struct BuildArgs {
     /// Creation time, RFC 3339 (default: now).
     #[arg(long, value_name = "RFC3339")]
     pub created: Option<String>,
+    /// Expiry, RFC 3339, after the creation time (default: never expires).
+    #[arg(long, value_name = "RFC3339")]
+    pub expires: Option<String>,
     /// The set's name (default: the output file's stem).
     #[arg(long)]
     pub name: Option<String>,
-    /// The set's revision number.
-    #[arg(long, default_value_t = 1)]
+    /// The set's version; raise it for every new release of the set.
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub revision: u32,
     /// Free-text description.
     #[arg(long, default_value = "")]
@@ -74,6 +81,12 @@ pub struct BuildArgs {
 }
 
 pub(super) fn run_build(args: BuildArgs) -> anyhow::Result<u8> {
+    // Dates are checked before any file is hashed, and errors name the flag.
+    let created = args.created.clone().unwrap_or_else(manifest::now_rfc3339);
+    manifest::check_rfc3339(&created).map_err(flag_error)?;
+    if let Some(expires) = &args.expires {
+        manifest::check_expiry(&created, expires).map_err(flag_error)?;
+    }
     let secret = SecretKey::read(&args.sign)?;
     let default_label = args.label.as_ref().map(|c| Label {
         category: c.clone(),
@@ -90,10 +103,13 @@ pub(super) fn run_build(args: BuildArgs) -> anyhow::Result<u8> {
     builder
         .version(args.revision)
         .description(&args.description)
-        .created(args.created.clone().unwrap_or_else(manifest::now_rfc3339))
+        .created(&created)
         .seed(args.seed)
         .fpr(args.fpr)
         .representations(&args.repr);
+    if let Some(expires) = &args.expires {
+        builder.expires(expires);
+    }
     let mut low_quality = 0u64;
     if args.from.is_dir() {
         let algos = if args.algo.is_empty() {
@@ -193,5 +209,24 @@ pub(super) fn run_build(args: BuildArgs) -> anyhow::Result<u8> {
         "  total   {:>8} entries  {:>6} duplicates removed",
         summary.entries, summary.duplicates
     );
+    if let Some(expires) = &args.expires {
+        let past = manifest::parse_rfc3339("expires", expires)
+            .is_ok_and(|t| t <= manifest::now_unix() as i64);
+        if past {
+            eprintln!("note: this set expired at {expires}; clients will refuse it");
+        }
+    }
     Ok(EXIT_OK)
+}
+
+/// A library option error worded with its flag: `--expires: 'x' is not …`.
+fn flag_error(e: cssim::hashset::Error) -> anyhow::Error {
+    match e {
+        cssim::hashset::Error::InvalidOption {
+            option,
+            value,
+            reason,
+        } => anyhow::anyhow!("--{option}: '{value}' {reason}"),
+        e => e.into(),
+    }
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use cssim::hash::{self, Algorithm};
 use cssim::hashset::interchange::{self, Format};
 use cssim::hashset::sign::{PublicKey, SecretKey};
-use cssim::hashset::{HashSet, format};
+use cssim::hashset::{HashSet, format, manifest};
 use serde_json::json;
 
 use crate::{EXIT_OK, EXIT_SOME_FAILED, style};
@@ -37,8 +37,9 @@ pub struct KeygenArgs {
 /// Arguments of `cssim hashset`.
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Exit status: 0 on success; 1 when verify finds the file invalid or check
-could not hash some inputs; 2 when the command could not run.")]
+Exit status: 0 on success; 1 when verify finds the file invalid or expired,
+or check could not hash some inputs; 2 when the command could not run (check
+refuses an expired set with 2).")]
 pub struct HashsetArgs {
     #[command(subcommand)]
     pub command: HashsetCommand,
@@ -51,7 +52,7 @@ pub enum HashsetCommand {
     Build(Box<BuildArgs>),
     /// Show a hash set's manifest, sizes and Bloom rates (signature not verified).
     Info(InfoArgs),
-    /// Verify a hash set's signature against an issuer's public key.
+    /// Verify a hash set's signature against an issuer's public key, and that it has not expired.
     Verify(VerifyArgs),
     /// Check files against a verified hash set.
     Check(CheckArgs),
@@ -168,6 +169,10 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
         None => "signature not verified (pass --issuer PUBKEY to verify)".to_string(),
     };
     let m = &info.manifest;
+    // An unreadable expiry (possible only in an unverified file: the reader
+    // refuses it) counts as expired, as a client would treat the set.
+    let expiry_ok = m.is_expired_at(manifest::now_unix());
+    let expired = !matches!(expiry_ok, Ok(false));
     if args.json {
         let sections: serde_json::Map<_, _> = info
             .sections
@@ -175,7 +180,8 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
             .map(|(k, n)| (k.name().to_string(), json!(n)))
             .collect();
         let out = json!({"file": args.file, "file_bytes": info.file_bytes, "sections": sections,
-                         "signature": verified, "manifest": m});
+                         "signature": verified, "version": m.version, "expires": m.expires,
+                         "expired": expired, "manifest": m});
         println!("{out}");
         return Ok(EXIT_OK);
     }
@@ -190,6 +196,14 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
         "issuer       {} (fingerprint {}, as stated by the file)",
         m.issuer.name, m.issuer.fingerprint
     );
+    match &m.expires {
+        None => println!("expires      no expiry"),
+        Some(e) if expiry_ok.is_err() => {
+            println!("expires      {e} (not an RFC 3339 time: clients refuse the set)")
+        }
+        Some(e) if expired => println!("expires      {e} (expired: clients refuse it)"),
+        Some(e) => println!("expires      {e}"),
+    }
     println!("{verified}");
     if !m.description.is_empty() {
         println!("description  {}", m.description);
@@ -222,14 +236,25 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
 
 fn run_verify(args: VerifyArgs) -> anyhow::Result<u8> {
     let key = PublicKey::read(&args.issuer)?;
-    match HashSet::open(&args.file, &key.key) {
+    let checked = HashSet::open_ignoring_expiry(&args.file, &key.key).and_then(|set| {
+        set.check_fresh(manifest::now_unix())
+            .map_err(|e| e.in_file(&args.file))?;
+        Ok(set)
+    });
+    match checked {
         Ok(set) => {
             let m = set.manifest();
+            let expiry = m
+                .expires
+                .as_ref()
+                .map_or_else(|| "no expiry".to_string(), |e| format!("expires {e}"));
             println!(
-                "OK: {} is signed by {} ({}); {} entries",
+                "OK: {} is signed by {} ({}); {} version {}, {expiry}; {} entries",
                 args.file.display(),
                 key.issuer,
                 key.fingerprint(),
+                m.name,
+                m.version,
                 m.total_entries()
             );
             if m.issuer.name != key.issuer {
@@ -267,7 +292,8 @@ fn run_import(args: ImportArgs) -> anyhow::Result<u8> {
 
 fn run_export(args: ExportArgs) -> anyhow::Result<u8> {
     let key = PublicKey::read(&args.issuer)?;
-    let set = HashSet::open(&args.file, &key.key)?;
+    // Exporting is auditing: an expired set can still be read out.
+    let set = HashSet::open_ignoring_expiry(&args.file, &key.key)?;
     let algos: Vec<Algorithm> = match args.format.algorithm() {
         Some(a) => vec![a],
         None => set.algorithms(),
