@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use crate::e2ee::{Envelope, Identity, PublicIdentity, PublicKey, SeenIds, VerifyKey};
 use crate::franking;
-use crate::hashset::HashSet;
+use crate::hashset::{HashSet, VersionPins};
 use crate::message::{Attachment, Message, MessageId};
 use crate::moderation::Report;
 use crate::relay::{self, OutgoingMessage, Receipt, Relay};
@@ -177,9 +177,19 @@ impl Device {
         self.local.report_counts()
     }
 
+    /// The verified hash set, loaded once. Its version may only go up for
+    /// the same issuer and name: a rollback to an older signed set (which a
+    /// malicious server could replay to drop entries) is refused.
     fn hashset(&mut self) -> Result<&HashSet, Error> {
         if self.hashset.is_none() {
-            self.hashset = Some(self.ws.hashset()?);
+            let set = self.ws.hashset()?;
+            let pins_path = self.ws.root().join("state").join(format!("{}.hashset-pins.json", self.name));
+            let set_path = self.ws.root().join(&self.ws.config().hashset);
+            let mut pins = VersionPins::load(&pins_path)?;
+            pins.check_and_record(set.manifest())
+                .map_err(|e| e.in_file(&set_path))?;
+            pins.save(&pins_path)?;
+            self.hashset = Some(set);
         }
         Ok(self.hashset.as_ref().expect("just loaded"))
     }
