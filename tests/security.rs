@@ -527,6 +527,13 @@ fn every_endpoint_refuses_unsigned_wrongly_signed_and_foreign_requests() {
     );
     assert_eq!(status, 401);
 
+    // The rightful parties still get through.
+    let reports = s
+        .client(MODERATOR_KEY_ID, &s.moderator)
+        .reports(None)
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].submitted_by, "alice");
     let after = s.overview();
     assert_eq!(after, before, "nothing changed on the server");
     assert_eq!(after.reports[0].status, "open");

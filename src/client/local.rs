@@ -56,6 +56,9 @@ CREATE TABLE inbox (
 CREATE INDEX inbox_unshown ON inbox(shown, received_at);
 ";
 
+/// A held report: its id and sealed bytes.
+pub(crate) type HeldReport = ([u8; 16], Vec<u8>);
+
 /// A message stored locally, not yet shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Incoming {
@@ -257,19 +260,17 @@ impl Local {
     }
 
     /// The held reports, oldest first.
-    pub(crate) fn pending(&self) -> Result<Vec<([u8; 16], Vec<u8>)>, Error> {
+    pub(crate) fn pending(&self) -> Result<Vec<HeldReport>, Error> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, sealed FROM pending_reports ORDER BY seq")
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                let id: Vec<u8> = r.get(0)?;
-                Ok((id.try_into().unwrap_or([0; 16]), r.get(1)?))
-            })
-            .and_then(Iterator::collect)
-            .map_err(|e| self.err(e));
-        rows
+        stmt.query_map([], |r| {
+            let id: Vec<u8> = r.get(0)?;
+            Ok((id.try_into().unwrap_or([0; 16]), r.get(1)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| self.err(e))
     }
 
     /// A held report reached the relay: forget it, count it.

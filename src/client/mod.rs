@@ -183,7 +183,11 @@ impl Device {
     fn hashset(&mut self) -> Result<&HashSet, Error> {
         if self.hashset.is_none() {
             let set = self.ws.hashset()?;
-            let pins_path = self.ws.root().join("state").join(format!("{}.hashset-pins.json", self.name));
+            let pins_path = self
+                .ws
+                .root()
+                .join("state")
+                .join(format!("{}.hashset-pins.json", self.name));
             let set_path = self.ws.root().join(&self.ws.config().hashset);
             let mut pins = VersionPins::load(&pins_path)?;
             pins.check_and_record(set.manifest())

@@ -626,14 +626,21 @@ fn app(store: Store, addr: SocketAddr, config: ServerConfig) -> Arc<App> {
     })
 }
 
-/// Serves `store` on `addr` until the process ends.
-pub fn serve(store: Store, addr: SocketAddr, config: ServerConfig) -> Result<(), Error> {
+/// Serves `store` on `addr` until the process ends, calling `on_bound`
+/// with the address actually bound (port 0 picks one) before serving.
+pub fn serve(
+    store: Store,
+    addr: SocketAddr,
+    config: ServerConfig,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), Error> {
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| bind_error(addr, e))?;
         let bound = listener.local_addr().map_err(|e| bind_error(addr, e))?;
+        on_bound(bound);
         axum::serve(listener, router(app(store, bound, config)))
             .await
             .map_err(|e| Error::Protocol {

@@ -415,11 +415,12 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
                 );
             }
             let store = cssim::relay::Store::open(&db)?;
-            eprintln!(
-                "relay serving {} on http://{listen} (Ctrl-C to stop)",
-                db.display()
-            );
-            cssim::relay::serve(store, listen, config)?;
+            cssim::relay::serve(store, listen, config, |bound| {
+                eprintln!(
+                    "relay serving {} on http://{bound} (Ctrl-C to stop)",
+                    db.display()
+                );
+            })?;
         }
     }
     Ok(crate::EXIT_OK)
