@@ -1012,3 +1012,42 @@ fn a_redelivery_is_shown_once() {
         .unwrap();
     assert_eq!(pending, 0, "and acknowledged this time");
 }
+
+/// Issue 8.8: a device that accepted version 2 of a hash set refuses the
+/// older, validly signed version 1 (a rollback that would drop entries).
+#[test]
+fn a_rolled_back_hash_set_is_refused() {
+    let ws = workspace();
+    let set = ws.path.join("hashsets/demo.hashset");
+    let v1 = std::fs::read(&set).unwrap();
+    cssim(&ws.path)
+        .args(["hashset", "build", "--from", "examples/images/listed"])
+        .args(["--algo", "pdq,sha256", "--repr", "list", "--revision", "2"])
+        .args(["--sign", "hashsets/demo-issuer.key", "--seed", "1"])
+        .args(["--created", "2026-11-26T00:00:00Z", "--name", "demo", "-o"])
+        .arg(&set)
+        .assert()
+        .success();
+    cssim(&ws.path)
+        .args([
+            "send", "--from", "alice", "--to", "bob", "--text", "with v2",
+        ])
+        .assert()
+        .success();
+    std::fs::write(&set, &v1).unwrap();
+    let out = cssim(&ws.path)
+        .args([
+            "send", "--from", "alice", "--to", "bob", "--text", "with v1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("demo.hashset")
+            && err.contains("version 1 of 'demo'")
+            && err.contains("older than version 2 already accepted"),
+        "{err}"
+    );
+    assert_eq!(message_count(&ws), 1, "nothing sent under the old set");
+}
