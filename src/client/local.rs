@@ -153,6 +153,17 @@ impl Local {
         })
     }
 
+    /// Runs `f` on the connection, naming the state file in any error.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, Error> {
+        f(&mut self.conn).map_err(|e| Error::Invalid {
+            path: self.path.clone(),
+            reason: format!("device state: {e}"),
+        })
+    }
+
     fn err(&self, e: rusqlite::Error) -> Error {
         Error::Invalid {
             path: self.path.clone(),
@@ -233,8 +244,7 @@ impl Local {
     /// Counts one more match and holds its sealed report, in one
     /// transaction; returns the account's matches.
     pub(crate) fn hold_report(&mut self, id: &[u8; 16], sealed: &[u8]) -> Result<u32, Error> {
-        let path = self.path.clone();
-        let run = |c: &mut Connection| -> rusqlite::Result<u32> {
+        self.write(|c| -> rusqlite::Result<u32> {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO counters (name, value) VALUES ('matches', 1)
@@ -252,10 +262,6 @@ impl Local {
             )?;
             tx.commit()?;
             Ok(m as u32)
-        };
-        run(&mut self.conn).map_err(|e| Error::Invalid {
-            path,
-            reason: format!("device state: {e}"),
         })
     }
 
@@ -275,8 +281,7 @@ impl Local {
 
     /// A held report reached the relay: forget it, count it.
     pub(crate) fn released(&mut self, id: &[u8; 16]) -> Result<(), Error> {
-        let path = self.path.clone();
-        let run = |c: &mut Connection| -> rusqlite::Result<()> {
+        self.write(|c| -> rusqlite::Result<()> {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if tx.execute("DELETE FROM pending_reports WHERE id = ?1", [&id[..]])? == 1 {
                 tx.execute(
@@ -286,10 +291,6 @@ impl Local {
                 )?;
             }
             tx.commit()
-        };
-        run(&mut self.conn).map_err(|e| Error::Invalid {
-            path,
-            reason: format!("device state: {e}"),
         })
     }
 
@@ -305,8 +306,7 @@ impl Local {
     /// Stores received messages (one transaction), ignoring ids already
     /// stored; returns how many were new.
     pub(crate) fn store(&mut self, items: &[Incoming]) -> Result<usize, Error> {
-        let path = self.path.clone();
-        let run = |c: &mut Connection| -> rusqlite::Result<usize> {
+        self.write(|c| -> rusqlite::Result<usize> {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut n = 0;
             {
@@ -324,18 +324,13 @@ impl Local {
             )?;
             tx.commit()?;
             Ok(n)
-        };
-        run(&mut self.conn).map_err(|e| Error::Invalid {
-            path,
-            reason: format!("device state: {e}"),
         })
     }
 
     /// Every stored message not yet shown, oldest first, marked shown (and
     /// its plaintext dropped) in the same transaction.
     pub(crate) fn take_unshown(&mut self) -> Result<Vec<Incoming>, Error> {
-        let path = self.path.clone();
-        let run = |c: &mut Connection| -> rusqlite::Result<Vec<Incoming>> {
+        self.write(|c| -> rusqlite::Result<Vec<Incoming>> {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let items = {
                 let mut stmt = tx.prepare(
@@ -357,10 +352,6 @@ impl Local {
             )?;
             tx.commit()?;
             Ok(items)
-        };
-        run(&mut self.conn).map_err(|e| Error::Invalid {
-            path,
-            reason: format!("device state: {e}"),
         })
     }
 }
