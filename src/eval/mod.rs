@@ -1,4 +1,7 @@
-//! Instruments for security reviewers: image edits (and, as they grow,
+//! Instruments for security reviewers: image edits, the false-positive rate
+//! of Bloom sets measured against the rate they state (and, as they grow,
 //! rates, thresholds and attacks).
 
+pub mod binomial;
+pub mod bloom;
 pub mod transform;

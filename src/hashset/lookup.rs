@@ -458,7 +458,7 @@ fn check_filters(manifest: &Manifest, filters: &[Filter]) -> Result<()> {
                 info.hashes
             )));
         }
-        if f.keys() != bloom::sip_keys(params.seed, a) {
+        if f.key() != bloom::sip_key(params.seed, a) {
             return Err(bad(format!(
                 "{a}: bloom keys do not derive from seed {}",
                 params.seed

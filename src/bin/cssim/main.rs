@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod demo_cmd;
+mod eval_cmd;
 mod hash_cmd;
 mod hashset_cmd;
 mod msg_cmd;
@@ -68,6 +69,9 @@ enum Command {
     Moderate(msg_cmd::ModerateCommand),
     /// Measure what scanning adds to sending one message.
     Bench(bench_cmd::BenchArgs),
+    /// Measure what the library states: Bloom false-positive rates.
+    #[command(subcommand)]
+    Eval(eval_cmd::EvalCommand),
 }
 
 /// `cssim hash DIR | head` closes stdout early; printing then fails with a
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
         Command::Relay(cmd) => msg_cmd::run_relay(cmd),
         Command::Moderate(cmd) => msg_cmd::run_moderate(cmd),
         Command::Bench(args) => bench_cmd::run(args),
+        Command::Eval(cmd) => eval_cmd::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),
