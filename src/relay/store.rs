@@ -369,9 +369,12 @@ impl Relay for Store {
                 });
             }
             let now = now();
+            // Only this recipient's expired messages: the (recipient,
+            // delivered_at) index finds them, where a table-wide purge would
+            // scan every message on every send.
             tx.execute(
-                "DELETE FROM messages WHERE delivered_at IS NULL AND stored_at < ?1",
-                [now.saturating_sub(limits.undelivered_ttl) as i64],
+                "DELETE FROM messages WHERE recipient = ?1 AND delivered_at IS NULL AND stored_at < ?2",
+                params![m.to, now.saturating_sub(limits.undelivered_ttl) as i64],
             )?;
             let (count, bytes): (i64, i64) = tx.query_row(
                 "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM messages
@@ -426,11 +429,13 @@ impl Relay for Store {
             }
             let mut stmt = c.prepare(
                 "SELECT id, sender, recipient, sent_at, envelope FROM messages
-                 WHERE recipient = ?1 AND delivered_at IS NULL ORDER BY stored_at, rowid LIMIT ?2",
+                 WHERE recipient = ?1 AND delivered_at IS NULL AND stored_at >= ?3
+                 ORDER BY stored_at, rowid LIMIT ?2",
             )?;
             let mut out = Vec::new();
             let mut bytes = 0u64;
-            let mut rows = stmt.query(params![name, limit.max(1) as i64])?;
+            let cutoff = now().saturating_sub(limits.undelivered_ttl) as i64;
+            let mut rows = stmt.query(params![name, limit.max(1) as i64, cutoff])?;
             while let Some(r) = rows.next()? {
                 let m = row_message(r)?;
                 bytes += m.envelope.len() as u64;
@@ -684,15 +689,24 @@ mod tests {
     #[test]
     fn undelivered_messages_expire() {
         let f = fixture_with(Limits {
-            undelivered_ttl: 0,
+            undelivered_ttl: 60,
             ..Limits::default()
         });
         f.store.send(&msg(&f, 1, 10)).unwrap();
-        // Stored at `now`; a TTL of 0 expires it once a second has passed.
+        // Made 100 s old: past the 60 s TTL.
         f.store
-            .with(|c| c.execute("UPDATE messages SET stored_at = stored_at - 5", []))
+            .with(|c| c.execute("UPDATE messages SET stored_at = stored_at - 100", []))
             .unwrap();
+        assert!(
+            f.store.fetch_inbox("bob", 10).unwrap().is_empty(),
+            "an expired message is not delivered"
+        );
         f.store.send(&msg(&f, 2, 10)).unwrap();
+        assert_eq!(
+            f.store.overview().unwrap().messages.len(),
+            1,
+            "and is purged by the next send to its recipient"
+        );
         let left: Vec<u8> = f
             .store
             .fetch_inbox("bob", 10)
