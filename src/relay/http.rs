@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -218,12 +218,15 @@ impl App {
     /// key a registration carries in its body.
     fn authenticate(
         &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
+        req: &Signed,
         own_key: Option<(&str, VerifyKey)>,
     ) -> Result<Principal, Error> {
+        let Signed {
+            method,
+            uri,
+            headers,
+            body,
+        } = req;
         let header = |name: &str| {
             headers
                 .get(name)
@@ -300,55 +303,80 @@ impl App {
         Ok(principal)
     }
 
-    fn as_user(&self, p: Principal, name: &str, what: &str) -> Result<(), Error> {
-        match p {
-            Principal::User(u) if u == name => Ok(()),
-            _ => Err(forbidden(format!("only '{name}' may {what}"))),
+    /// Authenticates `req` and requires that it acts for user `name`.
+    fn as_user(&self, req: &Signed, name: &str, what: &str) -> Result<(), Error> {
+        only_user(self.authenticate(req, None)?, name, what)
+    }
+
+    /// Authenticates `req` and requires the moderator's or operator's key.
+    fn as_role(&self, req: &Signed, role: Principal, what: &str) -> Result<(), Error> {
+        if self.authenticate(req, None)? == role {
+            Ok(())
+        } else {
+            let who = match role {
+                Principal::Operator => "the relay operator",
+                _ => "the moderator",
+            };
+            Err(forbidden(format!("only {who} may {what}")))
         }
+    }
+}
+
+fn only_user(p: Principal, name: &str, what: &str) -> Result<(), Error> {
+    match p {
+        Principal::User(u) if u == name => Ok(()),
+        _ => Err(forbidden(format!("only '{name}' may {what}"))),
+    }
+}
+
+/// What a signature covers, taken from a request: method, target, headers
+/// and the whole body.
+struct Signed {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Signed {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Signed, Response> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+            reply::<()>(Err(Error::Protocol {
+                reason: format!("request body: {e}"),
+            }))
+        })?;
+        Ok(Signed {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        })
     }
 }
 
 type St = State<Arc<App>>;
 
-async fn register(
-    State(app): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn register(State(app): St, req: Signed) -> Response {
     reply((|| {
-        let b: Register = parse(&body)?;
+        let b: Register = parse(&req.body)?;
         let keys = keys_from_hex(&b.x25519, &b.ed25519).ok_or_else(|| Error::Protocol {
             reason: "fields 'x25519' and 'ed25519' must be 32 bytes of hex".into(),
         })?;
-        app.authenticate(
-            &method,
-            &uri,
-            &headers,
-            &body,
-            Some((&b.name, keys.ed25519)),
-        )?;
+        app.authenticate(&req, Some((&b.name, keys.ed25519)))?;
         app.store.register(&b.name, &keys).map(|_| json!({}))
     })())
 }
 
-async fn user_keys(
-    State(app): St,
-    Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    reply(
-        app.authenticate(&method, &uri, &headers, b"", None)
-            .and_then(|_| {
-                app.store.user_keys(&name).map(|k| Keys {
-                    x25519: hex::encode(k.x25519.to_bytes()),
-                    ed25519: hex::encode(k.ed25519.to_bytes()),
-                })
-            }),
-    )
+async fn user_keys(State(app): St, Path(name): Path<String>, req: Signed) -> Response {
+    reply(app.authenticate(&req, None).and_then(|_| {
+        app.store.user_keys(&name).map(|k| Keys {
+            x25519: hex::encode(k.x25519.to_bytes()),
+            ed25519: hex::encode(k.ed25519.to_bytes()),
+        })
+    }))
 }
 
 async fn relay_key(State(app): St) -> Response {
@@ -357,17 +385,12 @@ async fn relay_key(State(app): St) -> Response {
     }))
 }
 
-async fn send(
-    State(app): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn send(State(app): St, req: Signed) -> Response {
     reply((|| {
-        let p = app.authenticate(&method, &uri, &headers, &body, None)?;
-        let m: OutgoingMessage = parse(&body)?;
-        app.as_user(p, &m.from, "send as themselves")?;
+        // Authenticated before the body is even parsed.
+        let p = app.authenticate(&req, None)?;
+        let m: OutgoingMessage = parse(&req.body)?;
+        only_user(p, &m.from, "send as themselves")?;
         app.store.send(&m)
     })())
 }
@@ -380,31 +403,20 @@ struct Page {
 async fn fetch(
     State(app): St,
     Path(name): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<Page>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    Query(q): Query<Page>,
+    req: Signed,
 ) -> Response {
     reply((|| {
-        let p = app.authenticate(&method, &uri, &headers, b"", None)?;
-        app.as_user(p, &name, "read this inbox")?;
+        app.as_user(&req, &name, "read this inbox")?;
         app.store
             .fetch_inbox(&name, q.limit.unwrap_or(PAGE).min(10_000))
     })())
 }
 
-async fn ack(
-    State(app): St,
-    Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn ack(State(app): St, Path(name): Path<String>, req: Signed) -> Response {
     reply((|| {
-        let p = app.authenticate(&method, &uri, &headers, &body, None)?;
-        app.as_user(p, &name, "acknowledge this inbox")?;
-        let b: Ack = parse(&body)?;
+        app.as_user(&req, &name, "acknowledge this inbox")?;
+        let b: Ack = parse(&req.body)?;
         let ids = b
             .ids
             .iter()
@@ -416,19 +428,13 @@ async fn ack(
     })())
 }
 
-async fn submit_report(
-    State(app): St,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn submit_report(State(app): St, req: Signed) -> Response {
     reply((|| {
-        let by = match app.authenticate(&method, &uri, &headers, &body, None)? {
+        let by = match app.authenticate(&req, None)? {
             Principal::User(u) => u,
             _ => return Err(forbidden("reports are submitted by users' devices")),
         };
-        let b: SubmitReport = parse(&body)?;
+        let b: SubmitReport = parse(&req.body)?;
         let id = bytes::<16>(&b.id, "id")?;
         let sealed = hex::decode(&b.sealed).map_err(|_| Error::Protocol {
             reason: "field 'sealed' must be hex".into(),
@@ -442,45 +448,26 @@ struct StatusFilter {
     status: Option<String>,
 }
 
-async fn list_reports(
-    State(app): St,
-    axum::extract::Query(q): axum::extract::Query<StatusFilter>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn list_reports(State(app): St, Query(q): Query<StatusFilter>, req: Signed) -> Response {
     reply((|| {
-        if app.authenticate(&method, &uri, &headers, b"", None)? != Principal::Moderator {
-            return Err(forbidden("only the moderator may list reports"));
-        }
+        app.as_role(&req, Principal::Moderator, "list reports")?;
         app.store.reports(q.status.as_deref())
     })())
 }
 
-async fn resolve(
-    State(app): St,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn resolve(State(app): St, Path(id): Path<String>, req: Signed) -> Response {
     reply((|| {
-        if app.authenticate(&method, &uri, &headers, &body, None)? != Principal::Moderator {
-            return Err(forbidden("only the moderator may resolve reports"));
-        }
-        let b: Resolve = parse(&body)?;
+        app.as_role(&req, Principal::Moderator, "resolve reports")?;
+        let b: Resolve = parse(&req.body)?;
         app.store
             .resolve_report(bytes::<16>(&id, "id")?, b.outcome)
             .map(|_| json!({}))
     })())
 }
 
-async fn overview(State(app): St, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn overview(State(app): St, req: Signed) -> Response {
     reply((|| {
-        if app.authenticate(&method, &uri, &headers, b"", None)? != Principal::Operator {
-            return Err(forbidden("only the relay operator may read the overview"));
-        }
+        app.as_role(&req, Principal::Operator, "read the overview")?;
         app.store.overview()
     })())
 }
@@ -546,16 +533,15 @@ fn host_names(addr: SocketAddr, names: &[String]) -> Vec<String> {
         hosts.push(format!("localhost:{port}"));
     }
     for n in names {
-        hosts.push(
-            if n.rsplit_once(':')
-                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-                && !n.ends_with(']')
-            {
-                n.clone()
-            } else {
-                format!("{n}:{port}")
-            },
-        );
+        // `HOST:PORT` as given; a bare `HOST` (or `[IPv6]`) gets our port.
+        let has_port = n
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        hosts.push(if has_port {
+            n.clone()
+        } else {
+            format!("{n}:{port}")
+        });
     }
     hosts
 }
