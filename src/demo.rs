@@ -89,6 +89,9 @@ fn verdict_lines(o: &SendOutcome) -> Vec<String> {
     for m in &v.matches {
         lines.push(format!("  {m}"));
     }
+    for u in &v.unscannable {
+        lines.push(format!("  unscannable: {u}"));
+    }
     for n in &v.notes {
         lines.push(format!("  note: {n}"));
     }

@@ -240,7 +240,7 @@ pub struct Verdict {
     /// Time per step, in order.
     pub timings: Vec<Timing>,
     /// Other things worth knowing: parts the policy leaves unscanned, failed
-    /// lookups. Each unscannable part is repeated here for display.
+    /// lookups. Unscannable parts are in `unscannable`, not here.
     pub notes: Vec<String>,
 }
 
@@ -434,8 +434,6 @@ impl Run<'_, '_> {
             cause,
             reason,
         };
-        // Repeated as a note for the views that print notes only.
-        self.verdict.notes.push(u.to_string());
         self.verdict.unscannable.push(u);
     }
 
@@ -709,12 +707,9 @@ mod tests {
                 reason: "PDQ quality 0 below 50, not matched".into(),
             }]
         );
-        assert!(
-            v.notes
-                .iter()
-                .any(|n| n == "attachment #1 flat.png: PDQ quality 0 below 50, not matched"),
-            "{:?}",
-            v.notes
+        assert_eq!(
+            v.unscannable[0].to_string(),
+            "attachment #1 flat.png: PDQ quality 0 below 50, not matched"
         );
         assert!(
             v.notes.iter().any(|n| n.contains("#2 not scanned")),

@@ -235,6 +235,9 @@ pub fn print_send(o: &SendOutcome) {
     for m in &v.matches {
         println!("  {m}");
     }
+    for u in &v.unscannable {
+        println!("  unscannable: {u}");
+    }
     for n in &v.notes {
         println!("  note: {n}");
     }
