@@ -148,9 +148,10 @@ pub enum Error {
 }
 
 impl Report {
-    /// Builds the report for `message` from its verdict, once the relay has
+    /// Builds report `id` for `message` from its verdict, once the relay has
     /// accepted the message (`receipt`) sent under `franking_key`.
     pub fn new(
+        id: MessageId,
         message: &Message,
         verdict: &Verdict,
         policy: &str,
@@ -176,7 +177,7 @@ impl Report {
             evidence.push(evidence_for(message, &u.part, label));
         }
         Report {
-            id: MessageId::random().to_hex(),
+            id: id.to_hex(),
             account: message.from.clone(),
             recipient: message.to.clone(),
             message_id: message.id.to_hex(),

@@ -2,7 +2,7 @@
 //! mode 0600 — it holds received plaintext).
 //!
 //! - `peers`: each contact's keys, pinned on first contact (trust on first
-//!   use), and the relay's receipt key;
+//!   use); `relay_key`: the relay's receipt key, pinned the same way;
 //! - `matches` and `pending_reports`: the account's match count and the
 //!   sealed reports held until the account threshold;
 //! - `inbox`: every message taken from the relay, stored *before* it is
@@ -39,6 +39,10 @@ CREATE TABLE peers (
     x25519    BLOB NOT NULL,
     ed25519   BLOB NOT NULL,
     pinned_at INTEGER NOT NULL
+);
+CREATE TABLE relay_key (
+    one     INTEGER PRIMARY KEY CHECK (one = 1),
+    ed25519 BLOB NOT NULL
 );
 CREATE TABLE pending_reports (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -241,28 +245,75 @@ impl Local {
         Ok(self.pinned(name)?.unwrap_or(*keys))
     }
 
-    /// Counts one more match and holds its sealed report, in one
-    /// transaction; returns the account's matches.
-    pub(crate) fn hold_report(&mut self, id: &[u8; 16], sealed: &[u8]) -> Result<u32, Error> {
-        self.write(|c| -> rusqlite::Result<u32> {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO counters (name, value) VALUES ('matches', 1)
-                 ON CONFLICT(name) DO UPDATE SET value = value + 1",
-                [],
-            )?;
-            tx.execute(
-                "INSERT INTO pending_reports (id, sealed, queued_at) VALUES (?1, ?2, ?3)",
-                params![&id[..], sealed, now() as i64],
-            )?;
-            let m: i64 = tx.query_row(
-                "SELECT value FROM counters WHERE name = 'matches'",
+    /// The relay's pinned receipt key, if any.
+    pub(crate) fn relay_key(&self) -> Result<Option<VerifyKey>, Error> {
+        let k: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT ed25519 FROM relay_key", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        k.map(|k| {
+            k.try_into()
+                .map(VerifyKey::from_bytes)
+                .map_err(|_| Error::Invalid {
+                    path: self.path.clone(),
+                    reason: "device state: the pinned relay key is damaged".into(),
+                })
+        })
+        .transpose()
+    }
+
+    /// Pins the relay's receipt key unless one is pinned (a concurrent
+    /// device may have won); returns the key pinned.
+    pub(crate) fn pin_relay_key(&self, key: &VerifyKey) -> Result<VerifyKey, Error> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO relay_key (one, ed25519) VALUES (1, ?1)",
+                [&key.to_bytes()[..]],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.relay_key()?.unwrap_or(*key))
+    }
+
+    /// Counts one more match and holds the sealed report `make` builds for
+    /// that count, in one transaction: the count a report states is the
+    /// count stored, even with a concurrent send on the same device, and a
+    /// crash leaves either both or neither.
+    pub(crate) fn hold_report<R>(
+        &mut self,
+        make: impl FnOnce(u32) -> Result<(R, [u8; 16], Vec<u8>), Error>,
+    ) -> Result<(u32, R), Error> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| Error::Invalid {
+            path: path.clone(),
+            reason: format!("device state: {e}"),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let before: i64 = tx
+            .query_row(
+                "SELECT coalesce((SELECT value FROM counters WHERE name = 'matches'), 0)",
                 [],
                 |r| r.get(0),
-            )?;
-            tx.commit()?;
-            Ok(m as u32)
-        })
+            )
+            .map_err(err)?;
+        let matches = before as u32 + 1;
+        // On an error here the transaction rolls back when dropped.
+        let (out, id, sealed) = make(matches)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO counters (name, value) VALUES ('matches', ?1)",
+            [i64::from(matches)],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT INTO pending_reports (id, sealed, queued_at) VALUES (?1, ?2, ?3)",
+            params![&id[..], sealed, now() as i64],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok((matches, out))
     }
 
     /// The held reports, oldest first.

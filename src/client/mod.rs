@@ -31,7 +31,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::e2ee::{Envelope, Identity, PublicIdentity, PublicKey, SeenIds, VerifyKey};
+use crate::e2ee::{Envelope, Identity, PublicIdentity, SeenIds, VerifyKey};
 use crate::franking;
 use crate::hashset::{HashSet, VersionPins};
 use crate::message::{Attachment, Message, MessageId};
@@ -235,16 +235,10 @@ impl Device {
 
     /// The relay's receipt key, pinned on first use.
     fn relay_key(&self) -> Result<VerifyKey, Error> {
-        const RELAY: &str = "@relay";
-        if let Some(k) = self.local.pinned(RELAY)? {
-            return Ok(k.ed25519);
+        match self.local.relay_key()? {
+            Some(k) => Ok(k),
+            None => self.local.pin_relay_key(&self.relay.relay_key()?),
         }
-        let key = self.relay.relay_key()?;
-        let keys = PublicIdentity {
-            x25519: PublicKey::from_bytes([0; 32]),
-            ed25519: key,
-        };
-        Ok(self.local.pin(RELAY, &keys, false)?.ed25519)
     }
 
     /// Scans, seals, sends and (on a reportable match) reports one message.
@@ -347,36 +341,37 @@ impl Device {
         franking_key: &[u8; 32],
         receipt: Receipt,
     ) -> Result<ReportOutcome, Error> {
-        let (matches, _, _) = self.local.report_counts()?;
-        let report = Report::new(
-            message,
-            verdict,
-            &policy.name,
-            matches + 1,
-            franking_key,
-            receipt,
-        );
-        let sealed = report
-            .seal(&self.identity, &self.ws.moderator_key()?)
-            .map_err(|e| Error::Invalid {
-                path: self.ws.root().join("keys"),
-                reason: e.to_string(),
-            })?;
-        let id: [u8; 16] = hex::decode(&report.id)
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .unwrap_or([0; 16]);
-        // Held (and counted) in one transaction before any release: a crash
-        // from here on loses nothing.
-        let account_matches = self.local.hold_report(&id, &sealed)?;
+        let moderator = self.ws.moderator_key()?;
+        let identity = self.identity.clone();
+        // Counted, built for that count, sealed and held in one transaction
+        // before any release: a crash from here on loses nothing.
+        let (account_matches, (report_id, sealed_size)) = self.local.hold_report(|matches| {
+            let id = MessageId::random();
+            let report = Report::new(
+                id,
+                message,
+                verdict,
+                &policy.name,
+                matches,
+                franking_key,
+                receipt,
+            );
+            let sealed = report
+                .seal(&identity, &moderator)
+                .map_err(|e| Error::Invalid {
+                    path: self.ws.root().join("keys"),
+                    reason: e.to_string(),
+                })?;
+            Ok(((report.id, sealed.len()), id.0, sealed))
+        })?;
         let (released_now, release_error) = if account_matches >= policy.account_threshold {
             self.release_reports()
         } else {
             (0, None)
         };
         Ok(ReportOutcome {
-            report_id: report.id,
-            sealed_size: sealed.len(),
+            report_id,
+            sealed_size,
             account_matches,
             account_threshold: policy.account_threshold,
             released_now,
@@ -510,21 +505,4 @@ impl Device {
         }
         Ok(msg)
     }
-}
-
-/// Scans, reports, seals and sends one message from `from` to `to`
-/// (loads `from`'s device for this one message).
-pub fn send(
-    ws: &Workspace,
-    from: &str,
-    to: &str,
-    text: Option<String>,
-    attachments: Vec<Attachment>,
-) -> Result<SendOutcome, Error> {
-    Device::open(ws, from)?.send(to, text, attachments)
-}
-
-/// Takes `name`'s inbox (loads `name`'s device for this once).
-pub fn inbox(ws: &Workspace, name: &str) -> Result<Vec<Received>, Error> {
-    Device::open(ws, name)?.inbox()
 }
