@@ -166,43 +166,26 @@ pub struct Timing {
     pub micros: u64,
 }
 
-/// What the scanner decided. Ordered by severity (see [`Action::severity`]),
-/// so that `max` gives the more severe of two.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What the scanner decided, declared in order of severity (a report still
+/// delivers the message, a block does not), so that `max` gives the more
+/// severe of two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Nothing matched, or the policy allows what was found: send.
     Allow,
     /// Policy `warn`: tell the sender, send.
     Warn,
-    /// Policy `block`: do not send.
-    Block,
     /// Policy `report`: send, and report to the moderators.
     Report,
+    /// Policy `block`: do not send.
+    Block,
 }
 
 impl Action {
-    /// 0 for allow, 1 warn, 2 report, 3 block: a report still delivers the
-    /// message, a block does not.
+    /// 0 for allow, 1 warn, 2 report, 3 block (the declaration order).
     pub fn severity(self) -> u8 {
-        match self {
-            Action::Allow => 0,
-            Action::Warn => 1,
-            Action::Report => 2,
-            Action::Block => 3,
-        }
-    }
-}
-
-impl PartialOrd for Action {
-    fn partial_cmp(&self, other: &Action) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Action {
-    fn cmp(&self, other: &Action) -> std::cmp::Ordering {
-        self.severity().cmp(&other.severity())
+        self as u8
     }
 }
 
