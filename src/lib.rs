@@ -28,6 +28,7 @@
 
 pub mod atomic;
 pub mod client;
+pub mod clock;
 pub mod demo;
 pub mod e2ee;
 pub mod eval;

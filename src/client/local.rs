@@ -17,7 +17,6 @@
 //! other's state.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -79,11 +78,7 @@ pub(crate) struct Local {
     conn: Connection,
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use crate::clock::now_unix as now;
 
 impl Local {
     pub(crate) fn open(path: &Path) -> Result<Local, Error> {

@@ -27,7 +27,7 @@
 mod local;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -117,11 +117,7 @@ pub struct Trusted {
     pub safety_number: String,
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use crate::clock::now_unix as now;
 
 /// One identity's device, loaded once.
 pub struct Device {

@@ -277,14 +277,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Seconds since the Unix epoch now, from the system clock (0 if the clock
-/// is before 1970).
-pub fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use crate::clock::now_unix;
 
 /// The current time as RFC 3339 in UTC, whole seconds (`2025-06-01T12:00:00Z`).
 pub fn now_rfc3339() -> String {
