@@ -81,7 +81,7 @@ fn beta_quantile(q: f64, a: f64, b: f64) -> f64 {
 }
 
 /// The regularised incomplete beta function I_x(a, b), a, b > 0.
-pub fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
+fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
@@ -116,28 +116,22 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     for m in 1..1_000_000u32 {
         let m = f64::from(m);
         let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
+        // One Lentz step: folds the next partial numerator into (c, d) and
+        // returns the factor h is multiplied by.
+        let mut step = |aa: f64| {
+            d = 1.0 + aa * d;
+            if d.abs() < TINY {
+                d = TINY;
+            }
+            c = 1.0 + aa / c;
+            if c.abs() < TINY {
+                c = TINY;
+            }
+            d = 1.0 / d;
+            d * c
+        };
+        h *= step(m * (b - m) * x / ((qam + m2) * (a + m2)));
+        let del = step(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)));
         h *= del;
         if (del - 1.0).abs() < EPS {
             break;
@@ -155,7 +149,7 @@ fn stirling_tail(x: f64) -> f64 {
 }
 
 /// ln Γ(x) for x > 0: Stirling's series, shifted up to x ≥ 10.
-pub fn ln_gamma(x: f64) -> f64 {
+fn ln_gamma(x: f64) -> f64 {
     let mut shift = 0.0;
     let mut x = x;
     while x < 10.0 {
