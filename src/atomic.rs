@@ -146,8 +146,11 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path().join("a")).unwrap().count(), 1);
     }
 
+    /// The flush itself cannot be observed from a test (only a power cut
+    /// would show it); this checks that syncing a folder succeeds and that
+    /// one that cannot be opened is skipped, not an error.
     #[test]
-    fn sync_dir_flushes_a_folder_and_skips_what_it_cannot_open() {
+    fn sync_dir_succeeds_on_a_folder_and_skips_what_it_cannot_open() {
         let dir = tempfile::tempdir().unwrap();
         sync_dir(dir.path()).unwrap();
         sync_dir(&dir.path().join("missing")).unwrap();

@@ -30,10 +30,10 @@
 //! exactly `h0 + i·h1`, so for one item in eight (`h1 ≡ 0 mod 8`) all `k`
 //! positions fall in one eighth of the filter, one in eight uses a quarter,
 //! one in four a half. In a small filter (88 bits, k = 20 for three entries)
-//! such an item fills its eighth, and one query in 64 is then a false
-//! positive however low `fill^k` is: the stated 6·10⁻⁷ per probe was 2·10⁻²
-//! in practice (issue 9). Format 1 sections are refused with a message to
-//! rebuild the set.
+//! such an item fills its eighth, and about one query in 64 whose own
+//! positions land there is admitted however low `fill^k` is (issue 9; the
+//! figures measured before the fix are in `docs/BLOOM.md`). Format 1
+//! sections are refused with a message to rebuild the set.
 //!
 //! # Section layout
 //!
