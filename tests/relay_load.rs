@@ -867,6 +867,13 @@ fn a_device_that_dies_between_storing_and_acknowledging_shows_each_message_once(
     assert!(bob.inbox().unwrap().is_empty(), "and never again");
     let mut bob = Device::open(&ws, "bob").unwrap();
     assert!(bob.inbox().unwrap().is_empty(), "nor after another restart");
+    // A redelivery of messages already shown (the relay forgets the
+    // acknowledgements) is not shown again: the device's replay guard.
+    rusqlite::Connection::open(dir.path().join("relay.db"))
+        .unwrap()
+        .execute("UPDATE messages SET delivered_at = NULL", [])
+        .unwrap();
+    assert!(bob.inbox().unwrap().is_empty(), "a redelivery is not shown");
     assert!(
         ws.relay_as("bob")
             .unwrap()

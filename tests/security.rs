@@ -186,8 +186,27 @@ fn a_plaintext_header_that_disagrees_with_the_authenticated_one_is_refused() {
         })
         .unwrap();
     drop(store);
-    // 2. A relay that labels mallory's envelope as alice's.
+    // 2. A relay that labels mallory's envelope as alice's. An honest relay
+    //    refuses it (the envelope's sender key is not alice's)…
     let m2 = message([12; 16], "alice", "bob", "also alice");
+    let store = Store::open(&ws.path.join("relay.db")).unwrap();
+    let err = store
+        .send(&OutgoingMessage {
+            id: m2.id.0,
+            from: "alice".into(),
+            to: "bob".into(),
+            sent_at: m2.sent_at,
+            envelope: seal(&m2, m2.id.0, m2.sent_at),
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sender key is not 'alice''s registered key"),
+        "{err}"
+    );
+    drop(store);
+    assert_eq!(message_count(&ws), 1, "only case 1 is stored");
+    //    …a malicious one stores it anyway.
     plant(
         &ws,
         m2.id.0,
@@ -697,6 +716,15 @@ fn replayed_stale_rebound_and_cross_origin_requests_are_refused() {
     );
     assert_eq!(status, 403);
     assert!(body.contains("cross-origin"), "{body}");
+    let (status, body) = raw_send(
+        &url,
+        &fetch,
+        Some(("bob", &s.bob, now(), &nonce(6))),
+        None,
+        &[("sec-fetch-site", "cross-site")],
+    );
+    assert_eq!(status, 403);
+    assert!(body.contains("cross-site request"), "{body}");
     let same_origin = format!("http://{host}");
     let (status, _) = raw_send(
         &url,
@@ -810,6 +838,65 @@ fn forged_reports_are_shown_as_not_verified() {
             &doctored.seal(&alice, &moderator_pk).unwrap(),
         )
         .unwrap();
+    // Doctored evidence whose digest list was doctored to match: only the
+    // commitment the relay carried gives it away.
+    let mut reopened = real.clone();
+    reopened.id = "dd".repeat(16);
+    reopened.evidence[0].bytes_hex = Some(hex::encode(b"another picture"));
+    let i = reopened.evidence[0].index;
+    reopened.part_digests[i] = hex::encode(reopened.evidence[0].digest());
+    store
+        .submit_report(
+            "alice",
+            [0xdd; 16],
+            &reopened.seal(&alice, &moderator_pk).unwrap(),
+        )
+        .unwrap();
+    // A genuine receipt for one message (id ee), whose commitment the
+    // sender made over another (id ef), attached to a report about the
+    // other one.
+    let bob_pk = ws.ws.identity("bob").unwrap().public();
+    let kf = [2u8; 32];
+    let claimed = message([0xef; 16], "alice", "bob", "claimed");
+    let carried = message([0xee; 16], "alice", "bob", "carried");
+    let env = Envelope::seal(
+        &alice,
+        &bob_pk,
+        carried.id.0,
+        carried.sent_at,
+        franking::commit(&kf, &claimed),
+        &franking::frame(&kf, &carried.to_bytes()),
+    )
+    .unwrap();
+    let receipt = store
+        .send(&OutgoingMessage {
+            id: carried.id.0,
+            from: "alice".into(),
+            to: "bob".into(),
+            sent_at: carried.sent_at,
+            envelope: env.to_bytes(),
+        })
+        .unwrap();
+    let other = Report {
+        id: "ef".repeat(16),
+        message_id: claimed.id.to_hex(),
+        sent_at: claimed.sent_at,
+        evidence: vec![],
+        franking_key: hex::encode(kf),
+        part_digests: franking::part_digests(&claimed)
+            .iter()
+            .map(hex::encode)
+            .collect(),
+        receipt,
+        ..real.clone()
+    };
+    store
+        .submit_report(
+            "alice",
+            [0xef; 16],
+            &other.seal(&alice, &moderator_pk).unwrap(),
+        )
+        .unwrap();
     drop(store);
 
     let view = moderator_view(&ws);
@@ -851,11 +938,23 @@ fn forged_reports_are_shown_as_not_verified() {
             .any(|p| p.contains("is not the part the message committed to")),
         "{doctored}"
     );
+    let reopened = by_id("dddd");
+    assert_eq!(
+        reopened.problems,
+        ["the franking opening does not match the commitment the relay carried"],
+        "{reopened}"
+    );
+    let other = by_id("efef");
+    assert_eq!(
+        other.problems,
+        ["the receipt is for another message"],
+        "{other}"
+    );
     // The CLI shows it too.
     let out = cssim(&ws.path).args(["moderate", "list"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("[verified]").count(), 1, "{text}");
-    assert_eq!(text.matches("NOT VERIFIED").count(), 3, "{text}");
+    assert_eq!(text.matches("NOT VERIFIED").count(), 5, "{text}");
 }
 
 fn set_policy(ws: &Ws, line: &str) {

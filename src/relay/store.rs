@@ -730,6 +730,21 @@ mod tests {
             err.contains("sender key is not 'alice''s registered key"),
             "{err}"
         );
+        // Sealed by alice, but to someone who is not bob.
+        let stranger = Identity::generate();
+        let env = Envelope::seal(&f.alice, &stranger.public(), [6; 16], 1, [0; 32], b"x").unwrap();
+        let m = OutgoingMessage {
+            id: [6; 16],
+            from: "alice".into(),
+            to: "bob".into(),
+            sent_at: 1,
+            envelope: env.to_bytes(),
+        };
+        let err = f.store.send(&m).unwrap_err().to_string();
+        assert!(
+            err.contains("recipient key is not 'bob''s registered key"),
+            "{err}"
+        );
         let mut m2 = msg(&f, 5, 10);
         m2.sent_at = 2;
         assert!(
