@@ -2,9 +2,11 @@
 //! moderator can read it, and the outcomes moderators record.
 //!
 //! A report carries the matched parts themselves (the evidence a human
-//! reviewer looks at) and the scanner's matches. It is serialised as JSON and
-//! sealed with HPKE (base mode, AES-256-GCM) to the moderator's public key;
-//! the relay stores the sealed bytes and learns only their size and time.
+//! reviewer looks at) and the scanner's matches. It is serialised as JSON
+//! followed by the evidence's raw bytes (so a report costs what its evidence
+//! weighs, not twice that as hex would), and sealed with HPKE (base mode,
+//! AES-256-GCM) to the moderator's public key; the relay stores the sealed
+//! bytes and learns only their size and time.
 //! This is the privacy cost of client-side scanning made concrete: every
 //! false positive sends a private photo or text to a stranger.
 //!
@@ -26,8 +28,10 @@ use crate::scan::{Match, Part, Verdict};
 const REPORT_INFO: &[u8] = b"cssim moderation report v2";
 /// Domain of the device's signature over a report.
 const SIGNATURE_DOMAIN: &[u8] = b"cssim report signature v2\n";
-/// Sealed plaintext: magic, the 64-byte signature, then the report's JSON.
-const SEALED_MAGIC: &[u8; 4] = b"CSR2";
+/// Sealed plaintext: magic, the 64-byte signature, then the signed body:
+/// the JSON's length (u32, big-endian), the report's JSON, and the bytes of
+/// each evidence that carries bytes, in evidence order.
+const SEALED_MAGIC: &[u8; 4] = b"CSR3";
 
 /// One matched part, as the moderator sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,9 +48,14 @@ pub struct Evidence {
     pub name: Option<String>,
     /// The text, for text and URL parts (the whole text: it is one part).
     pub text: Option<String>,
-    /// The attachment's bytes (hex), for attachments.
-    pub bytes_hex: Option<String>,
-    /// The attachment's size in bytes.
+    /// Whether the attachment's bytes travel with the report (files and
+    /// images; a link's URL is in `text`).
+    pub carries_bytes: bool,
+    /// The attachment's bytes. Not part of the JSON: they follow it raw in
+    /// the sealed report.
+    #[serde(skip)]
+    pub bytes: Option<Vec<u8>>,
+    /// The part's size in bytes.
     pub size: usize,
 }
 
@@ -198,10 +207,38 @@ impl Report {
     /// Signs the report with the sending device's key and seals it to the
     /// moderator's public key.
     pub fn seal(&self, device: &Identity, moderator: &e2ee::PublicKey) -> Result<Vec<u8>, Error> {
-        let json = serde_json::to_vec(self).map_err(|e| Error::Seal(e.to_string()))?;
-        let signature = device.sign(&[SIGNATURE_DOMAIN, &json].concat());
-        let plaintext = [SEALED_MAGIC.as_slice(), &signature, &json].concat();
+        let body = self.body()?;
+        let signature = device.sign(&[SIGNATURE_DOMAIN, &body].concat());
+        let plaintext = [SEALED_MAGIC.as_slice(), &signature, &body].concat();
         e2ee::seal_to(moderator, REPORT_INFO, &plaintext).map_err(|e| Error::Seal(e.to_string()))
+    }
+
+    /// The signed body: JSON length, JSON, then the evidence's bytes.
+    fn body(&self) -> Result<Vec<u8>, Error> {
+        let json = serde_json::to_vec(self).map_err(|e| Error::Seal(e.to_string()))?;
+        let json_len =
+            u32::try_from(json.len()).map_err(|_| Error::Seal("report JSON over 4 GiB".into()))?;
+        let mut body = Vec::with_capacity(4 + json.len() + self.evidence_len());
+        body.extend_from_slice(&json_len.to_be_bytes());
+        body.extend_from_slice(&json);
+        for e in self.evidence.iter().filter(|e| e.carries_bytes) {
+            let bytes = e.bytes.as_deref().unwrap_or_default();
+            if bytes.len() != e.size {
+                return Err(Error::Seal(format!(
+                    "evidence {}: {} bytes, but its size says {}",
+                    e.part,
+                    bytes.len(),
+                    e.size
+                )));
+            }
+            body.extend_from_slice(bytes);
+        }
+        Ok(body)
+    }
+
+    fn evidence_len(&self) -> usize {
+        let carried = self.evidence.iter().filter(|e| e.carries_bytes);
+        carried.map(|e| e.size).sum()
     }
 
     /// Opens a sealed report with the moderator's identity. Nothing is
@@ -215,7 +252,38 @@ impl Report {
         let (signature, body) = rest
             .split_first_chunk::<64>()
             .ok_or_else(|| Error::Malformed("truncated signature".into()))?;
-        let report = serde_json::from_slice(body).map_err(|e| Error::Malformed(e.to_string()))?;
+        let (json_len, rest) = body
+            .split_first_chunk::<4>()
+            .ok_or_else(|| Error::Malformed("truncated body".into()))?;
+        let json_len = u32::from_be_bytes(*json_len) as usize;
+        if rest.len() < json_len {
+            return Err(Error::Malformed(format!(
+                "JSON of {json_len} bytes in a body of {}",
+                rest.len()
+            )));
+        }
+        let (json, mut tail) = rest.split_at(json_len);
+        let mut report: Report =
+            serde_json::from_slice(json).map_err(|e| Error::Malformed(e.to_string()))?;
+        for e in report.evidence.iter_mut().filter(|e| e.carries_bytes) {
+            if tail.len() < e.size {
+                return Err(Error::Malformed(format!(
+                    "evidence {} says {} bytes, {} remain",
+                    e.part,
+                    e.size,
+                    tail.len()
+                )));
+            }
+            let (bytes, rest) = tail.split_at(e.size);
+            e.bytes = Some(bytes.to_vec());
+            tail = rest;
+        }
+        if !tail.is_empty() {
+            return Err(Error::Malformed(format!(
+                "{} bytes after the last evidence",
+                tail.len()
+            )));
+        }
         Ok(OpenedReport {
             report,
             signature: *signature,
@@ -350,16 +418,14 @@ pub fn review(
 impl Evidence {
     /// The digest this evidence must have among the committed parts.
     pub fn digest(&self) -> [u8; 32] {
-        match (self.kind, &self.bytes_hex) {
+        match (self.kind, &self.bytes) {
             (None, _) => franking::text_digest(self.text.as_deref()),
             (Some(3), _) => {
                 franking::attachment_digest(3, "", self.text.as_deref().unwrap_or("").as_bytes())
             }
-            (Some(kind), Some(b)) => franking::attachment_digest(
-                kind,
-                self.name.as_deref().unwrap_or(""),
-                &hex::decode(b).unwrap_or_default(),
-            ),
+            (Some(kind), Some(b)) => {
+                franking::attachment_digest(kind, self.name.as_deref().unwrap_or(""), b)
+            }
             (Some(_), None) => [0; 32],
         }
     }
@@ -374,7 +440,8 @@ fn evidence_for(message: &Message, part: &Part, label: String) -> Evidence {
         kind: None,
         name: None,
         text: message.text.clone(),
-        bytes_hex: None,
+        carries_bytes: false,
+        bytes: None,
         part: label,
     };
     match part {
@@ -389,7 +456,8 @@ fn evidence_for(message: &Message, part: &Part, label: String) -> Evidence {
                     kind: Some(kind),
                     name: Some(name.to_string()),
                     text: is_link.then(|| String::from_utf8_lossy(data).into_owned()),
-                    bytes_hex: (!is_link).then(|| hex::encode(data)),
+                    carries_bytes: !is_link,
+                    bytes: (!is_link).then(|| data.to_vec()),
                     part: label,
                 }
             }
@@ -399,7 +467,8 @@ fn evidence_for(message: &Message, part: &Part, label: String) -> Evidence {
                 kind: None,
                 name: None,
                 text: None,
-                bytes_hex: None,
+                carries_bytes: false,
+                bytes: None,
                 part: label,
             },
         },

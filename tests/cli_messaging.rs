@@ -147,6 +147,19 @@ fn a_listed_image_is_reported_delivered_and_moderated() {
         std::fs::read(root().join(LISTED)).unwrap(),
         "the evidence is the image itself"
     );
+    // A report weighs what its evidence weighs: the image's bytes plus a
+    // small header, not twice the image (as hex in the JSON once made it).
+    let overview = cssim(&ws.path)
+        .args(["relay", "show", "--json"])
+        .output()
+        .unwrap();
+    let overview: serde_json::Value = serde_json::from_slice(&overview.stdout).unwrap();
+    let sealed = overview["reports"][0]["size"].as_u64().unwrap() as usize;
+    assert!(
+        sealed > bytes.len() && sealed < bytes.len() + 4096,
+        "a report of a {}-byte image is {sealed} bytes",
+        bytes.len()
+    );
     cssim(&ws.path)
         .args(["moderate", "resolve", &id, "--outcome", "false-positive"])
         .assert()

@@ -803,7 +803,8 @@ fn forged_reports_are_shown_as_not_verified() {
             kind: None,
             name: None,
             text: m.text.clone(),
-            bytes_hex: None,
+            carries_bytes: false,
+            bytes: None,
             size: 14,
         }],
         franking_key: hex::encode(kf),
@@ -829,7 +830,8 @@ fn forged_reports_are_shown_as_not_verified() {
     // Doctored evidence: the genuine report with other image bytes.
     let mut doctored = real.clone();
     doctored.id = "cc".repeat(16);
-    doctored.evidence[0].bytes_hex = Some(hex::encode(b"another picture"));
+    doctored.evidence[0].bytes = Some(b"another picture".to_vec());
+    doctored.evidence[0].size = 15;
     let alice = ws.ws.identity("alice").unwrap();
     store
         .submit_report(
@@ -842,7 +844,8 @@ fn forged_reports_are_shown_as_not_verified() {
     // commitment the relay carried gives it away.
     let mut reopened = real.clone();
     reopened.id = "dd".repeat(16);
-    reopened.evidence[0].bytes_hex = Some(hex::encode(b"another picture"));
+    reopened.evidence[0].bytes = Some(b"another picture".to_vec());
+    reopened.evidence[0].size = 15;
     let i = reopened.evidence[0].index;
     reopened.part_digests[i] = hex::encode(reopened.evidence[0].digest());
     store

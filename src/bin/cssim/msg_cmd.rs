@@ -552,7 +552,7 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
                 println!("  {m}");
             }
             for e in &rep.evidence {
-                match (&e.text, &e.bytes_hex) {
+                match (&e.text, &e.bytes) {
                     (Some(t), _) => println!("  evidence {}: {t:?}", e.part),
                     (None, Some(b)) => {
                         println!("  evidence {}: {} bytes", e.part, e.size);
@@ -563,7 +563,7 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
                                 &rep.id[..8],
                                 e.part.replace([' ', '#', '/'], "_")
                             ));
-                            std::fs::write(&path, hex::decode(b)?)?;
+                            std::fs::write(&path, b)?;
                             println!("    saved to {}", path.display());
                         }
                     }
