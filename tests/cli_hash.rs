@@ -367,3 +367,17 @@ fn errors_are_one_line_without_repeated_causes() {
         "{err}"
     );
 }
+
+#[test]
+fn a_small_pixel_limit_is_stated_in_pixels() {
+    // A limit under a million pixels once read "0 megapixels".
+    let image = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/images/benign/astronaut.jpg");
+    cssim()
+        .args(["hash", "--algo", "pdq", "--max-pixels", "1000"])
+        .arg(&image)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "image too large: 512×512 pixels (limit 16384×16384 and 1000 pixels)",
+        ));
+}

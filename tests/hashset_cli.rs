@@ -503,3 +503,41 @@ fn build_refuses_a_bad_expiry_naming_the_flag() {
         );
     assert_eq!(names(dir.path()), before);
 }
+
+#[test]
+fn an_image_given_as_a_list_is_named_as_an_image() {
+    let (dir, key) = setup();
+    let image = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/images/benign/astronaut.jpg");
+    cssim()
+        .args(["hashset", "build", "--from"])
+        .arg(&image)
+        .arg("--sign")
+        .arg(&key)
+        .arg("-o")
+        .arg(dir.path().join("x.hashset"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "astronaut.jpg: line 1: this is a Jpeg image, not a list of hashes: to hash images, pass the folder that holds them",
+        ));
+    assert!(!dir.path().join("x.hashset").exists());
+}
+
+#[test]
+fn a_bad_hash_in_a_list_names_the_line_and_the_fault() {
+    let (dir, key) = setup();
+    let list = dir.path().join("l.csv");
+    fs::write(&list, "algorithm,hash\nsha256,abc\nsha256,zz\n").unwrap();
+    cssim()
+        .args(["hashset", "build", "--from"])
+        .arg(&list)
+        .arg("--sign")
+        .arg(&key)
+        .arg("-o")
+        .arg(dir.path().join("x.hashset"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "l.csv: line 2: 'abc' is not a hex digest: odd number of hex digits (3)",
+        ));
+}

@@ -306,3 +306,24 @@ fn bad_options_are_named() {
     let b = small_builder(&[]);
     assert!(matches!(b.build(&key()), Err(Error::NoRepresentation)));
 }
+
+#[test]
+fn a_file_changed_after_signing_says_so() {
+    // The issuer fingerprints agree, so "expected X; the file claims X"
+    // would only puzzle: the bytes changed after the signature was made.
+    let mut file = both();
+    let (_, start, _) = section_starts(&file)
+        .into_iter()
+        .find(|(k, _, _)| *k != SectionKind::Manifest)
+        .unwrap();
+    file[start] ^= 1;
+    let e = HashSet::from_bytes(&file, &key().verifying_key()).unwrap_err();
+    let real = cssim::hashset::sign::fingerprint(&key().verifying_key());
+    assert!(matches!(e, Error::ChangedAfterSigning { .. }));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "signature invalid: the file was changed after issuer {real} signed it (or the signature was damaged)"
+        )
+    );
+}

@@ -179,16 +179,26 @@ fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
     }
 }
 
+/// "64 megapixels" for round millions, "1000 pixels" otherwise (a limit
+/// below a million must not read as "0 megapixels").
+fn pixel_count(pixels: u64) -> String {
+    if pixels >= 1_000_000 && pixels % 1_000_000 == 0 {
+        format!("{} megapixels", pixels / 1_000_000)
+    } else {
+        format!("{pixels} pixels")
+    }
+}
+
 pub(crate) fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<(), DecodeError> {
     let pixels = u64::from(w) * u64::from(h);
     if w > limits.max_width || h > limits.max_height || pixels > limits.max_pixels {
         return Err(DecodeError::TooLarge {
             what: format!("{w}×{h} pixels"),
             limit: format!(
-                "{}×{} and {} megapixels",
+                "{}×{} and {}",
                 limits.max_width,
                 limits.max_height,
-                limits.max_pixels / 1_000_000
+                pixel_count(limits.max_pixels)
             ),
         });
     }

@@ -160,7 +160,13 @@ impl Digest {
         let s = hex_str.trim();
         let bytes = hex::decode(s).map_err(|e| DigestParseError::NotHex {
             value: truncate_for_error(s),
-            reason: e.to_string(),
+            reason: match e {
+                hex::FromHexError::OddLength => format!("odd number of hex digits ({})", s.len()),
+                hex::FromHexError::InvalidHexCharacter { c, index } => {
+                    format!("'{c}' at position {} is not a hex digit", index + 1)
+                }
+                other => other.to_string(),
+            },
         })?;
         let ok = match algorithm {
             Algorithm::Pdq | Algorithm::Sha256 | Algorithm::Text => bytes.len() == 32,

@@ -60,6 +60,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The file names the expected issuer, but its signature does not
+    /// verify: the file was changed after it was signed.
+    #[error(
+        "signature invalid: the file was changed after issuer {fingerprint} signed it (or the signature was damaged)"
+    )]
+    ChangedAfterSigning {
+        /// The issuer's fingerprint (expected and claimed alike).
+        fingerprint: String,
+    },
     /// The signature does not verify under the expected issuer key.
     #[error("signature invalid (expected issuer fingerprint {expected}{})",
             claimed.as_ref().map(|c| format!("; the file claims {c}")).unwrap_or_default())]

@@ -207,10 +207,13 @@ pub fn verify<'a>(bytes: &'a [u8], issuer: &VerifyingKey) -> Result<Container<'a
             .section(SectionKind::Manifest)
             .and_then(|m| serde_json::from_slice::<Manifest>(m).ok())
             .map(|m| m.issuer.fingerprint);
-        return Err(Error::SignatureInvalid {
-            expected: fingerprint(issuer),
-            claimed,
-        });
+        let expected = fingerprint(issuer);
+        if claimed.as_deref() == Some(expected.as_str()) {
+            return Err(Error::ChangedAfterSigning {
+                fingerprint: expected,
+            });
+        }
+        return Err(Error::SignatureInvalid { expected, claimed });
     }
     Ok(container)
 }

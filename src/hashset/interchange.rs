@@ -176,6 +176,15 @@ pub fn read_file(path: &std::path::Path, format: Format) -> Result<Imported> {
         path: path.to_path_buf(),
         source,
     })?;
+    if let Ok(format) = image::guess_format(&bytes) {
+        return Err(Error::Import {
+            line: 1,
+            reason: format!(
+                "this is a {format:?} image, not a list of hashes: to hash images, pass the folder that holds them"
+            ),
+        }
+        .in_file(path));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::Import {
             line: 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
