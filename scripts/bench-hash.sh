@@ -3,7 +3,8 @@
 #
 #   usage: scripts/bench-hash.sh [FOLDER] [--runs N] [--py-runs N] [--cssim PATH]
 #
-# FOLDER defaults to /work/corpus/photos (../shared/corpus/photos.sh builds it).
+# FOLDER defaults to target/corpus/photos (git-ignored; build it with
+# `../shared/corpus/photos.sh target/corpus`).
 # Uses .venv/bin/python (scripts/setup-reference-venv.sh) or $PYTHON.
 # Does not build anything: run `cargo build --release` first to include the Rust
 # side; without target/release/cssim only the Python side is measured.

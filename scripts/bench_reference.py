@@ -4,8 +4,8 @@ on ONE folder of photos, in one run.
 
 usage: bench_reference.py [FOLDER] [--cssim PATH] [--runs N] [--py-runs N]
 
-FOLDER     folder of photos (default /work/corpus/photos, built by
-           ../shared/corpus/photos.sh); the files directly inside it with an
+FOLDER     folder of photos (default target/corpus/photos, built by
+           `../shared/corpus/photos.sh target/corpus`); the files directly inside it with an
            image extension are used.
 --cssim    the Rust CLI (default target/release/cssim); if missing, only the
            Python side is measured.
@@ -99,7 +99,7 @@ def run_cssim(exe, args, runs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('folder', nargs='?', default='/work/corpus/photos')
+    ap.add_argument('folder', nargs='?', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'target', 'corpus', 'photos'))
     ap.add_argument('--cssim', default=os.path.join(ROOT, 'target', 'release', 'cssim'))
     ap.add_argument('--runs', type=int, default=3, help='cssim runs (best of)')
     ap.add_argument('--py-runs', type=int, default=3, help='Python loop runs (best of)')

@@ -4,7 +4,8 @@
 
 usage: scripts/make_test_images.py [--corpus DIR] [--only tests|examples]
 
---corpus DIR   output folder of ../shared/corpus/photos.sh (default /work/corpus);
+--corpus DIR   output folder of ../shared/corpus/photos.sh (default target/corpus,
+               built by `../shared/corpus/photos.sh target/corpus`);
                the script reads the pinned package archives in DIR/_downloads/
                (scikit-image 0.26.0 wheel, lomiri-wallpapers-16.04 20.04.0-2 .deb),
                checks their sha256 and extracts only the files it needs.
@@ -346,7 +347,7 @@ def make_examples(src, out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--corpus', default=os.environ.get('CORPUS', '/work/corpus'))
+    ap.add_argument('--corpus', default=os.environ.get('CORPUS', os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'target', 'corpus')))
     ap.add_argument('--only', choices=['tests', 'examples'])
     a = ap.parse_args()
     src = Sources(a.corpus)

@@ -38,6 +38,33 @@ fn actor_label(a: Actor, colour: bool) -> String {
     style::paint(&format!("[{name}]"), code, colour)
 }
 
+/// Width of the narration: the terminal's, or 100 columns when stdout is
+/// not a terminal (a file, a pipe, a projector's capture).
+fn narration_width() -> usize {
+    const DEFAULT: usize = 100;
+    if std::io::stdout().is_terminal() {
+        textwrap::termwidth().clamp(40, 160)
+    } else {
+        DEFAULT
+    }
+}
+
+/// One narration line, indented two columns and wrapped to `width`;
+/// continuation lines are indented two more than the line's own indent.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let own = line.len() - line.trim_start().len();
+    let first = format!("  {}", &line[..own]);
+    let rest = format!("{first}  ");
+    let options = textwrap::Options::new(width)
+        .initial_indent(&first)
+        .subsequent_indent(&rest)
+        .break_words(false);
+    textwrap::wrap(line.trim_start(), options)
+        .into_iter()
+        .map(|c| c.into_owned())
+        .collect()
+}
+
 /// `cssim demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let colour = style::stdout_colour();
@@ -48,6 +75,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         .unwrap_or_else(|| tmp.path().join("workspace"));
     let pause = args.step && std::io::stdin().is_terminal();
     let json = args.json;
+    let width = narration_width();
     let mut print = |s: &Step| {
         if json {
             return;
@@ -60,7 +88,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
             actor_label(s.actor, colour)
         );
         for l in &s.lines {
-            println!("  {l}");
+            for w in wrap(l, width) {
+                println!("{w}");
+            }
         }
         if pause {
             print!(
@@ -92,4 +122,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         );
     }
     Ok(crate::EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn long_lines_wrap_with_a_hanging_indent() {
+        let line = format!("  evidence: {}", "word ".repeat(40));
+        let out = wrap(&line, 60);
+        assert!(out.len() > 1);
+        assert!(out.iter().all(|l| l.chars().count() <= 60), "{out:?}");
+        assert!(out[0].starts_with("    evidence:"));
+        assert!(out[1].starts_with("      word"));
+    }
 }
