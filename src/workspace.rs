@@ -11,6 +11,10 @@
 //!                              received messages (SQLite, 0600)
 //! DIR/relay.db                 the embedded relay (unless relay is http://…)
 //! ```
+//!
+//! [`Workspace::init_with_users`] builds it all in a hidden sibling folder
+//! and renames it into place, so a failed init leaves nothing behind;
+//! [`Workspace::discover`] finds it from any folder inside it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -537,30 +537,28 @@ fn damaged(path: &Path, table: &str, row: &str, field: &str, what: &str) -> Erro
 }
 
 fn read_unshown(conn: &Connection) -> Result<Vec<Incoming>, ReadError> {
-    let rows: Vec<(i64, String, Value, Option<Vec<u8>>, Option<String>)> = conn
-        .prepare(
-            "SELECT rowid, sender, id, plaintext, error FROM inbox WHERE shown = 0
-             ORDER BY received_at, rowid",
-        )?
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    rows.into_iter()
-        .map(|(rowid, sender, id, plaintext, error)| {
-            let id = fixed::<16>(id).map_err(|what| ReadError::Damaged {
-                row: rowid.to_string(),
-                field: "id",
-                what,
-            })?;
-            Ok(Incoming {
-                sender,
-                id,
-                plaintext,
-                error,
-            })
-        })
-        .collect()
+    let mut stmt = conn.prepare(
+        "SELECT rowid, sender, id, plaintext, error FROM inbox WHERE shown = 0
+         ORDER BY received_at, rowid",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut items = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id = fixed::<16>(r.get(2)?).map_err(|what| ReadError::Damaged {
+            row: r
+                .get::<_, i64>(0)
+                .map_or_else(|_| "?".into(), |n| n.to_string()),
+            field: "id",
+            what,
+        })?;
+        items.push(Incoming {
+            sender: r.get(1)?,
+            id,
+            plaintext: r.get(3)?,
+            error: r.get(4)?,
+        });
+    }
+    Ok(items)
 }
 
 /// A BLOB value's bytes; anything else is described.

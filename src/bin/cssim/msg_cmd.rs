@@ -108,7 +108,10 @@ The message is scanned on the sender's side first (policy.toml says what and how
 then encrypted end to end (HPKE, X25519 + AES-256-GCM, sender authenticated) and
 handed to the relay. On a match the policy decides: report (deliver, and seal a
 report to the moderator), block, or warn. Prints the verdict, the time each
-scanning step took, and what was sent.")]
+scanning step took, and what was sent.
+
+Exit status: 0 sent; 2 could not send (error on stderr); 3 not sent because the
+policy blocks the message (the verdict is still printed).")]
 pub struct SendArgs {
     /// Sender identity.
     #[arg(long)]
