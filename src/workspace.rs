@@ -273,11 +273,18 @@ impl Workspace {
                 reason: "exists and is not a folder".into(),
             });
         }
-        let parent = match root.parent() {
+        // `cssim init .` or `init ..`: the folder's real name and parent,
+        // so the temporary folder is its sibling, not inside it.
+        let named = if root.exists() {
+            root.canonicalize().map_err(io(root))?
+        } else {
+            std::path::absolute(root).map_err(io(root))?
+        };
+        let parent = match named.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let leaf = root
+        let leaf = named
             .file_name()
             .map_or_else(|| "workspace".into(), |n| n.to_string_lossy().into_owned());
         let created = create_ancestors(&parent)?;
@@ -293,7 +300,7 @@ impl Workspace {
                 config: config.clone(),
             };
             building.build(users)?;
-            building.move_into(root)?;
+            building.move_into(&named)?;
             // Renamed away: nothing is left to clean up.
             let _ = tmp.keep();
             Ok(Workspace {
@@ -373,16 +380,13 @@ impl Workspace {
         Ok(true)
     }
 
-    /// Moves this complete workspace to `to`: one rename when `to` is
-    /// missing or an empty folder; otherwise entry by entry (workspace.toml
-    /// last), after checking that none of them is there already.
+    /// Moves this complete workspace to `to`: one rename when `to` does
+    /// not exist; otherwise entry by entry (workspace.toml last), after
+    /// checking that none of them is there already. An existing folder is
+    /// never replaced: it may be someone's current folder, and it keeps its
+    /// owner and mode.
     fn move_into(&self, to: &Path) -> Result<(), Error> {
-        let empty = match std::fs::read_dir(to) {
-            Ok(mut entries) => entries.next().is_none(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-            Err(e) => return Err(io(to)(e)),
-        };
-        if empty {
+        if !to.exists() {
             std::fs::rename(&self.root, to).map_err(io(to))?;
         } else {
             let names = top_level_entries(&self.root)?;

@@ -595,6 +595,35 @@ fn init_against_a_dead_relay_leaves_nothing_and_a_retry_succeeds() {
         .code(2)
         .stderr(predicate::str::contains("a workspace already exists here"));
     assert_eq!(entries(&empty), before);
+    // A folder holding other files: the workspace joins them, workspace.toml
+    // last; one holding a workspace's folder is refused, nothing moved.
+    let busy = dir.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("notes.txt"), "mine").unwrap();
+    init(&busy, &[]).success();
+    assert!(busy.join("workspace.toml").exists() && busy.join("notes.txt").exists());
+    let clash = dir.path().join("clash");
+    std::fs::create_dir_all(clash.join("keys")).unwrap();
+    init(&clash, &[]).code(2).stderr(predicate::str::contains(
+        "keys: already exists; not overwriting it",
+    ));
+    assert_eq!(entries(&clash), ["keys"]);
+    assert_eq!(entries(&clash.join("keys")), Vec::<String>::new());
+    // `init .` builds next to the folder, not inside it.
+    let here = dir.path().join("here");
+    std::fs::create_dir(&here).unwrap();
+    Command::cargo_bin("cssim")
+        .unwrap()
+        .current_dir(&here)
+        .args(["init", "."])
+        .assert()
+        .success();
+    assert!(here.join("workspace.toml").exists());
+    assert!(
+        !entries(dir.path()).iter().any(|n| n.contains("cssim-init")),
+        "no temporary folder left: {:?}",
+        entries(dir.path())
+    );
 }
 
 /// Issue 9.5: init always registered alice and bob, so a second workspace
