@@ -971,3 +971,36 @@ fn corrupt_state_is_an_error_naming_the_file_and_field() {
             "relay.db: integrity check failed: CHECK constraint failed in messages",
         ));
 }
+
+/// Issue 9.5: the same, with a shared database file instead of a served
+/// relay (a relative path is relative to the workspace, and means the same
+/// while init builds the workspace next to its final place).
+#[test]
+fn two_workspaces_share_one_relay_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let second = dir.path().join("second");
+    init(&first, &["--relay", "../shared.db"]).success();
+    init(&second, &["--relay", "../shared.db", "--users", "carol"]).success();
+    assert!(dir.path().join("shared.db").exists());
+    assert!(!first.join("relay.db").exists() && !second.join("relay.db").exists());
+    cssim(&first)
+        .args([
+            "send",
+            "--from",
+            "bob",
+            "--to",
+            "carol",
+            "--text",
+            "one relay file",
+        ])
+        .assert()
+        .success();
+    cssim(&second)
+        .args(["inbox", "carol"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("from bob").and(predicate::str::contains("one relay file")),
+        );
+}
