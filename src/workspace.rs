@@ -11,6 +11,10 @@
 //!                              received messages (SQLite, 0600)
 //! DIR/relay.db                 the embedded relay (unless relay is http://…)
 //! ```
+//!
+//! [`Workspace::init_with_users`] builds it all in a hidden sibling folder
+//! and renames it into place, so a failed init leaves nothing behind;
+//! [`Workspace::discover`] finds it from any folder inside it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,8 +32,12 @@ pub const DEMO_HASHSET: &[u8] = include_bytes!("../hashsets/demo.hashset");
 /// The public key of the demo hash set's issuer.
 pub const DEMO_ISSUER_PUB: &str = include_str!("../hashsets/demo-issuer.key.pub");
 
-/// Names `cssim init` creates identities for.
+/// Names `cssim init` creates identities for unless told otherwise
+/// (`--users`).
 pub const DEMO_USERS: [&str; 2] = ["alice", "bob"];
+/// The folder commands fall back to when no `workspace.toml` is found in
+/// the current folder or its parents.
+pub const DEFAULT_DIR: &str = "cssim-workspace";
 /// The moderator's identity name.
 pub const MODERATOR: &str = "moderator";
 /// The relay operator's identity name (reads the relay's overview).
@@ -75,6 +83,27 @@ pub enum Error {
     NotAWorkspace {
         /// The folder.
         path: PathBuf,
+    },
+    /// No workspace was found from `start` up, nor in the default folder.
+    #[error(
+        "no cssim workspace here: no workspace.toml in {} or any folder above it, and no ./{DEFAULT_DIR}; \
+         create one with `cssim init`, or name one with -w DIR",
+        start.display()
+    )]
+    NotFound {
+        /// Where the search started.
+        start: PathBuf,
+    },
+    /// A user name `init` was asked to register is already on the relay.
+    #[error(
+        "user '{name}' is already registered on the relay {relay}: to join it with other names, \
+         use `cssim init --users NAME,…` (or `--users ''` to register nobody)"
+    )]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// The relay.
+        relay: String,
     },
     /// The folder already holds a workspace.
     #[error("{}: a workspace already exists here", path.display())]
@@ -152,12 +181,68 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     crate::atomic::write_atomic(path, bytes, false).map_err(io(path))
 }
 
+/// The entries `init` creates at the top of a workspace folder.
+fn top_level_entries(dir: &Path) -> Result<Vec<std::ffi::OsString>, Error> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        names.push(entry.map_err(io(dir))?.file_name());
+    }
+    // workspace.toml last: its presence means the workspace is complete.
+    names.sort_by_key(|n| n == "workspace.toml");
+    Ok(names)
+}
+
+/// Creates `dir`'s missing ancestors; returns those it created, deepest
+/// first, so a failed `init` can remove them again.
+fn create_ancestors(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut missing = Vec::new();
+    let mut d = dir;
+    while !d.as_os_str().is_empty() && !d.exists() {
+        missing.push(d.to_path_buf());
+        match d.parent() {
+            Some(p) => d = p,
+            None => break,
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    Ok(missing)
+}
+
+fn fsync_dir(dir: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io(dir))?;
+    let _ = dir;
+    Ok(())
+}
+
 impl Workspace {
-    /// Creates a workspace in `root` (which may exist but must not hold one):
-    /// identities for alice, bob and the moderator, the demo hash set and its
-    /// issuer key, the default policy, and an embedded relay with alice and
-    /// bob registered — or `relay` if given (a database path or `http://…`).
+    /// Creates a workspace in `root` with the demo users alice and bob; see
+    /// [`Workspace::init_with_users`].
     pub fn init(root: &Path, relay: Option<&str>) -> Result<Workspace, Error> {
+        Workspace::init_with_users(root, relay, &DEMO_USERS)
+    }
+
+    /// Creates a workspace in `root` (which may exist but must not hold
+    /// one): identities for `users`, the moderator and the operator, the
+    /// demo hash set and its issuer key, the default policy, and an
+    /// embedded relay with `users` registered — or `relay` if given (a
+    /// database path, relative to the workspace, or `http://…`). With no
+    /// users it joins an existing relay without registering anyone.
+    ///
+    /// All or nothing: the workspace is built in a hidden sibling folder
+    /// and renamed into place only when complete, so a failure (an
+    /// unreachable relay, a name already taken) leaves nothing behind and a
+    /// retry starts afresh. Names already registered on the relay are
+    /// refused before anything is registered; a relay that fails between
+    /// two registrations keeps the ones it accepted (a relay has no way to
+    /// unregister), so the retry needs other names.
+    pub fn init_with_users(
+        root: &Path,
+        relay: Option<&str>,
+        users: &[&str],
+    ) -> Result<Workspace, Error> {
         if root.join("workspace.toml").exists() {
             return Err(Error::Exists {
                 path: root.to_path_buf(),
@@ -171,31 +256,178 @@ impl Workspace {
             moderator: MODERATOR.to_string(),
             operator: OPERATOR.to_string(),
         };
-        let ws = Workspace {
-            root: root.to_path_buf(),
-            config,
+        for (i, name) in users.iter().enumerate() {
+            relay::validate_name(name)?;
+            if *name == config.moderator || *name == config.operator || users[..i].contains(name) {
+                return Err(Error::Invalid {
+                    path: root.to_path_buf(),
+                    reason: format!(
+                        "cannot create user '{name}': the name is taken (the moderator, the operator, or listed twice)"
+                    ),
+                });
+            }
+        }
+        if root.exists() && !root.is_dir() {
+            return Err(Error::Invalid {
+                path: root.to_path_buf(),
+                reason: "exists and is not a folder".into(),
+            });
+        }
+        // `cssim init .` or `init ..`: the folder's real name and parent,
+        // so the temporary folder is its sibling, not inside it.
+        let named = if root.exists() {
+            root.canonicalize().map_err(io(root))?
+        } else {
+            std::path::absolute(root).map_err(io(root))?
         };
-        // Reach the relay before writing anything, so that an unreachable or
-        // broken relay leaves no half-made workspace behind.
-        ws.relay()?.relay_key()?;
-        std::fs::create_dir_all(root).map_err(io(root))?;
-        let config = &ws.config;
+        let parent = match named.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let leaf = named
+            .file_name()
+            .map_or_else(|| "workspace".into(), |n| n.to_string_lossy().into_owned());
+        let created = create_ancestors(&parent)?;
+        let result = (|| {
+            // A sibling, so a relay path relative to the workspace (such as
+            // `../shared.db`) means the same while building as after.
+            let tmp = tempfile::Builder::new()
+                .prefix(&format!(".{leaf}.cssim-init-"))
+                .tempdir_in(&parent)
+                .map_err(io(&parent))?;
+            let building = Workspace {
+                root: tmp.path().to_path_buf(),
+                config: config.clone(),
+            };
+            building.build(users)?;
+            building.move_into(&named)?;
+            // Renamed away: nothing is left to clean up.
+            let _ = tmp.keep();
+            Ok(Workspace {
+                root: root.to_path_buf(),
+                config: config.clone(),
+            })
+        })();
+        if result.is_err() {
+            for dir in &created {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        result
+    }
+
+    /// Fills the (empty) folder: reaches the relay, checks the names are
+    /// free, writes every file, and registers the users last.
+    fn build(&self, users: &[&str]) -> Result<(), Error> {
+        let root = &self.root;
+        let relay = self.relay()?;
+        relay.relay_key()?;
+        // A served relay tells only its registered users who is registered:
+        // then the first name is checked by registering it, and the others
+        // with a request signed by the first.
+        let mut checked = self.names_free(&*relay, users)?;
+        drop(relay);
+        let config = &self.config;
         write_atomic(&root.join(&config.hashset), DEMO_HASHSET)?;
         write_atomic(&root.join(&config.issuer), DEMO_ISSUER_PUB.as_bytes())?;
         write_atomic(
             &root.join(&config.policy),
             Policy::default().to_toml().as_bytes(),
         )?;
-        for name in DEMO_USERS.iter().chain([&MODERATOR, &OPERATOR]) {
-            ws.new_identity(name)?;
+        for name in [MODERATOR, OPERATOR] {
+            self.new_identity(name)?;
         }
-        let toml = toml::to_string_pretty(&ws.config).map_err(|e| Error::Invalid {
+        for (i, name) in users.iter().enumerate() {
+            if !checked && i == 1 {
+                checked = self.names_free(&*self.relay_as(users[0])?, &users[1..])?;
+            }
+            match self.new_identity(name) {
+                Err(Error::Relay(relay::Error::UserExists { name })) => {
+                    return Err(Error::NameTaken {
+                        name,
+                        relay: config.relay.clone(),
+                    });
+                }
+                other => other?,
+            };
+        }
+        let toml = toml::to_string_pretty(config).map_err(|e| Error::Invalid {
             path: root.join("workspace.toml"),
             reason: e.to_string(),
         })?;
         // Written last: a workspace.toml means the workspace is complete.
-        write_atomic(&root.join("workspace.toml"), toml.as_bytes())?;
-        Ok(ws)
+        write_atomic(&root.join("workspace.toml"), toml.as_bytes())
+    }
+
+    /// Whether none of `names` is registered on `relay` (an error naming
+    /// the first that is); `false` when the relay will not say.
+    fn names_free(&self, relay: &dyn Relay, names: &[&str]) -> Result<bool, Error> {
+        for name in names {
+            match relay.user_keys(name) {
+                Err(relay::Error::UnknownUser { .. }) => {}
+                Err(relay::Error::Unauthorized { .. } | relay::Error::Forbidden { .. }) => {
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+                Ok(_) => {
+                    return Err(Error::NameTaken {
+                        name: name.to_string(),
+                        relay: self.config.relay.clone(),
+                    });
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Moves this complete workspace to `to`: one rename when `to` does
+    /// not exist; otherwise entry by entry (workspace.toml last), after
+    /// checking that none of them is there already. An existing folder is
+    /// never replaced: it may be someone's current folder, and it keeps its
+    /// owner and mode.
+    fn move_into(&self, to: &Path) -> Result<(), Error> {
+        if !to.exists() {
+            std::fs::rename(&self.root, to).map_err(io(to))?;
+        } else {
+            let names = top_level_entries(&self.root)?;
+            if let Some(taken) = names.iter().find(|n| to.join(n).exists()) {
+                return Err(Error::Invalid {
+                    path: to.join(taken),
+                    reason:
+                        "already exists; not overwriting it (remove it, or pick another folder)"
+                            .into(),
+                });
+            }
+            for name in &names {
+                let dest = to.join(name);
+                std::fs::rename(self.root.join(name), &dest).map_err(io(&dest))?;
+            }
+            std::fs::remove_dir(&self.root).map_err(io(&self.root))?;
+            fsync_dir(to)?;
+        }
+        fsync_dir(
+            to.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )
+    }
+
+    /// Finds the workspace for a command run in `start`: the nearest of
+    /// `start` and its parents holding a `workspace.toml` (as git finds its
+    /// repository), else `start/cssim-workspace`.
+    pub fn discover(start: &Path) -> Result<Workspace, Error> {
+        for dir in start.ancestors() {
+            if dir.join("workspace.toml").is_file() {
+                return Workspace::open(dir);
+            }
+        }
+        let fallback = start.join(DEFAULT_DIR);
+        if fallback.join("workspace.toml").is_file() {
+            return Workspace::open(&fallback);
+        }
+        Err(Error::NotFound {
+            start: start.to_path_buf(),
+        })
     }
 
     /// Opens the workspace in `root`.

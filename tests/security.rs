@@ -1205,6 +1205,67 @@ fn a_redelivery_is_shown_once() {
     assert_eq!(pending, 0, "and acknowledged this time");
 }
 
+/// Issue 9.22: the device's replay guard is keyed by (sender, id), as the
+/// envelope's is. Carol's message under an id Alice used before is hers,
+/// not a replay of Alice's: before the fix Bob never saw it.
+#[test]
+fn two_senders_using_the_same_message_id_are_both_shown() {
+    let ws = workspace();
+    ws.ws.new_identity("carol").unwrap();
+    let bob = ws.ws.identity("bob").unwrap().public();
+    let seal = |from: &str, m: &Message| {
+        let kf = [7u8; 32];
+        Envelope::seal(
+            &ws.ws.identity(from).unwrap(),
+            &bob,
+            m.id.0,
+            m.sent_at,
+            franking::commit(&kf, m),
+            &franking::frame(&kf, &m.to_bytes()),
+        )
+        .unwrap()
+        .to_bytes()
+    };
+    let id = [31; 16];
+    let from_alice = message(id, "alice", "bob", "alice's words");
+    plant(
+        &ws,
+        id,
+        "alice",
+        "bob",
+        from_alice.sent_at,
+        &seal("alice", &from_alice),
+    );
+    assert!(matches!(&bob_sees(&ws)[..], [Received::Message(m)] if m == &from_alice));
+    // The relay forgets the delivered message (one relay purging, or
+    // another relay): the id is free for Carol's.
+    relay_db(&ws).execute("DELETE FROM messages", []).unwrap();
+    let from_carol = message(id, "carol", "bob", "carol's words");
+    plant(
+        &ws,
+        id,
+        "carol",
+        "bob",
+        from_carol.sent_at,
+        &seal("carol", &from_carol),
+    );
+    assert!(
+        matches!(&bob_sees(&ws)[..], [Received::Message(m)] if m == &from_carol),
+        "carol's message is shown though alice used its id"
+    );
+    // Alice's, redelivered, is still a replay.
+    relay_db(&ws).execute("DELETE FROM messages", []).unwrap();
+    plant(
+        &ws,
+        id,
+        "alice",
+        "bob",
+        from_alice.sent_at,
+        &seal("alice", &from_alice),
+    );
+    assert!(bob_sees(&ws).is_empty(), "alice's id is still guarded");
+}
+
 /// Issue 8.8: a device that accepted version 2 of a hash set refuses the
 /// older, validly signed version 1 (a rollback that would drop entries).
 #[test]

@@ -6,11 +6,22 @@
 //! - `matches` and `pending_reports`: the account's match count and the
 //!   sealed reports held until the account threshold;
 //! - `inbox`: every message taken from the relay, stored *before* it is
-//!   acknowledged, keyed by message id. It is the replay guard too: an id
-//!   seen before is never shown again. Shown messages lose their plaintext
-//!   and are forgotten after [`RETENTION`] seconds, which bounds the table;
-//!   envelopes older than that are refused as stale, so a forgotten id
-//!   cannot come back.
+//!   acknowledged, keyed by (sender, message id) — as the envelope's own
+//!   guard is. It is the replay guard too: a sender's id seen before is
+//!   never shown again, and another sender using the same id does not hide
+//!   it. Shown messages lose their plaintext and are forgotten after
+//!   [`RETENTION`] seconds, which bounds the table; envelopes older than
+//!   that are refused as stale, so a forgotten id cannot come back.
+//!
+//! Schema version 2 added the sender to the inbox key. A version-1 file is
+//! migrated when opened: its rows keep sender `''` (not recorded), which
+//! guards that id for every sender until the row is forgotten, so the
+//! migration never lets a redelivery through.
+//!
+//! A value that does not decode (an id that is not 16 bytes, a held report
+//! too short to be sealed, a pinned key that is not 32 bytes) is an error
+//! naming the file, the table, the row and the field — never a zero id, an
+//! empty report or a silently re-pinned key.
 //!
 //! Every change is one transaction, so a concurrent `send` and `inbox` on
 //! the same device serialise on SQLite's lock instead of overwriting each
@@ -18,6 +29,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::e2ee::{PublicIdentity, PublicKey, VerifyKey};
@@ -27,7 +39,7 @@ use crate::workspace::Error;
 /// than this are refused.
 pub const RETENTION: u64 = 45 * 24 * 3600;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = "
 CREATE TABLE counters (
     name  TEXT PRIMARY KEY,
@@ -50,14 +62,39 @@ CREATE TABLE pending_reports (
     queued_at INTEGER NOT NULL
 );
 CREATE TABLE inbox (
-    id          BLOB PRIMARY KEY,
+    sender      TEXT NOT NULL,
+    id          BLOB NOT NULL,
     received_at INTEGER NOT NULL,
     plaintext   BLOB,
     error       TEXT,
-    shown       INTEGER NOT NULL DEFAULT 0
+    shown       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sender, id)
 );
 CREATE INDEX inbox_unshown ON inbox(shown, received_at);
 ";
+
+/// Version 1 → 2: the inbox is keyed by (sender, id). Old rows get sender
+/// `''`, which [`Local::known`] treats as any sender.
+const MIGRATE_1_TO_2: &str = "
+CREATE TABLE inbox_v2 (
+    sender      TEXT NOT NULL,
+    id          BLOB NOT NULL,
+    received_at INTEGER NOT NULL,
+    plaintext   BLOB,
+    error       TEXT,
+    shown       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sender, id)
+);
+INSERT INTO inbox_v2 (sender, id, received_at, plaintext, error, shown)
+    SELECT '', id, received_at, plaintext, error, shown FROM inbox ORDER BY rowid;
+DROP TABLE inbox;
+ALTER TABLE inbox_v2 RENAME TO inbox;
+CREATE INDEX inbox_unshown ON inbox(shown, received_at);
+";
+
+/// The shortest sealed report: an HPKE encapsulated key (32 bytes) and an
+/// AES-GCM tag (16 bytes).
+const MIN_SEALED_REPORT: usize = 32 + 16;
 
 /// A held report: its id and sealed bytes.
 pub(crate) type HeldReport = ([u8; 16], Vec<u8>);
@@ -65,6 +102,9 @@ pub(crate) type HeldReport = ([u8; 16], Vec<u8>);
 /// A message stored locally, not yet shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Incoming {
+    /// The sender's name, as the relay carried it (checked against the
+    /// authenticated sender when the message opened).
+    pub sender: String,
     pub id: [u8; 16],
     /// The message's wire form, once opened and checked.
     pub plaintext: Option<Vec<u8>>,
@@ -121,27 +161,43 @@ impl Local {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql)?;
-        match version {
-            // Two processes may race to create the schema: the first to take
-            // the write lock creates it, the other finds the version set.
-            0 => conn
-                .execute_batch("PRAGMA journal_mode=WAL;")
-                .and_then(|()| conn.execute_batch("BEGIN IMMEDIATE"))
-                .and_then(|()| conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)))
-                .and_then(|v| {
-                    if v == 0 {
-                        conn.execute_batch(&format!(
-                            "{SCHEMA} PRAGMA user_version={SCHEMA_VERSION};"
-                        ))?;
+        // Two processes may race to create or migrate the schema: the first
+        // to take the write lock does it, the other finds the version set.
+        if version != SCHEMA_VERSION {
+            let upgrade = || -> rusqlite::Result<Result<(), String>> {
+                if version == 0 {
+                    conn.execute_batch("PRAGMA journal_mode=WAL;")?;
+                }
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                let step = match v {
+                    0 => Ok(Some(SCHEMA)),
+                    1 => Ok(Some(MIGRATE_1_TO_2)),
+                    SCHEMA_VERSION => Ok(None),
+                    v => Err(format!(
+                        "device state version {v}; this build reads versions 1 to {SCHEMA_VERSION} \
+                         (made by a newer cssim?)"
+                    )),
+                };
+                match step {
+                    Ok(Some(sql)) => conn.execute_batch(&format!(
+                        "{sql} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                    ))?,
+                    Ok(None) => conn.execute_batch("COMMIT")?,
+                    Err(e) => {
+                        conn.execute_batch("ROLLBACK")?;
+                        return Ok(Err(e));
                     }
-                    conn.execute_batch("COMMIT")
-                })
-                .map_err(sql)?,
-            SCHEMA_VERSION => {}
-            v => {
-                return Err(invalid(format!(
-                    "device state version {v}; this build reads {SCHEMA_VERSION}"
-                )));
+                }
+                Ok(Ok(()))
+            };
+            match upgrade() {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => return Err(invalid(reason)),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(sql(e));
+                }
             }
         }
         conn.execute_batch("PRAGMA synchronous=FULL;")
@@ -170,6 +226,12 @@ impl Local {
         }
     }
 
+    /// A stored value that does not decode: names the file, table, row
+    /// and field.
+    fn damaged(&self, table: &str, row: &str, field: &str, what: &str) -> Error {
+        damaged(&self.path, table, row, field, what)
+    }
+
     fn counter(&self, name: &str) -> Result<u32, Error> {
         self.conn
             .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
@@ -193,24 +255,28 @@ impl Local {
         ))
     }
 
-    /// The peer's pinned keys, if any.
+    /// The peer's pinned keys, if any. A damaged pin is an error, never
+    /// "not pinned" (which would silently trust whatever the relay says).
     pub(crate) fn pinned(&self, name: &str) -> Result<Option<PublicIdentity>, Error> {
-        self.conn
+        let row = self
+            .conn
             .query_row(
                 "SELECT x25519, ed25519 FROM peers WHERE name = ?1",
                 [name],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+                |r| Ok((r.get::<_, Value>(0)?, r.get::<_, Value>(1)?)),
             )
             .optional()
-            .map_err(|e| self.err(e))
-            .map(|o| {
-                o.and_then(|(x, e)| {
-                    Some(PublicIdentity {
-                        x25519: PublicKey::from_bytes(x.try_into().ok()?),
-                        ed25519: VerifyKey::from_bytes(e.try_into().ok()?),
-                    })
-                })
-            })
+            .map_err(|e| self.err(e))?;
+        let Some((x, e)) = row else {
+            return Ok(None);
+        };
+        let row = format!("'{name}'");
+        let x = fixed::<32>(x).map_err(|w| self.damaged("peers", &row, "x25519", &w))?;
+        let e = fixed::<32>(e).map_err(|w| self.damaged("peers", &row, "ed25519", &w))?;
+        Ok(Some(PublicIdentity {
+            x25519: PublicKey::from_bytes(x),
+            ed25519: VerifyKey::from_bytes(e),
+        }))
     }
 
     /// Pins (or, with `replace`, re-pins) a peer's keys. Without `replace`
@@ -242,18 +308,15 @@ impl Local {
 
     /// The relay's pinned receipt key, if any.
     pub(crate) fn relay_key(&self) -> Result<Option<VerifyKey>, Error> {
-        let k: Option<Vec<u8>> = self
+        let k: Option<Value> = self
             .conn
             .query_row("SELECT ed25519 FROM relay_key", [], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))?;
         k.map(|k| {
-            k.try_into()
+            fixed::<32>(k)
                 .map(VerifyKey::from_bytes)
-                .map_err(|_| Error::Invalid {
-                    path: self.path.clone(),
-                    reason: "device state: the pinned relay key is damaged".into(),
-                })
+                .map_err(|w| self.damaged("relay_key", "1", "ed25519", &w))
         })
         .transpose()
     }
@@ -311,18 +374,38 @@ impl Local {
         Ok((matches, out))
     }
 
-    /// The held reports, oldest first.
+    /// The held reports, oldest first. One that does not decode is an
+    /// error naming its row: it is never submitted empty or under a zero id.
     pub(crate) fn pending(&self) -> Result<Vec<HeldReport>, Error> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, sealed FROM pending_reports ORDER BY seq")
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([], |r| {
-            let id: Vec<u8> = r.get(0)?;
-            Ok((id.try_into().unwrap_or([0; 16]), r.get(1)?))
-        })
-        .and_then(Iterator::collect)
-        .map_err(|e| self.err(e))
+        let rows: Vec<(i64, Value, Value)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT seq, id, sealed FROM pending_reports ORDER BY seq")
+                .map_err(|e| self.err(e))?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .and_then(Iterator::collect)
+                .map_err(|e| self.err(e))?
+        };
+        rows.into_iter()
+            .map(|(seq, id, sealed)| {
+                let row = seq.to_string();
+                let id =
+                    fixed::<16>(id).map_err(|w| self.damaged("pending_reports", &row, "id", &w))?;
+                let sealed = bytes(sealed)
+                    .and_then(|b| {
+                        if b.len() < MIN_SEALED_REPORT {
+                            Err(format!(
+                                "is {} bytes, shorter than any sealed report ({MIN_SEALED_REPORT})",
+                                b.len()
+                            ))
+                        } else {
+                            Ok(b)
+                        }
+                    })
+                    .map_err(|w| self.damaged("pending_reports", &row, "sealed", &w))?;
+                Ok((id, sealed))
+            })
+            .collect()
     }
 
     /// A held report reached the relay: forget it, count it.
@@ -340,28 +423,34 @@ impl Local {
         })
     }
 
-    /// Whether message `id` was received before.
-    pub(crate) fn known(&self, id: &[u8; 16]) -> Result<bool, Error> {
+    /// Whether `sender`'s message `id` was received before. Rows migrated
+    /// from version 1 (sender `''`, not recorded) match every sender.
+    pub(crate) fn known(&self, sender: &str, id: &[u8; 16]) -> Result<bool, Error> {
         self.conn
-            .query_row("SELECT 1 FROM inbox WHERE id = ?1", [&id[..]], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM inbox WHERE (sender = ?1 AND id = ?2) OR (sender = '' AND id = ?2)",
+                params![sender, &id[..]],
+                |_| Ok(()),
+            )
             .optional()
             .map(|o| o.is_some())
             .map_err(|e| self.err(e))
     }
 
-    /// Stores received messages (one transaction), ignoring ids already
-    /// stored; returns how many were new.
+    /// Stores received messages (one transaction), ignoring (sender, id)
+    /// pairs already stored; returns how many were new.
     pub(crate) fn store(&mut self, items: &[Incoming]) -> Result<usize, Error> {
         self.write(|c| -> rusqlite::Result<usize> {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut n = 0;
             {
                 let mut stmt = tx.prepare(
-                    "INSERT OR IGNORE INTO inbox (id, received_at, plaintext, error) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR IGNORE INTO inbox (sender, id, received_at, plaintext, error)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
                 let now = now() as i64;
                 for i in items {
-                    n += stmt.execute(params![&i.id[..], now, i.plaintext, i.error])?;
+                    n += stmt.execute(params![i.sender, &i.id[..], now, i.plaintext, i.error])?;
                 }
             }
             tx.execute(
@@ -373,31 +462,257 @@ impl Local {
         })
     }
 
-    /// Every stored message not yet shown, oldest first, marked shown (and
-    /// its plaintext dropped) in the same transaction.
-    pub(crate) fn take_unshown(&mut self) -> Result<Vec<Incoming>, Error> {
-        self.write(|c| -> rusqlite::Result<Vec<Incoming>> {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let items = {
-                let mut stmt = tx.prepare(
-                    "SELECT id, plaintext, error FROM inbox WHERE shown = 0 ORDER BY received_at, rowid",
-                )?;
-                stmt.query_map([], |r| {
-                    let id: Vec<u8> = r.get(0)?;
-                    Ok(Incoming {
-                        id: id.try_into().unwrap_or([0; 16]),
-                        plaintext: r.get(1)?,
-                        error: r.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            tx.execute(
-                "UPDATE inbox SET shown = 1, plaintext = NULL WHERE shown = 0",
+    /// Every stored message not yet shown, oldest first, left unshown
+    /// (`inbox --peek`).
+    pub(crate) fn unshown(&self) -> Result<Vec<Incoming>, Error> {
+        read_unshown(&self.conn).map_err(|e| self.read_error(e))
+    }
+
+    /// Every stored message not yet shown, oldest first, handed to `keep`
+    /// and then marked shown (its plaintext dropped) in the same
+    /// transaction. If `keep` fails, nothing is marked: the messages are
+    /// shown again next time.
+    pub(crate) fn take_unshown<T>(
+        &mut self,
+        keep: impl FnOnce(&[Incoming]) -> Result<T, Error>,
+    ) -> Result<(Vec<Incoming>, T), Error> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(&path, e))?;
+        let items = read_unshown(&tx).map_err(|e| read_error(&path, e))?;
+        // On an error the transaction rolls back when dropped.
+        let kept = keep(&items)?;
+        tx.execute(
+            "UPDATE inbox SET shown = 1, plaintext = NULL WHERE shown = 0",
+            [],
+        )
+        .map_err(|e| sql_error(&path, e))?;
+        tx.commit().map_err(|e| sql_error(&path, e))?;
+        Ok((items, kept))
+    }
+
+    fn read_error(&self, e: ReadError) -> Error {
+        read_error(&self.path, e)
+    }
+}
+
+/// Reading stored rows fails either in SQLite or on a value that does not
+/// decode.
+enum ReadError {
+    Sql(rusqlite::Error),
+    Damaged {
+        row: String,
+        field: &'static str,
+        what: String,
+    },
+}
+
+impl From<rusqlite::Error> for ReadError {
+    fn from(e: rusqlite::Error) -> ReadError {
+        ReadError::Sql(e)
+    }
+}
+
+fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("device state: {e}"),
+    }
+}
+
+fn read_error(path: &Path, e: ReadError) -> Error {
+    match e {
+        ReadError::Sql(e) => sql_error(path, e),
+        ReadError::Damaged { row, field, what } => damaged(path, "inbox", &row, field, &what),
+    }
+}
+
+fn damaged(path: &Path, table: &str, row: &str, field: &str, what: &str) -> Error {
+    Error::Invalid {
+        path: path.to_path_buf(),
+        reason: format!("device state is damaged: table {table}, row {row}, field {field} {what}"),
+    }
+}
+
+fn read_unshown(conn: &Connection) -> Result<Vec<Incoming>, ReadError> {
+    let mut stmt = conn.prepare(
+        "SELECT rowid, sender, id, plaintext, error FROM inbox WHERE shown = 0
+         ORDER BY received_at, rowid",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut items = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id = fixed::<16>(r.get(2)?).map_err(|what| ReadError::Damaged {
+            row: r
+                .get::<_, i64>(0)
+                .map_or_else(|_| "?".into(), |n| n.to_string()),
+            field: "id",
+            what,
+        })?;
+        items.push(Incoming {
+            sender: r.get(1)?,
+            id,
+            plaintext: r.get(3)?,
+            error: r.get(4)?,
+        });
+    }
+    Ok(items)
+}
+
+/// A BLOB value's bytes; anything else is described.
+fn bytes(v: Value) -> Result<Vec<u8>, String> {
+    match v {
+        Value::Blob(b) => Ok(b),
+        Value::Null => Err("is NULL, not bytes".into()),
+        Value::Integer(_) => Err("is an integer, not bytes".into()),
+        Value::Real(_) => Err("is a real number, not bytes".into()),
+        Value::Text(_) => Err("is text, not bytes".into()),
+    }
+}
+
+/// A BLOB value of exactly `N` bytes.
+fn fixed<const N: usize>(v: Value) -> Result<[u8; N], String> {
+    let b = bytes(v)?;
+    let len = b.len();
+    b.try_into().map_err(|_| format!("is {len} bytes, not {N}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incoming(sender: &str, id: u8) -> Incoming {
+        Incoming {
+            sender: sender.into(),
+            id: [id; 16],
+            plaintext: Some(vec![id]),
+            error: None,
+        }
+    }
+
+    fn open(dir: &tempfile::TempDir) -> Local {
+        Local::open(&dir.path().join("alice.db")).unwrap()
+    }
+
+    fn raw(dir: &tempfile::TempDir) -> Connection {
+        Connection::open(dir.path().join("alice.db")).unwrap()
+    }
+
+    #[test]
+    fn the_replay_guard_is_keyed_by_sender_and_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut local = open(&dir);
+        assert_eq!(local.store(&[incoming("alice", 7)]).unwrap(), 1);
+        assert!(local.known("alice", &[7; 16]).unwrap());
+        assert!(
+            !local.known("carol", &[7; 16]).unwrap(),
+            "another sender's message with the same id is not a replay"
+        );
+        assert_eq!(local.store(&[incoming("carol", 7)]).unwrap(), 1);
+        assert_eq!(local.store(&[incoming("alice", 7)]).unwrap(), 0);
+        let (shown, ()) = local.take_unshown(|_| Ok(())).unwrap();
+        let senders: Vec<_> = shown.iter().map(|i| i.sender.as_str()).collect();
+        assert_eq!(senders, ["alice", "carol"]);
+    }
+
+    #[test]
+    fn version_1_state_is_migrated_and_keeps_guarding_old_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = raw(&dir);
+            c.execute_batch(
+                "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 CREATE TABLE peers (name TEXT PRIMARY KEY, x25519 BLOB NOT NULL,
+                     ed25519 BLOB NOT NULL, pinned_at INTEGER NOT NULL);
+                 CREATE TABLE relay_key (one INTEGER PRIMARY KEY CHECK (one = 1), ed25519 BLOB NOT NULL);
+                 CREATE TABLE pending_reports (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                     id BLOB NOT NULL UNIQUE, sealed BLOB NOT NULL, queued_at INTEGER NOT NULL);
+                 CREATE TABLE inbox (id BLOB PRIMARY KEY, received_at INTEGER NOT NULL,
+                     plaintext BLOB, error TEXT, shown INTEGER NOT NULL DEFAULT 0);
+                 CREATE INDEX inbox_unshown ON inbox(shown, received_at);
+                 INSERT INTO counters VALUES ('matches', 3);
+                 INSERT INTO inbox VALUES (zeroblob(16), 1, NULL, NULL, 1);
+                 INSERT INTO inbox VALUES (x'01010101010101010101010101010101', 2, x'2a', NULL, 0);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let mut local = open(&dir);
+        let version: i64 = raw(&dir)
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(local.report_counts().unwrap().0, 3, "counters kept");
+        assert!(
+            local.known("anyone", &[0; 16]).unwrap(),
+            "a shown id from before the migration is still refused, whoever sends it"
+        );
+        let (unshown, ()) = local.take_unshown(|_| Ok(())).unwrap();
+        assert_eq!(unshown.len(), 1, "the unshown message is still shown once");
+        assert_eq!(unshown[0].plaintext.as_deref(), Some(&[0x2a][..]));
+        // A newer version is refused, naming the file.
+        raw(&dir).execute_batch("PRAGMA user_version = 9").unwrap();
+        let err = Local::open(&dir.path().join("alice.db")).err().unwrap();
+        assert!(
+            err.to_string().contains("alice.db: device state version 9"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn damaged_values_are_errors_naming_file_table_row_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut local = open(&dir);
+        local
+            .hold_report(|_| Ok(((), [5; 16], vec![9; MIN_SEALED_REPORT])))
+            .unwrap();
+        assert_eq!(
+            local.pending().unwrap(),
+            vec![([5; 16], vec![9; MIN_SEALED_REPORT])]
+        );
+
+        raw(&dir)
+            .execute("UPDATE pending_reports SET id = x'0102'", [])
+            .unwrap();
+        let err = local.pending().unwrap_err().to_string();
+        assert!(
+            err.contains("alice.db: device state is damaged: table pending_reports, row 1, field id is 2 bytes, not 16"),
+            "{err}"
+        );
+        raw(&dir)
+            .execute(
+                "UPDATE pending_reports SET id = zeroblob(16), sealed = x''",
                 [],
-            )?;
-            tx.commit()?;
-            Ok(items)
-        })
+            )
+            .unwrap();
+        let err = local.pending().unwrap_err().to_string();
+        assert!(
+            err.contains("field sealed is 0 bytes, shorter than any sealed report"),
+            "an empty report is never submitted: {err}"
+        );
+
+        local.store(&[incoming("bob", 1)]).unwrap();
+        raw(&dir)
+            .execute("UPDATE inbox SET id = 'not bytes'", [])
+            .unwrap();
+        let err = local.take_unshown(|_| Ok(())).unwrap_err().to_string();
+        assert!(
+            err.contains("table inbox, row 1, field id is text, not bytes"),
+            "{err}"
+        );
+        assert!(local.unshown().is_err());
+
+        let keys = crate::e2ee::Identity::generate().public_identity();
+        local.pin("bob", &keys, false).unwrap();
+        raw(&dir)
+            .execute("UPDATE peers SET x25519 = x'00'", [])
+            .unwrap();
+        let err = local.pinned("bob").unwrap_err().to_string();
+        assert!(
+            err.contains("table peers, row 'bob', field x25519 is 1 bytes, not 32"),
+            "a damaged pin is not taken for no pin (which would trust any key): {err}"
+        );
     }
 }

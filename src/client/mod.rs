@@ -25,6 +25,7 @@
 //! it; the local store shows each message once however often it comes.
 
 mod local;
+mod save;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +43,7 @@ use crate::workspace::{Error, Workspace};
 
 pub use local::RETENTION;
 use local::{Incoming, Local};
+pub use save::{Saved, safe_file_name, save_attachments};
 
 /// Messages asked for per inbox page.
 const PAGE: usize = 200;
@@ -401,55 +403,69 @@ impl Device {
     /// acknowledges the page, then returns (once) every message not shown
     /// before.
     pub fn inbox(&mut self) -> Result<Vec<Received>, Error> {
+        self.inbox_then(|_| Ok(())).map(|(received, ())| received)
+    }
+
+    /// Like [`Device::inbox`], but hands the messages to `keep` (to save
+    /// attachments, say) before marking them shown: if `keep` fails, they
+    /// stay unshown and come again with the next inbox.
+    pub fn inbox_then<T>(
+        &mut self,
+        keep: impl FnOnce(&[Received]) -> Result<T, Error>,
+    ) -> Result<(Vec<Received>, T), Error> {
         // Bounded: a relay that never stops answering cannot loop us forever.
         for _ in 0..100_000 {
-            let page = self.relay.fetch_inbox(&self.name, PAGE)?;
-            if page.is_empty() {
+            let Some(ids) = self.fetch_page()? else {
                 break;
-            }
-            let mut incoming = Vec::with_capacity(page.len());
-            for m in &page {
-                if self.local.known(&m.id)? {
-                    continue;
-                }
-                incoming.push(match self.open_one(m) {
-                    Ok(msg) => Incoming {
-                        id: m.id,
-                        plaintext: Some(msg.to_bytes()),
-                        error: None,
-                    },
-                    Err(reason) => Incoming {
-                        id: m.id,
-                        plaintext: None,
-                        error: Some(reason),
-                    },
-                });
-            }
-            self.local.store(&incoming)?;
-            let ids: Vec<[u8; 16]> = page.iter().map(|m| m.id).collect();
-            let acked = self.relay.ack(&self.name, &ids)?;
-            if acked == 0 {
+            };
+            if self.relay.ack(&self.name, &ids)? == 0 {
                 break;
             }
         }
-        Ok(self
-            .local
-            .take_unshown()?
-            .into_iter()
-            .map(|i| match (i.plaintext, i.error) {
-                (Some(p), _) => match Message::from_bytes(&p) {
-                    Ok(m) => Received::Message(m),
-                    Err(e) => Received::Unreadable {
-                        id: hex::encode(i.id),
-                        reason: e.to_string(),
-                    },
-                },
-                (None, e) => Received::Unreadable {
-                    id: hex::encode(i.id),
-                    reason: e.unwrap_or_else(|| "unreadable".into()),
-                },
-            })
-            .collect())
+        let mut received = Vec::new();
+        let (_, kept) = self.local.take_unshown(|items| {
+            received = items.iter().map(decode).collect();
+            keep(&received)
+        })?;
+        Ok((received, kept))
+    }
+
+    /// Shows without acknowledging: fetches the first page the relay
+    /// offers (up to 200 messages), stores what is new, and returns every
+    /// stored message not yet shown — acknowledging nothing and marking
+    /// nothing shown, so the relay offers them again and the next
+    /// [`Device::inbox`] shows them.
+    pub fn peek(&mut self) -> Result<Vec<Received>, Error> {
+        self.fetch_page()?;
+        Ok(self.local.unshown()?.iter().map(decode).collect())
+    }
+
+    /// Fetches one page, opens and stores what is new (keyed by sender and
+    /// id: a redelivery is skipped); the ids of the whole page, or `None`
+    /// when the relay has nothing waiting.
+    fn fetch_page(&mut self) -> Result<Option<Vec<[u8; 16]>>, Error> {
+        let page = self.relay.fetch_inbox(&self.name, PAGE)?;
+        if page.is_empty() {
+            return Ok(None);
+        }
+        let mut incoming = Vec::with_capacity(page.len());
+        for m in &page {
+            if self.local.known(&m.from, &m.id)? {
+                continue;
+            }
+            let (plaintext, error) = match self.open_one(m) {
+                Ok(msg) => (Some(msg.to_bytes()), None),
+                Err(reason) => (None, Some(reason)),
+            };
+            incoming.push(Incoming {
+                sender: m.from.clone(),
+                id: m.id,
+                plaintext,
+                error,
+            });
+        }
+        self.local.store(&incoming)?;
+        Ok(Some(page.iter().map(|m| m.id).collect()))
     }
 
     /// Opens one stored message and checks that everything the plaintext
@@ -500,5 +516,22 @@ impl Device {
             });
         }
         Ok(msg)
+    }
+}
+
+/// A stored message as shown.
+fn decode(i: &Incoming) -> Received {
+    match (&i.plaintext, &i.error) {
+        (Some(p), _) => match Message::from_bytes(p) {
+            Ok(m) => Received::Message(m),
+            Err(e) => Received::Unreadable {
+                id: hex::encode(i.id),
+                reason: e.to_string(),
+            },
+        },
+        (None, e) => Received::Unreadable {
+            id: hex::encode(i.id),
+            reason: e.clone().unwrap_or_else(|| "unreadable".into()),
+        },
     }
 }

@@ -194,25 +194,30 @@ impl Store {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn).map_err(|e| Error::Database {
             path: self.path.display().to_string(),
-            reason: e.to_string(),
+            reason: match &e {
+                rusqlite::Error::FromSqlConversionFailure(_, _, cause) => cause
+                    .downcast_ref::<Damaged>()
+                    .map_or_else(|| e.to_string(), ToString::to_string),
+                _ => e.to_string(),
+            },
         })
     }
 
+    /// A user's keys; damaged keys are an error naming the user and the
+    /// field, never "unknown user".
     fn keys_of(conn: &Connection, name: &str) -> rusqlite::Result<Option<PublicIdentity>> {
         conn.query_row(
             "SELECT x25519, ed25519 FROM users WHERE name = ?1",
             [name],
-            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            |r| {
+                let row = format!("'{name}'");
+                Ok(PublicIdentity {
+                    x25519: PublicKey::from_bytes(fixed(r, 0, "users", &row, "x25519")?),
+                    ed25519: VerifyKey::from_bytes(fixed(r, 1, "users", &row, "ed25519")?),
+                })
+            },
         )
         .optional()
-        .map(|o| {
-            o.and_then(|(x, e)| {
-                Some(PublicIdentity {
-                    x25519: PublicKey::from_bytes(x.try_into().ok()?),
-                    ed25519: VerifyKey::from_bytes(e.try_into().ok()?),
-                })
-            })
-        })
     }
 
     /// Records a request nonce; `false` if `key_id` used it before. Nonces
@@ -289,14 +294,67 @@ fn fingerprint(key: &[u8]) -> String {
     hex::encode(&Sha256::digest(key)[..8])
 }
 
+/// A stored value that does not decode (the schema's checks were bypassed,
+/// or the file was damaged): the table, row and field, and what is wrong.
+#[derive(Debug)]
+struct Damaged(String);
+
+impl std::fmt::Display for Damaged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Damaged {}
+
+fn damaged(idx: usize, table: &str, row: &str, field: &str, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        idx,
+        rusqlite::types::Type::Blob,
+        Box::new(Damaged(format!(
+            "the database is damaged: table {table}, row {row}, field {field} {what}"
+        ))),
+    )
+}
+
+/// Column `idx` as exactly `N` bytes, or an error naming it.
+fn fixed<const N: usize>(
+    r: &rusqlite::Row<'_>,
+    idx: usize,
+    table: &str,
+    row: &str,
+    field: &str,
+) -> rusqlite::Result<[u8; N]> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(idx)? {
+        ValueRef::Blob(b) => b.try_into().map_err(|_| {
+            damaged(
+                idx,
+                table,
+                row,
+                field,
+                format!("is {} bytes, not {N}", b.len()),
+            )
+        }),
+        other => Err(damaged(
+            idx,
+            table,
+            row,
+            field,
+            format!("is {}, not bytes", other.data_type()),
+        )),
+    }
+}
+
+/// A message row (`SELECT rowid, id, sender, recipient, sent_at, envelope`).
 fn row_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
-    let id: Vec<u8> = r.get(0)?;
+    let row = r.get::<_, i64>(0)?.to_string();
     Ok(StoredMessage {
-        id: id.try_into().unwrap_or([0; 16]),
-        from: r.get(1)?,
-        to: r.get(2)?,
-        sent_at: r.get::<_, i64>(3)? as u64,
-        envelope: r.get(4)?,
+        id: fixed(r, 1, "messages", &row, "id")?,
+        from: r.get(2)?,
+        to: r.get(3)?,
+        sent_at: r.get::<_, i64>(4)? as u64,
+        envelope: r.get(5)?,
     })
 }
 
@@ -358,10 +416,18 @@ impl Relay for Store {
                 )
                 .optional()?;
             if let Some((envelope, receipt)) = existing {
-                return Ok(match serde_json::from_str::<Receipt>(&receipt) {
-                    Ok(r) if envelope == m.envelope => Ok(r),
-                    _ => Err(Error::Duplicate { id: hex::encode(m.id) }),
-                });
+                if envelope != m.envelope {
+                    return Ok(Err(Error::Duplicate { id: hex::encode(m.id) }));
+                }
+                return Ok(serde_json::from_str::<Receipt>(&receipt).map_err(|e| {
+                    Error::Database {
+                        path: self.path.display().to_string(),
+                        reason: format!(
+                            "the database is damaged: table messages, row with id {}, field receipt does not decode ({e})",
+                            hex::encode(m.id)
+                        ),
+                    }
+                }));
             }
             let now = now();
             // Only this recipient's expired messages: the (recipient,
@@ -423,7 +489,7 @@ impl Relay for Store {
                 }));
             }
             let mut stmt = c.prepare(
-                "SELECT id, sender, recipient, sent_at, envelope FROM messages
+                "SELECT rowid, id, sender, recipient, sent_at, envelope FROM messages
                  WHERE recipient = ?1 AND delivered_at IS NULL AND stored_at >= ?3
                  ORDER BY stored_at, rowid LIMIT ?2",
             )?;
@@ -480,17 +546,17 @@ impl Relay for Store {
     fn reports(&self, status: Option<&str>) -> Result<Vec<StoredReport>, Error> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, created, submitted_by, sealed, status FROM reports
+                "SELECT rowid, id, created, submitted_by, sealed, status FROM reports
                  WHERE ?1 IS NULL OR status = ?1 ORDER BY created, rowid",
             )?;
             let rows = stmt.query_map([status], |r| {
-                let id: Vec<u8> = r.get(0)?;
+                let row = r.get::<_, i64>(0)?.to_string();
                 Ok(StoredReport {
-                    id: id.try_into().unwrap_or([0; 16]),
-                    created: r.get::<_, i64>(1)? as u64,
-                    submitted_by: r.get(2)?,
-                    sealed: r.get(3)?,
-                    status: r.get(4)?,
+                    id: fixed(r, 1, "reports", &row, "id")?,
+                    created: r.get::<_, i64>(2)? as u64,
+                    submitted_by: r.get(3)?,
+                    sealed: r.get(4)?,
+                    status: r.get(5)?,
                 })
             })?;
             rows.collect()
@@ -832,5 +898,59 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read(&p).unwrap(), garbage);
+    }
+
+    #[test]
+    fn damaged_ids_keys_and_receipts_are_errors_naming_the_field() {
+        let f = fixture();
+        let s = &f.store;
+        s.send(&msg(&f, 1, 10)).unwrap();
+        s.submit_report("alice", [3; 16], b"sealed").unwrap();
+        // What a damaged file or a tool that bypasses the schema's checks
+        // leaves behind.
+        let c = Connection::open(f._dir.path().join("relay.db")).unwrap();
+        c.execute_batch(
+            "PRAGMA ignore_check_constraints = ON;
+             UPDATE messages SET id = x'0102';
+             UPDATE reports SET id = x'03';
+             UPDATE users SET x25519 = x'00' WHERE name = 'alice';",
+        )
+        .unwrap();
+        let err = s.fetch_inbox("bob", 10).unwrap_err().to_string();
+        assert!(
+            err.contains("relay.db: the database is damaged: table messages, row 1, field id is 2 bytes, not 16"),
+            "never a zero id: {err}"
+        );
+        let err = s.reports(None).unwrap_err().to_string();
+        assert!(
+            err.contains("table reports, row 1, field id is 1 bytes, not 16"),
+            "{err}"
+        );
+        let err = s.user_keys("alice").unwrap_err().to_string();
+        assert!(
+            err.contains("table users, row 'alice', field x25519 is 1 bytes, not 32"),
+            "a damaged key is not an unknown user: {err}"
+        );
+        c.execute_batch(
+            "UPDATE users SET x25519 = zeroblob(32) WHERE name = 'alice';
+             UPDATE messages SET id = x'02020202020202020202020202020202', receipt = 'garbage';",
+        )
+        .unwrap();
+        let m2 = msg(&f, 2, 10);
+        c.execute(
+            "UPDATE messages SET envelope = ?1, sender = 'alice'",
+            [&m2.envelope],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE users SET x25519 = ?1 WHERE name = 'alice'",
+            [&f.alice.public().to_bytes()[..]],
+        )
+        .unwrap();
+        let err = s.send(&m2).unwrap_err().to_string();
+        assert!(
+            err.contains("field receipt does not decode"),
+            "a retry whose stored receipt is damaged is not called a duplicate: {err}"
+        );
     }
 }

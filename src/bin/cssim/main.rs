@@ -19,11 +19,14 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_SOME_FAILED: u8 = 1;
 /// Exit status when the command could not run at all (bad arguments, unreadable key…).
 pub const EXIT_ERROR: u8 = 2;
+/// Exit status of `send` when the policy blocked the message (nothing was sent).
+pub const EXIT_BLOCKED: u8 = 3;
 
 const AFTER_HELP: &str = "\
 Exit status: 0 when everything succeeded; 1 when the command ran but some
 inputs failed (each failure is reported on stderr, one line each); 2 when the
-command could not run (bad arguments, unreadable configuration).
+command could not run (bad arguments, unreadable configuration); 3 when `send`
+did not send because the policy blocks the message.
 
 Colour is used on terminals; set NO_COLOR=1 to turn it off.";
 

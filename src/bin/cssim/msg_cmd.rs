@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use cssim::client::{Device, Received, SendOutcome};
+use cssim::client::{Device, Received, Saved, SendOutcome, save_attachments};
 use cssim::e2ee::PublicIdentity;
 use cssim::message::Attachment;
 use cssim::moderation::{self, Outcome};
-use cssim::workspace::Workspace;
+use cssim::workspace::{Error as WsError, Workspace};
 use serde_json::json;
 
 use crate::style;
@@ -16,39 +16,59 @@ use crate::style;
 /// Where the workspace is (all messaging commands).
 #[derive(Args, Debug, Clone)]
 pub struct WorkspaceOpt {
-    /// The workspace folder (created by `cssim init`).
-    #[arg(
-        long,
-        short = 'w',
-        env = "CSSIM_WORKSPACE",
-        default_value = "cssim-workspace",
-        value_name = "DIR"
-    )]
-    pub workspace: PathBuf,
+    /// The workspace folder (created by `cssim init`). Without it: the
+    /// nearest of the current folder and its parents that holds a
+    /// workspace.toml (as git finds its repository), else ./cssim-workspace.
+    #[arg(long, short = 'w', env = "CSSIM_WORKSPACE", value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
 }
 
 impl WorkspaceOpt {
     fn open(&self) -> anyhow::Result<Workspace> {
-        Ok(Workspace::open(&self.workspace)?)
+        Ok(match &self.workspace {
+            Some(dir) => Workspace::open(dir)?,
+            None => Workspace::discover(&std::env::current_dir()?)?,
+        })
     }
 }
 
 /// `cssim init`.
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Creates DIR (default ./cssim-workspace) with identities alice, bob and moderator,
-the shipped demo hash set (stand-in images only) and its issuer key, the default
-policy (policy.toml: edit it to change what is scanned and what a match does), and
-an embedded relay database. Then try:
+Creates DIR (default ./cssim-workspace) with identities alice, bob (or --users),
+moderator and operator, the shipped demo hash set (stand-in images only) and its
+issuer key, the default policy (policy.toml: edit it to change what is scanned and
+what a match does), and an embedded relay database. Then try:
   cssim send --from alice --to bob --text 'hello'
-  cssim inbox bob")]
+  cssim inbox bob
+
+All or nothing: the workspace is built in a hidden folder next to DIR and renamed
+into place when complete, so a failure (relay unreachable, a name already taken)
+leaves nothing behind.
+
+Two workspaces can share one relay: serve it (cssim relay serve) or give the same
+database file (--relay ../shared.db; a relative path is relative to the workspace),
+and register different names in each (--users carol,dave). Users of the two
+workspaces message each other directly: each device pins the other's key from the
+relay's directory on first contact, no key import needed. Each workspace has its
+own moderator key; a served relay accepts only the moderator key it was started with.")]
 pub struct InitArgs {
     /// Folder to create the workspace in.
     #[arg(default_value = "cssim-workspace")]
     pub dir: PathBuf,
-    /// Use a served relay (`http://127.0.0.1:PORT`) instead of the embedded database.
-    #[arg(long, value_name = "URL")]
+    /// Use a served relay (`http://127.0.0.1:PORT`) or another database file
+    /// instead of the workspace's own relay.db.
+    #[arg(long, value_name = "URL|FILE")]
     pub relay: Option<String>,
+    /// The users to create and register, comma-separated. `--users ''`
+    /// registers nobody (join a relay and add users later with `cssim id new`).
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        default_value = "alice,bob"
+    )]
+    pub users: Vec<String>,
 }
 
 /// `cssim id`.
@@ -88,7 +108,10 @@ The message is scanned on the sender's side first (policy.toml says what and how
 then encrypted end to end (HPKE, X25519 + AES-256-GCM, sender authenticated) and
 handed to the relay. On a match the policy decides: report (deliver, and seal a
 report to the moderator), block, or warn. Prints the verdict, the time each
-scanning step took, and what was sent.")]
+scanning step took, and what was sent.
+
+Exit status: 0 sent; 2 could not send (error on stderr); 3 not sent because the
+policy blocks the message (the verdict is still printed).")]
 pub struct SendArgs {
     /// Sender identity.
     #[arg(long)]
@@ -96,9 +119,13 @@ pub struct SendArgs {
     /// Recipient user name.
     #[arg(long)]
     pub to: String,
-    /// Message text.
-    #[arg(long)]
+    /// Message text; `-` reads it from standard input (for long texts: the
+    /// shell limits the length of arguments).
+    #[arg(long, value_name = "TEXT")]
     pub text: Option<String>,
+    /// Read the message text from FILE (UTF-8; `-` is standard input).
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub text_file: Option<PathBuf>,
     /// Attach a file (images are recognised by content). Repeatable.
     #[arg(long, value_name = "FILE")]
     pub attach: Vec<PathBuf>,
@@ -114,9 +141,25 @@ pub struct SendArgs {
 
 /// `cssim inbox`.
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Messages are fetched, stored on the device, acknowledged to the relay and shown
+once. --peek shows them without acknowledging or marking them shown: the relay
+offers them again and the next `cssim inbox` shows them (it reads the first page
+the relay offers, up to 200 messages).
+
+--save DIR writes each received image and file into DIR. The sender chooses an
+attachment's name, so only its last part is kept (no folders, no `..`, no hidden
+files), and an existing file is never replaced: photo.jpg, photo-1.jpg, … If
+saving fails, the messages are not marked shown and come again.")]
 pub struct InboxArgs {
     /// Whose inbox.
     pub name: String,
+    /// Write received attachments to this folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Show without acknowledging: the messages are shown again next time.
+    #[arg(long)]
+    pub peek: bool,
     /// JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -153,9 +196,24 @@ fn read_attachment(path: &Path, max: u64) -> anyhow::Result<Attachment> {
 
 /// `cssim init`.
 pub fn run_init(args: InitArgs) -> anyhow::Result<u8> {
-    let ws = Workspace::init(&args.dir, args.relay.as_deref())?;
+    let users: Vec<&str> = args
+        .users
+        .iter()
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty())
+        .collect();
+    let ws = Workspace::init_with_users(&args.dir, args.relay.as_deref(), &users)?;
+    let config = ws.config();
+    let identities: Vec<&str> = users
+        .iter()
+        .copied()
+        .chain([config.moderator.as_str(), config.operator.as_str()])
+        .collect();
     println!("created workspace {}", ws.root().display());
-    println!("  identities: alice, bob, moderator (keys/, secret files 0600)");
+    println!(
+        "  identities: {} (keys/, secret files 0600)",
+        identities.join(", ")
+    );
     println!(
         "  hash set:   {} (stand-in images only)",
         ws.config().hashset.display()
@@ -192,10 +250,49 @@ pub fn run_id(cmd: IdCommand) -> anyhow::Result<u8> {
     Ok(crate::EXIT_OK)
 }
 
+/// Reads all of `reader` as UTF-8 text of at most `max` bytes.
+fn read_text(reader: impl std::io::Read, what: &str, max: u64) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("{what}: {}", cssim::hash::describe_io_error(&e)))?;
+    if bytes.len() as u64 > max {
+        bail!(
+            "{what}: the text is more than {max} bytes; the policy allows at most {max} per part (max_attachment_bytes)"
+        );
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{what}: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// The message text from `--text`, `--text -` or `--text-file`.
+fn message_text(args: &SendArgs, max: u64) -> anyhow::Result<Option<String>> {
+    let stdin = || read_text(std::io::stdin().lock(), "standard input", max);
+    Ok(match (&args.text, &args.text_file) {
+        (Some(t), _) if t == "-" => Some(stdin()?),
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(f)) if f.as_os_str() == "-" => Some(stdin()?),
+        (None, Some(f)) => {
+            let file = std::fs::File::open(f).map_err(|e| {
+                anyhow::anyhow!("{}: {}", f.display(), cssim::hash::describe_io_error(&e))
+            })?;
+            Some(read_text(file, &f.display().to_string(), max)?)
+        }
+        (None, None) => None,
+    })
+}
+
 /// `cssim send`.
 pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
     let ws = args.ws.open()?;
     let policy = ws.policy()?;
+    let text = message_text(&args, policy.max_attachment_bytes)?;
     let mut attachments = Vec::new();
     for p in &args.attach {
         attachments.push(read_attachment(p, policy.max_attachment_bytes)?);
@@ -205,16 +302,22 @@ pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
             .iter()
             .map(|url| Attachment::Link { url: url.clone() }),
     );
-    if args.text.is_none() && attachments.is_empty() {
-        bail!("nothing to send: give --text, --attach or --link");
+    if text.is_none() && attachments.is_empty() {
+        bail!("nothing to send: give --text, --text-file, --attach or --link");
     }
-    let outcome = Device::open(&ws, &args.from)?.send(&args.to, args.text.clone(), attachments)?;
+    let outcome = Device::open(&ws, &args.from)?.send(&args.to, text, attachments)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         print_send(&outcome);
     }
-    Ok(crate::EXIT_OK)
+    // Blocked by the policy: nothing was sent, which a script must be able
+    // to tell from a message that went.
+    Ok(if outcome.sent {
+        crate::EXIT_OK
+    } else {
+        crate::EXIT_BLOCKED
+    })
 }
 
 /// Human-readable account of a send.
@@ -285,19 +388,51 @@ pub fn print_send(o: &SendOutcome) {
     }
 }
 
+/// Saves the attachments of each readable message into `dir` (if given):
+/// one list per received item.
+fn save_all(received: &[Received], dir: Option<&Path>) -> Result<Vec<Vec<Saved>>, WsError> {
+    received
+        .iter()
+        .map(|r| match (r, dir) {
+            (Received::Message(m), Some(dir)) => save_attachments(dir, m),
+            _ => Ok(Vec::new()),
+        })
+        .collect()
+}
+
 /// `cssim inbox`.
 pub fn run_inbox(args: InboxArgs) -> anyhow::Result<u8> {
     let ws = args.ws.open()?;
-    let received = Device::open(&ws, &args.name)?.inbox()?;
+    let mut device = Device::open(&ws, &args.name)?;
+    let save = args.save.as_deref();
+    let (received, saved) = if args.peek {
+        let received = device.peek()?;
+        let saved = save_all(&received, save)?;
+        (received, saved)
+    } else {
+        // Saved before the messages are marked shown: if saving fails they
+        // come again.
+        device.inbox_then(|r| save_all(r, save))?
+    };
     let mut failed = false;
     if args.json {
         let items: Vec<_> = received
             .iter()
-            .map(|r| match r {
-                Received::Message(m) => json!({
-                    "id": m.id.to_hex(), "from": m.from, "sent_at": m.sent_at, "text": m.text,
-                    "attachments": m.attachments.iter().map(Attachment::describe).collect::<Vec<_>>(),
-                }),
+            .zip(&saved)
+            .map(|(r, saved)| match r {
+                Received::Message(m) => {
+                    let mut v = json!({
+                        "id": m.id.to_hex(), "from": m.from, "sent_at": m.sent_at, "text": m.text,
+                        "attachments": m.attachments.iter().map(Attachment::describe).collect::<Vec<_>>(),
+                    });
+                    if save.is_some() {
+                        v["saved"] = json!(saved
+                            .iter()
+                            .map(|s| json!({"name": s.name, "path": s.path.to_string_lossy()}))
+                            .collect::<Vec<_>>());
+                    }
+                    v
+                }
                 Received::Unreadable { id, reason } => json!({"id": id, "error": reason}),
             })
             .collect();
@@ -306,7 +441,7 @@ pub fn run_inbox(args: InboxArgs) -> anyhow::Result<u8> {
     if received.is_empty() && !args.json {
         println!("{}: no new messages", args.name);
     }
-    for r in &received {
+    for (r, saved) in received.iter().zip(&saved) {
         match r {
             Received::Message(m) if !args.json => {
                 println!("from {} (message {}):", m.from, m.id);
@@ -316,6 +451,9 @@ pub fn run_inbox(args: InboxArgs) -> anyhow::Result<u8> {
                 for a in &m.attachments {
                     println!("  [{}]", a.describe());
                 }
+                for s in saved {
+                    println!("  saved {:?} to {}", s.name, s.path.display());
+                }
             }
             Received::Unreadable { id, reason } => {
                 failed = true;
@@ -323,6 +461,12 @@ pub fn run_inbox(args: InboxArgs) -> anyhow::Result<u8> {
             }
             _ => {}
         }
+    }
+    if args.peek && !received.is_empty() && !args.json {
+        println!(
+            "(peek: nothing acknowledged or marked shown; `cssim inbox {}` shows these again)",
+            args.name
+        );
     }
     Ok(if failed {
         crate::EXIT_SOME_FAILED
