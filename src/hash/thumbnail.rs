@@ -61,6 +61,27 @@ pub fn from_dc(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
     if k < 8 {
         return None;
     }
+    cells(dc, k, false)
+}
+
+/// The grey image the classic hashes' JPEG-DC route resizes (opt-in,
+/// [`super::HashConfig::jpeg_dc`]): one pixel per 8 × 8 block of the upright
+/// image, the block's mean of the JPEG's Y (luma) plane. Y is what Pillow's
+/// `convert("L")` of the decoded RGB gives back, to rounding: its 601 luma
+/// weights are the JFIF colour transform's. `None` when the shorter side is
+/// under `8 × min_side`, or the JPEG is not greyscale or YCbCr.
+pub fn dc_grey(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
+    let (ow, oh) = dc.oriented_dimensions();
+    if ow.min(oh) / min_side.max(1) < 8 {
+        return None;
+    }
+    cells(dc, 8, true)
+}
+
+/// Means over `k × k` cells of the upright image: Rec. 709 luma, or with
+/// `y_only` the Y plane.
+fn cells(dc: &DcImage, k: u32, y_only: bool) -> Option<GrayImage> {
+    let (ow, oh) = dc.oriented_dimensions();
     let (tw, th) = (ow / k, oh / k);
     let Axes {
         swap,
@@ -71,7 +92,11 @@ pub fn from_dc(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
     let (nx, ny) = if swap { (th, tw) } else { (tw, th) };
     let xs = cell_ranges(dc.width, nx, k, flip_x);
     let ys = cell_ranges(dc.height, ny, k, flip_y);
-    let means: Vec<Vec<f32>> = dc.planes.iter().map(|p| cell_means(p, &xs, &ys)).collect();
+    let planes = match dc.planes.len() {
+        1 | 3 if y_only => &dc.planes[..1],
+        _ => &dc.planes[..],
+    };
+    let means: Vec<Vec<f32>> = planes.iter().map(|p| cell_means(p, &xs, &ys)).collect();
     let luma: Vec<f32> = match means.as_slice() {
         [y] => y.clone(),
         // Rec. 709 luma of the JFIF YCbCr → RGB conversion, which is linear,
