@@ -137,3 +137,46 @@ fn a_hash_size_that_is_not_whole_bytes_is_refused() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("not a multiple of 4"), "{err}");
 }
+
+#[test]
+fn a_set_built_with_img_hash_values_is_refused_not_misread() {
+    // The demo set as shipped before the classic hashes followed imagehash:
+    // its pHash entries are img_hash's values, and its manifest records no
+    // variant. Matching against it would give wrong distances silently.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = assert_cmd::Command::cargo_bin("cssim")
+        .unwrap()
+        .current_dir(root)
+        .args([
+            "hashset",
+            "verify",
+            "tests/data/imagehash/demo-built-with-img_hash.hashset",
+            "--issuer",
+            "hashsets/demo-issuer.key.pub",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim_end(),
+        "error: tests/data/imagehash/demo-built-with-img_hash.hashset: phash entries are \
+         img_hash's values (the set was built before cssim followed imagehash 4.3), but this \
+         cssim computes imagehash-4.3: distances would be wrong; rebuild the set from its \
+         images (or import the list in imagehash's hex) with this cssim"
+    );
+}
+
+#[test]
+fn the_shipped_demo_set_records_the_imagehash_variant() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = assert_cmd::Command::cargo_bin("cssim")
+        .unwrap()
+        .current_dir(root)
+        .args(["hashset", "info", "--json", "hashsets/demo.hashset"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(r#""variant":"imagehash-4.3""#), "{text}");
+}
