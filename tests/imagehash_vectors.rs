@@ -179,4 +179,21 @@ fn the_shipped_demo_set_records_the_imagehash_variant() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(r#""variant":"imagehash-4.3""#), "{text}");
+    for (set, variant) in [
+        ("hashsets/demo.hashset", "variant imagehash-4.3"),
+        (
+            "tests/data/imagehash/demo-built-with-img_hash.hashset",
+            "variant img_hash (built before imagehash 4.3: rebuild)",
+        ),
+    ] {
+        let out = assert_cmd::Command::cargo_bin("cssim")
+            .unwrap()
+            .current_dir(root)
+            .args(["hashset", "info", set])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let line = text.lines().find(|l| l.starts_with("phash")).unwrap();
+        assert!(line.ends_with(variant), "{set}: {line}");
+    }
 }

@@ -240,8 +240,8 @@ mod tests {
 
     #[test]
     fn sixteen_bit_grey_saturates_as_pillows_i16_to_l() {
-        let img = image::ImageBuffer::<image::Luma<u16>, _>::from_raw(3, 1, vec![7, 255, 256])
-            .unwrap();
+        let img =
+            image::ImageBuffer::<image::Luma<u16>, _>::from_raw(3, 1, vec![7, 255, 256]).unwrap();
         assert_eq!(
             to_luma(&DynamicImage::ImageLuma16(img)).as_raw(),
             &[7, 255, 255]

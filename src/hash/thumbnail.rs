@@ -1,15 +1,15 @@
-//! The grey thumbnail the classic hashes (aHash, dHash, pHash) start from.
+//! Grey images from a JPEG's DC coefficients, and the cell-averaged grey
+//! thumbnails they are checked against.
 //!
-//! The thumbnail is the image's Rec. 709 luma averaged over `k × k` cells,
-//! `k` as large as keeps the shorter side at least `min_side` pixels (8 × the
-//! hash grid's side: 64 px for 64-bit hashes). `img_hash` then shrinks it the
-//! rest of the way. There are two routes to the same thumbnail:
-//! - [`from_rgb`]: from decoded pixels, in one pass;
-//! - [`from_dc`]: from a JPEG's DC coefficients (block means), when a cell is
-//!   at least a block wide, so that decoding the whole JPEG is not needed.
-//!
-//! The two agree to rounding where the image is smooth within a block; the
-//! tests bound the difference.
+//! - [`dc_grey`]: the grey image of the opt-in JPEG-DC route of the classic
+//!   hashes ([`super::HashConfig::jpeg_dc`]): one pixel per 8 × 8 block, the
+//!   block's mean luma, which [`super::classic`] then resizes as it would
+//!   the decoded pixels;
+//! - [`from_dc`] and [`from_rgb`]: the image's Rec. 709 luma averaged over
+//!   `k × k` cells (`k` as large as keeps the shorter side at least
+//!   `min_side`), from a DC image or from decoded pixels. The two agree to
+//!   rounding where the image is smooth within a block, which is how the
+//!   tests check the DC reader against a full decode.
 
 use super::jpeg::{Axes, DcImage, Plane, axes};
 use image::GrayImage;

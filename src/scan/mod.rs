@@ -597,11 +597,7 @@ mod tests {
         let listed = digest(&HashConfig::default());
         let mut dc = HashConfig::default();
         dc.jpeg_dc = true;
-        assert_ne!(
-            listed,
-            digest(&dc),
-            "this file must tell the routes apart"
-        );
+        assert_ne!(listed, digest(&dc), "this file must tell the routes apart");
         let matcher = ListMatcher(vec![(listed, "stand-in/astronaut")]);
         let policy = Policy {
             image_algorithms: vec![Algorithm::Phash],
