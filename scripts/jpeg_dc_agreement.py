@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""How often the classic hashes of a JPEG differ between the DC route (the
-default: the thumbnail from the JPEG's DC coefficients) and a full decode.
+"""How often the classic hashes of a JPEG differ between the DC route (opt-in,
+--jpeg-dc: the grey image from the JPEG's DC coefficients) and a full decode
+(the default).
 
 usage: scripts/jpeg_dc_agreement.py [--cssim PATH] PATH...
 
 Runs `cssim hash --algo phash,dhash,ahash --json` over PATH... twice, with and
-without --no-jpeg-dc, and prints, per algorithm, how many images got hashes
+without --jpeg-dc, and prints, per algorithm, how many images got hashes
 that differ by 0, 1, 2, ... bits, then the images that differ by more than
 2 bits, over all images and over the JPEGs at least 512 px a side, the ones
 the DC route reads (smaller JPEGs, PNG, GIF and the rest are decoded fully
@@ -35,7 +36,7 @@ def main():
     ap.add_argument('--cssim', default=os.path.join(ROOT, 'target', 'release', 'cssim'))
     ap.add_argument('paths', nargs='+')
     a = ap.parse_args()
-    dc, full = run(a.cssim, a.paths, []), run(a.cssim, a.paths, ['--no-jpeg-dc'])
+    dc, full = run(a.cssim, a.paths, ['--jpeg-dc']), run(a.cssim, a.paths, [])
     hist = {k: collections.Counter() for k in ALGOS}
     dc_hist = {k: collections.Counter() for k in ALGOS}
     far = []

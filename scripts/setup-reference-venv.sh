@@ -4,7 +4,8 @@
 #   usage: scripts/setup-reference-venv.sh   (env: PYTHON=python3.11, VENV=dir; default .venv)
 #
 # Used only by the reference scripts (scripts/pdq_vectors.py,
-# scripts/make_test_images.py, scripts/bench_reference.py). Never needed by the
+# scripts/make_test_images.py, scripts/bench_reference.py,
+# scripts/imagehash_vectors.py, scripts/imagehash_agreement.py). Never needed by the
 # Rust build or `cargo test`: the vectors they produce are committed.
 #
 # pdqhash is built from its sdist (Cython + a C++ compiler, e.g. g++); that is

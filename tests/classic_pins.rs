@@ -1,109 +1,127 @@
 //! Pinned aHash / dHash / pHash values of committed images.
 //!
-//! These are cssim's own outputs (grey thumbnail + `img_hash` 3.x through
-//! `image_hasher`), pinned so that an upgrade of either crate — or of the
-//! decoders — that changes hashes is caught here rather than silently
-//! invalidating hash sets built with an older version.
+//! These are cssim's own outputs, pinned so that an upgrade of a decoder that
+//! changes hashes is caught here rather than silently invalidating hash sets
+//! built with an older version. The PNGs' values are imagehash 4.3's too
+//! (`tests/imagehash_vectors.rs` checks every lossless file against it); the
+//! JPEGs' are what cssim's decoder gives, which `tests/imagehash_vectors.rs`
+//! bounds against imagehash's.
 //!
-//! JPEGs at least 512 px a side are hashed from their DC coefficients by
-//! default (`HashConfig::jpeg_dc`); [`FULL_DECODE_PINS`] pins the same
-//! images through a full decode, where the two routes differ.
+//! [`DC_PINS`] pins the opt-in JPEG-DC route (`HashConfig::jpeg_dc`) on the
+//! JPEGs large enough for it where it differs from a full decode.
 
 use std::path::Path;
 
 use cssim::hash::{self, Algorithm, HashConfig};
 
 const PINS: &[(&str, &str, &str, &str)] = &[
-    // path, ahash, dhash, phash
+    // path, ahash, dhash, phash (full decode, the default)
     (
         "examples/images/listed/cat.jpg",
-        "414171d290c5ceef",
-        "2a281a59d5f6e5e1",
-        "adfa27628a84e87a",
+        "82808e4b09a373e7",
+        "5414589aab6fa785",
+        "b15fe6465121175e",
     ),
     (
         "examples/images/listed/coffee.jpg",
-        "fcfcfddd81018183",
-        "cf9796cc68d0d86c",
-        "ddc104ec33f06cec",
+        "3f3fbfbb818081c3",
+        "f3e96933160b1b36",
+        "bb8320376c0f3637",
     ),
     (
         "examples/images/listed/rocket.jpg",
-        "00000c1e1f3f3f3e",
-        "0303030b0909098b",
-        "03ecd837d827c8e6",
+        "00002078f8fcfc7c",
+        "e0c0c090909090d1",
+        "c0371bec1be51267",
     ),
     (
         "examples/images/benign/astronaut.jpg",
-        "fefefee3221f0b0a",
-        "b3b19bb8914ec9e5",
-        "434932ba4cbdbb13",
+        "7f7f7fc744f8d050",
+        "cd8dd91d897293a7",
+        "c2924c5532bddfc8",
     ),
     (
         "tests/data/pdq/images/jpeg_seeding_5312x2988_16mp.jpg",
-        "fffe9eae04000000",
-        "9f0b8597935a6ec2",
-        "c153b9d951351756",
+        "ff7f797520000000",
+        "f9d0a1e9c95a7643",
+        "c3ca9d9d8aa4e86a",
     ),
     (
         "tests/data/pdq/images/jpeg_hubble_1000x872.jpg",
-        "1c5e464fe9747d34",
-        "064b5325ac2b061a",
-        "2333d2395db2c47c",
+        "387a60f0970e980c",
+        "60d6caa435546058",
+        "84cc4b96ba4d333e",
     ),
     (
         "examples/images/benign/camera.jpg",
-        "fff3f1e0e0f8f8f8",
-        "0a593cfe3dae3637",
-        "fd8f8303c272313d",
+        "ffcf8f07071f1f1f",
+        "509a3c7fbc756cec",
+        "bff1c1c0434e8cbc",
     ),
     (
         "tests/data/pdq/images/png_seeding_1920x1080.png",
-        "fffe9eae04000000",
-        "9f0b8597935a6ec2",
-        "c353b99951351756",
+        "ff7f797520000000",
+        "f9d0a1e9c95a7643",
+        "c3ca9d9d8aa4e86a",
     ),
     (
         "tests/data/pdq/images/photo_chelsea_451x300.png",
-        "414171d290c5ceef",
-        "2a281a59d5f6e5e1",
-        "adfa27628a84e87a",
+        "82808e4b09a373e7",
+        "5414589aab6fa785",
+        "b15fe6465121175e",
     ),
     (
         "tests/data/pdq/images/rgba_horse_400x328.png",
-        "bf1f81c0c0dcdfff",
-        "93844ce066466e6e",
-        "b55e4b416cacb92c",
+        "fdf88103033bfbff",
+        "8921320766627676",
+        "ad7ad2863235b534",
     ),
     (
         "tests/data/pdq/images/gen_shapes_400x300.png",
-        "ffdf8f9f99f70101",
-        "344acacdcc31b24c",
-        "b783684932eca7b4",
+        "fffbe1f999ef8480",
+        "2c5253b3338c4d33",
+        "edc116924c73e52d",
     ),
     (
         "tests/data/pdq/images/png16_rgb_coffee.png",
-        "fcfcfddd81018183",
-        "cf9796cc68d0d86c",
-        "ddc104ec33f06cec",
+        "3f3fbfbb818081c3",
+        "f3e96933160b1b36",
+        "bb8320376c0f3637",
+    ),
+    (
+        "examples/images/benign/seedlings.jpg",
+        "ff7f797520000000",
+        "f9d0a1e9c95a7643",
+        "c3ca9d9d8aa4e86a",
     ),
 ];
 
-/// JPEGs of [`PINS`] whose hashes differ when decoded fully: a star field
-/// (stars inside a block are spread over it; the full decode clamps the dark
-/// ringing around them at 0) and the 512-px astronaut (one cell edge).
-const FULL_DECODE_PINS: &[(&str, &str, &str, &str)] = &[
+/// The JPEG-DC route (`--jpeg-dc`) on the large JPEGs where it differs from
+/// the full decode (by 1 or 2 bits in one or two algorithms).
+const DC_PINS: &[(&str, &str, &str, &str)] = &[
     (
-        "examples/images/benign/astronaut.jpg",
-        "fefefee3221f090a",
-        "b3b19bb8914ec9e5",
-        "434932ba4cfdbb03",
+        "examples/images/benign/hubble_deep_field.jpg",
+        "387a60f09706980c",
+        "62d2caa435546458",
+        "84cc4b96ba4d333e",
+    ),
+    (
+        "tests/data/pdq/images/jpeg_seeding_5312x2988_16mp.jpg",
+        "ff7f797520000000",
+        "f9d0a1e9c95a7643",
+        "c3ca9d998aace86a",
     ),
     (
         "tests/data/pdq/images/jpeg_hubble_1000x872.jpg",
-        "1c5e060fe9745d34",
-        "064b5325ac2a241a",
-        "2133d2395df2c47c",
+        "387a60f0970e980c",
+        "60d6caa435d46458",
+        "84cc4b96ba4d333e",
+    ),
+    (
+        "tests/data/pdq/images/jpeg_retina_1411.jpg",
+        "187e7efffe7e7e00",
+        "f0c4828888c2c4f0",
+        "c0cc1f977ae02d0f",
     ),
 ];
 
@@ -113,10 +131,10 @@ fn classic_hashes_are_pinned() {
 }
 
 #[test]
-fn classic_hashes_of_fully_decoded_jpegs_are_pinned() {
+fn classic_hashes_through_jpeg_dc_coefficients_are_pinned() {
     let mut config = HashConfig::default();
-    config.jpeg_dc = false;
-    check_pins(FULL_DECODE_PINS, &config);
+    config.jpeg_dc = true;
+    check_pins(DC_PINS, &config);
 }
 
 fn check_pins(pins: &[(&str, &str, &str, &str)], config: &HashConfig) {

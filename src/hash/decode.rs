@@ -81,6 +81,13 @@ pub enum DecodeError {
 
 /// Decodes `bytes` into 8-bit RGB under `limits`.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
+    decode_image(bytes, limits).map(to_rgb8)
+}
+
+/// Decodes `bytes` under `limits` into the decoder's own pixel format (EXIF
+/// orientation applied as for [`decode`]), for conversions that depend on it
+/// (the classic hashes' grey, [`super::pillow::to_luma`]).
+pub fn decode_image(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, DecodeError> {
     check_input(bytes, limits)?;
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -129,7 +136,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
     };
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     image.apply_orientation(orientation);
-    Ok(to_rgb8(image))
+    Ok(image)
 }
 
 /// The checks every route to pixels makes first: not empty, not over

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub enum Algorithm {
     /// Meta's PDQ: 256 bits, from a 64×64 tent-filtered downsample and a 16×16 DCT.
     Pdq,
-    /// DCT-based perceptual hash (img_hash `Mean` over a DCT), 64 bits by default.
+    /// DCT-based perceptual hash (imagehash's `phash`), 64 bits by default.
     Phash,
     /// Gradient (difference) hash, 64 bits by default.
     Dhash,
@@ -59,7 +59,7 @@ impl Algorithm {
     }
 
     /// Whether this is one of the classic hashes (aHash, dHash, pHash), made
-    /// from a grey thumbnail by [`crate::hash::classic`].
+    /// from a grey image by [`crate::hash::classic`], equal to Python imagehash's.
     pub fn is_classic(self) -> bool {
         matches!(self, Algorithm::Phash | Algorithm::Dhash | Algorithm::Ahash)
     }

@@ -2,16 +2,18 @@
 //!
 //! - [`decode`]: bytes → RGB pixels, under limits;
 //! - [`jpeg`]: a JPEG's DC image (block means), read without a full decode;
-//! - [`thumbnail`]: the grey thumbnail the classic hashes start from;
+//! - [`thumbnail`]: grey images made from a JPEG's DC coefficients;
 //! - [`pdq`]: Meta's PDQ, bit-exact with the reference;
-//! - [`classic`]: aHash, dHash, pHash;
+//! - [`pillow`]: Pillow's grey conversion and Lanczos resampling, exactly;
+//! - [`classic`]: aHash, dHash, pHash, equal to Python `imagehash` 4.3's;
 //! - [`exact`]: SHA-256 and MD5 of bytes;
 //! - [`text`]: normalised text and URL hashes.
 //!
 //! [`decode_for`] decodes an input once for a set of algorithms: the full
-//! pixels where PDQ needs them, and the classic hashes' grey thumbnail — for a
-//! JPEG of at least 512 px a side, from its DC coefficients alone (several
-//! times faster than decoding it; see [`jpeg`]). [`digest_bytes`] and
+//! pixels where PDQ needs them, and the classic hashes' grey image (Pillow's
+//! `convert("L")` of the decoded pixels; or, opted into with
+//! [`HashConfig::jpeg_dc`], a large JPEG's DC coefficients alone — several
+//! times faster, an approximation of imagehash's values). [`digest_bytes`] and
 //! [`digest_file`] run any set of algorithms over one input on top of it.
 //! Nothing here knows about hash sets, messages or I/O beyond reading bytes.
 
@@ -21,6 +23,7 @@ pub mod digest;
 pub mod exact;
 pub mod jpeg;
 pub mod pdq;
+pub mod pillow;
 pub mod text;
 pub mod thumbnail;
 
@@ -87,16 +90,17 @@ pub fn describe_io_error(e: &std::io::Error) -> String {
 }
 
 /// How files are hashed: decoding limits, the classic hash size, and where
-/// the classic hashes' thumbnail of a JPEG comes from.
+/// the classic hashes' grey image of a JPEG comes from.
 #[derive(Debug)]
 pub struct HashConfig {
     /// Decoding limits (and whether EXIF orientation is applied).
     pub limits: decode::Limits,
-    /// Make the classic hashes' thumbnail of a large enough JPEG from its DC
-    /// coefficients instead of its decoded pixels (default on): several times
-    /// faster on photos. The hashes are often identical, else a few bits
-    /// apart, about as much as re-saving the JPEG moves them (figures in
-    /// `docs/PERFORMANCE.md`). PDQ always decodes fully, as the reference does.
+    /// Make the classic hashes' grey image of a large enough JPEG (shorter
+    /// side at least 64 × the grid's side) from its DC coefficients instead
+    /// of its decoded pixels (default off): several times faster on photos,
+    /// but an approximation — the hashes are no longer imagehash's, usually
+    /// a few bits off (figures in `docs/PERFORMANCE.md`). PDQ always decodes
+    /// fully, as the reference does.
     pub jpeg_dc: bool,
     hashers: classic::Hashers,
 }
@@ -107,7 +111,7 @@ impl HashConfig {
     pub fn new(limits: decode::Limits, classic_size: u32) -> HashConfig {
         HashConfig {
             limits,
-            jpeg_dc: true,
+            jpeg_dc: false,
             hashers: classic::Hashers::new(classic_size),
         }
     }
@@ -142,7 +146,7 @@ impl FileDigests {
 #[derive(Debug)]
 pub struct Decoded {
     image: Option<RgbImage>,
-    thumbnail: Option<GrayImage>,
+    grey: Option<GrayImage>,
     dimensions: (u32, u32),
 }
 
@@ -160,16 +164,14 @@ impl Decoded {
     /// aHash, dHash or pHash of the image; `None` for any other algorithm,
     /// or if no classic algorithm was among those decoded for.
     pub fn classic(&self, config: &HashConfig, algorithm: Algorithm) -> Option<Digest> {
-        config
-            .hashers
-            .hash_thumbnail(self.thumbnail.as_ref()?, algorithm)
+        config.hashers.hash_grey(self.grey.as_ref()?, algorithm)
     }
 }
 
 /// Decodes `bytes` once for the perceptual algorithms among `algorithms`:
-/// the full pixels if PDQ is among them, the grey thumbnail if a classic hash
+/// the full pixels if PDQ is among them, the grey image if a classic hash
 /// is — from the JPEG's DC coefficients when [`HashConfig::jpeg_dc`] allows
-/// and the image is large enough, else from the full pixels.
+/// and the image is large enough, else Pillow's grey of the full pixels.
 pub fn decode_for(
     bytes: &[u8],
     algorithms: &[Algorithm],
@@ -178,29 +180,30 @@ pub fn decode_for(
     let wants_pdq = algorithms.contains(&Algorithm::Pdq);
     let wants_classic = algorithms.iter().any(|a| a.is_classic());
     decode::check_input(bytes, &config.limits)?;
-    let min_side = config.hashers.min_side();
+    let min_side = 8 * config.hashers.size();
     let mut dimensions = None;
-    let mut thumbnail = None;
+    let mut grey = None;
     if wants_classic && config.jpeg_dc {
-        // Cells of at least a block (8 px): smaller JPEGs are decoded fully.
+        // At least 8 × the grid's side blocks on the shorter side: smaller
+        // JPEGs are decoded fully.
         if let Some(dc) = jpeg::read(bytes, &config.limits, 8 * min_side) {
-            thumbnail = thumbnail::from_dc(&dc, min_side);
+            grey = thumbnail::dc_grey(&dc, min_side);
             dimensions = Some(dc.oriented_dimensions());
         }
     }
-    let image = if wants_pdq || (wants_classic && thumbnail.is_none()) {
-        let image = decode::decode(bytes, &config.limits)?;
-        dimensions = Some(image.dimensions());
-        Some(image)
+    let image = if wants_pdq || (wants_classic && grey.is_none()) {
+        let image = decode::decode_image(bytes, &config.limits)?;
+        dimensions = Some((image.width(), image.height()));
+        if wants_classic && grey.is_none() {
+            grey = Some(pillow::to_luma(&image));
+        }
+        wants_pdq.then(|| decode::to_rgb8(image))
     } else {
         None
     };
-    if wants_classic && thumbnail.is_none() {
-        thumbnail = image.as_ref().map(|i| thumbnail::from_rgb(i, min_side));
-    }
     Ok(Decoded {
         image,
-        thumbnail,
+        grey,
         dimensions: dimensions.unwrap_or((0, 0)),
     })
 }

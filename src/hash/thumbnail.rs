@@ -1,15 +1,15 @@
-//! The grey thumbnail the classic hashes (aHash, dHash, pHash) start from.
+//! Grey images from a JPEG's DC coefficients, and the cell-averaged grey
+//! thumbnails they are checked against.
 //!
-//! The thumbnail is the image's Rec. 709 luma averaged over `k × k` cells,
-//! `k` as large as keeps the shorter side at least `min_side` pixels (8 × the
-//! hash grid's side: 64 px for 64-bit hashes). `img_hash` then shrinks it the
-//! rest of the way. There are two routes to the same thumbnail:
-//! - [`from_rgb`]: from decoded pixels, in one pass;
-//! - [`from_dc`]: from a JPEG's DC coefficients (block means), when a cell is
-//!   at least a block wide, so that decoding the whole JPEG is not needed.
-//!
-//! The two agree to rounding where the image is smooth within a block; the
-//! tests bound the difference.
+//! - [`dc_grey`]: the grey image of the opt-in JPEG-DC route of the classic
+//!   hashes ([`super::HashConfig::jpeg_dc`]): one pixel per 8 × 8 block, the
+//!   block's mean luma, which [`super::classic`] then resizes as it would
+//!   the decoded pixels;
+//! - [`from_dc`] and [`from_rgb`]: the image's Rec. 709 luma averaged over
+//!   `k × k` cells (`k` as large as keeps the shorter side at least
+//!   `min_side`), from a DC image or from decoded pixels. The two agree to
+//!   rounding where the image is smooth within a block, which is how the
+//!   tests check the DC reader against a full decode.
 
 use super::jpeg::{Axes, DcImage, Plane, axes};
 use image::GrayImage;
@@ -61,6 +61,27 @@ pub fn from_dc(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
     if k < 8 {
         return None;
     }
+    cells(dc, k, false)
+}
+
+/// The grey image the classic hashes' JPEG-DC route resizes (opt-in,
+/// [`super::HashConfig::jpeg_dc`]): one pixel per 8 × 8 block of the upright
+/// image, the block's mean of the JPEG's Y (luma) plane. Y is what Pillow's
+/// `convert("L")` of the decoded RGB gives back, to rounding: its 601 luma
+/// weights are the JFIF colour transform's. `None` when the shorter side is
+/// under `8 × min_side`, or the JPEG is not greyscale or YCbCr.
+pub fn dc_grey(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
+    let (ow, oh) = dc.oriented_dimensions();
+    if ow.min(oh) / min_side.max(1) < 8 {
+        return None;
+    }
+    cells(dc, 8, true)
+}
+
+/// Means over `k × k` cells of the upright image: Rec. 709 luma, or with
+/// `y_only` the Y plane.
+fn cells(dc: &DcImage, k: u32, y_only: bool) -> Option<GrayImage> {
+    let (ow, oh) = dc.oriented_dimensions();
     let (tw, th) = (ow / k, oh / k);
     let Axes {
         swap,
@@ -71,7 +92,11 @@ pub fn from_dc(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
     let (nx, ny) = if swap { (th, tw) } else { (tw, th) };
     let xs = cell_ranges(dc.width, nx, k, flip_x);
     let ys = cell_ranges(dc.height, ny, k, flip_y);
-    let means: Vec<Vec<f32>> = dc.planes.iter().map(|p| cell_means(p, &xs, &ys)).collect();
+    let planes = match dc.planes.len() {
+        1 | 3 if y_only => &dc.planes[..1],
+        _ => &dc.planes[..],
+    };
+    let means: Vec<Vec<f32>> = planes.iter().map(|p| cell_means(p, &xs, &ys)).collect();
     let luma: Vec<f32> = match means.as_slice() {
         [y] => y.clone(),
         // Rec. 709 luma of the JFIF YCbCr → RGB conversion, which is linear,

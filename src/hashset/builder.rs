@@ -275,6 +275,9 @@ impl Builder {
                 default_threshold: threshold,
                 entries: g.len() as u64,
                 bloom: None,
+                variant: algorithm
+                    .is_classic()
+                    .then(|| crate::hash::classic::VARIANT.to_string()),
             });
         }
 

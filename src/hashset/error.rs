@@ -92,6 +92,23 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The set's aHash/dHash/pHash entries are not the variant this build
+    /// computes (a set built before cssim followed imagehash 4.3 holds
+    /// `img_hash`'s values, which differ in bit order and pixels): comparing
+    /// them would give wrong distances without any error.
+    #[error(
+        "{algorithm} entries are {}, but this cssim computes {expected}: distances would be wrong; rebuild the set from its images (or import the list in imagehash's hex) with this cssim",
+        found.as_deref().map(|f| format!("variant '{f}'")).unwrap_or_else(|| "img_hash's values (the set was built before cssim followed imagehash 4.3)".into())
+    )]
+    ClassicVariant {
+        /// The classic algorithm.
+        algorithm: Algorithm,
+        /// The variant the manifest records; `None` for a set built before
+        /// variants were recorded.
+        found: Option<String>,
+        /// The variant this build computes.
+        expected: &'static str,
+    },
     /// The set's expiry has passed: clients refuse it ([`super::HashSet::open`]).
     /// Opening names the file in front of this message.
     #[error(

@@ -170,6 +170,15 @@ impl HashSet {
             {
                 return Err(bad(format!("{} listed twice", a.algorithm)));
             }
+            if a.algorithm.is_classic()
+                && a.variant.as_deref() != Some(crate::hash::classic::VARIANT)
+            {
+                return Err(Error::ClassicVariant {
+                    algorithm: a.algorithm,
+                    found: a.variant.clone(),
+                    expected: crate::hash::classic::VARIANT,
+                });
+            }
             if a.bits == 0 || a.bits % 8 != 0 || a.default_threshold.0 > a.bits {
                 return Err(bad(format!(
                     "{}: {} bits with default threshold {}",

@@ -76,6 +76,13 @@ pub struct AlgorithmInfo {
     pub entries: u64,
     /// The Bloom filter's parameters, when the set has a Bloom representation.
     pub bloom: Option<BloomInfo>,
+    /// For aHash, dHash and pHash, which computation the entries come from:
+    /// [`crate::hash::classic::VARIANT`] (`imagehash-4.3`, Python imagehash's
+    /// values and hex). Absent for other algorithms, and in sets built before
+    /// variants were recorded, whose classic entries are `img_hash`'s values:
+    /// [`super::HashSet::from_bytes`] refuses those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// One algorithm's Bloom filter.

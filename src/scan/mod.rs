@@ -580,12 +580,12 @@ mod tests {
 
     #[test]
     fn attachments_get_the_classic_hashes_cssim_hash_gives() {
-        // A 512-px JPEG: its pHash comes from DC coefficients, and differs
-        // from a full decode's; the scanner must use the same route as
-        // `hash::digest_bytes`, or a listed file would be off by bits.
+        // A 600-px JPEG whose pHash from DC coefficients (opt-in) differs
+        // from a full decode's (the default); the scanner must use the same
+        // route as `hash::digest_bytes`, or a listed file would be off by bits.
         let bytes = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/examples/images/benign/astronaut.jpg"
+            "/examples/images/benign/hubble_deep_field.jpg"
         ))
         .unwrap();
         let digest = |config: &HashConfig| {
@@ -595,13 +595,9 @@ mod tests {
                 .clone()
         };
         let listed = digest(&HashConfig::default());
-        let mut full = HashConfig::default();
-        full.jpeg_dc = false;
-        assert_ne!(
-            listed,
-            digest(&full),
-            "this file must tell the routes apart"
-        );
+        let mut dc = HashConfig::default();
+        dc.jpeg_dc = true;
+        assert_ne!(listed, digest(&dc), "this file must tell the routes apart");
         let matcher = ListMatcher(vec![(listed, "stand-in/astronaut")]);
         let policy = Policy {
             image_algorithms: vec![Algorithm::Phash],

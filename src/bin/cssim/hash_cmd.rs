@@ -22,13 +22,16 @@ pub struct DecodeOpts {
     /// sideways is rotated upright before hashing, as Meta's tools do).
     #[arg(long)]
     pub no_exif_rotate: bool,
-    /// Make pHash/dHash/aHash of JPEGs from fully decoded pixels. By default
-    /// a JPEG at least 64×SIDE px on its shorter side (512 px for 64-bit
-    /// hashes) is hashed from its DC coefficients, the 1/8-scale image it
-    /// stores: several times faster; the hashes are often identical, else a
-    /// few bits apart (about what re-saving the JPEG does). PDQ always
-    /// decodes fully.
+    /// Make pHash/dHash/aHash of a JPEG at least 64×SIDE px on its shorter
+    /// side (512 px for 64-bit hashes) from its DC coefficients, the
+    /// 1/8-scale image it stores, instead of decoding it: several times
+    /// faster, but the hashes are an approximation of imagehash's (usually
+    /// a few bits off; figures in docs/PERFORMANCE.md). Off by default. PDQ
+    /// always decodes fully.
     #[arg(long)]
+    pub jpeg_dc: bool,
+    /// Accepted for old scripts: full decoding is now the default.
+    #[arg(long, hide = true, conflicts_with = "jpeg_dc")]
     pub no_jpeg_dc: bool,
     /// Refuse images with more pixels than this (decompression-bomb guard).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_pixels)]
@@ -36,9 +39,11 @@ pub struct DecodeOpts {
     /// Refuse images wider or taller than this many pixels.
     #[arg(long, value_name = "PX", default_value_t = Limits::default().max_width)]
     pub max_side: u32,
-    /// Side of the grid for pHash/dHash/aHash: the hash has SIDE² bits.
+    /// Side of the grid for pHash/dHash/aHash: the hash has SIDE² bits, as
+    /// imagehash's `hash_size` (a multiple of 4 from 4 to 32, so that the
+    /// hash is whole bytes and its hex is imagehash's).
     #[arg(long, value_name = "SIDE", default_value_t = hash::classic::DEFAULT_SIZE,
-          value_parser = clap::value_parser!(u32).range(2..=32))]
+          value_parser = parse_hash_size)]
     pub hash_size: u32,
 }
 
@@ -53,9 +58,23 @@ impl DecodeOpts {
             ..Limits::default()
         };
         let mut config = HashConfig::new(limits, self.hash_size);
-        config.jpeg_dc = !self.no_jpeg_dc;
+        config.jpeg_dc = self.jpeg_dc;
         config
     }
+}
+
+/// A classic hash grid side: a multiple of 4 from 4 to 32.
+fn parse_hash_size(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number"))?;
+    if !(4..=32).contains(&n) || n % 4 != 0 {
+        return Err(format!(
+            "{n} is not a multiple of 4 from 4 to 32 (4, 8, 12, 16, …, 32)"
+        ));
+    }
+    Ok(n)
 }
 
 /// Arguments of `cssim hash`.

@@ -220,8 +220,14 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
                 b.bits, b.hashes, b.estimated_fpr
             )
         });
+        // Which computation classic entries come from (see hash::classic).
+        let variant = match (a.algorithm.is_classic(), &a.variant) {
+            (false, _) => String::new(),
+            (true, Some(v)) => format!("  variant {v}"),
+            (true, None) => "  variant img_hash (built before imagehash 4.3: rebuild)".into(),
+        };
         println!(
-            "{:<7} {:>9} entries  {} bits  threshold {}{bloom}",
+            "{:<7} {:>9} entries  {} bits  threshold {}{bloom}{variant}",
             a.algorithm, a.entries, a.bits, a.default_threshold
         );
     }
