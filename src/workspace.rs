@@ -5,7 +5,7 @@
 //! ```text
 //! DIR/workspace.toml           relay, hash set, issuer key, policy, moderator
 //! DIR/policy.toml              the scanning policy (see scan::Policy)
-//! DIR/hashsets/demo.hashset    the signed hash set; demo-issuer.pub verifies it
+//! DIR/hashsets/demo.hashset    the signed hash set; demo-issuer.key.pub verifies it
 //! DIR/keys/NAME.key, NAME.pub  identities: X25519 + derived Ed25519 (secret files 0600)
 //! DIR/state/NAME.db            a device's state: pinned keys, held reports,
 //!                              received messages (SQLite, 0600)
@@ -251,7 +251,7 @@ impl Workspace {
         let config = Config {
             relay: relay.unwrap_or("relay.db").to_string(),
             hashset: PathBuf::from("hashsets/demo.hashset"),
-            issuer: PathBuf::from("hashsets/demo-issuer.pub"),
+            issuer: PathBuf::from("hashsets/demo-issuer.key.pub"),
             policy: PathBuf::from("policy.toml"),
             moderator: MODERATOR.to_string(),
             operator: OPERATOR.to_string(),

@@ -1021,3 +1021,15 @@ fn two_workspaces_share_one_relay_database() {
             predicate::str::contains("from bob").and(predicate::str::contains("one relay file")),
         );
 }
+
+#[test]
+fn the_workspace_names_the_issuer_key_as_the_repository_does() {
+    // One name for the demo issuer's public key: hashsets/demo-issuer.key.pub.
+    let ws = workspace();
+    let copied = std::fs::read(ws.path.join("hashsets/demo-issuer.key.pub")).unwrap();
+    assert_eq!(
+        copied,
+        std::fs::read(root().join("hashsets/demo-issuer.key.pub")).unwrap()
+    );
+    assert!(!ws.path.join("hashsets/demo-issuer.pub").exists());
+}
