@@ -22,6 +22,7 @@ use crate::e2ee::{self, Identity, VerifyKey};
 use crate::franking;
 use crate::message::{Attachment, Message, MessageId};
 use crate::relay::Receipt;
+pub use crate::relay::{Outcome, ReportStatus};
 use crate::scan::{Match, Part, Verdict};
 
 /// HPKE `info` for reports: binds the ciphertext to this use.
@@ -57,30 +58,6 @@ pub struct Evidence {
     pub bytes: Option<Vec<u8>>,
     /// The part's size in bytes.
     pub size: usize,
-}
-
-/// What a moderator decided about a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The material is what the list says it is.
-    Confirmed,
-    /// The match was wrong: an innocent message was exposed.
-    FalsePositive,
-}
-
-impl std::str::FromStr for Outcome {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "confirmed" => Ok(Outcome::Confirmed),
-            "false-positive" | "false_positive" => Ok(Outcome::FalsePositive),
-            other => Err(format!(
-                "unknown outcome '{other}' (confirmed or false-positive)"
-            )),
-        }
-    }
 }
 
 /// A report about one message.
@@ -390,7 +367,7 @@ pub struct Reviewed {
 pub fn review(
     relay: &dyn crate::relay::Relay,
     moderator: &Identity,
-    status: Option<&str>,
+    status: Option<ReportStatus>,
 ) -> Result<Vec<Reviewed>, crate::relay::Error> {
     let relay_key = relay.relay_key()?;
     let mut out = Vec::new();

@@ -161,14 +161,67 @@ fn a_listed_image_is_reported_delivered_and_moderated() {
         "a report of a {}-byte image is {sealed} bytes",
         bytes.len()
     );
+    // One line per report, each matched part named once (the image matched
+    // under PDQ and SHA-256 alike), with an RFC 3339 time.
+    let listed = cssim(&ws.path).args(["moderate", "list"]).output().unwrap();
+    let listed = stdout(&listed);
+    assert_eq!(listed.matches("attachment #1").count(), 1, "{listed}");
+    assert!(
+        listed.contains(&format!("  {}-", now_year())) && listed.contains("Z  open"),
+        "{listed}"
+    );
     cssim(&ws.path)
         .args(["moderate", "resolve", &id, "--outcome", "false-positive"])
         .assert()
-        .success();
+        .success()
+        .stdout(predicate::str::contains("resolved: false-positive"));
     cssim(&ws.path)
         .args(["moderate", "list"])
         .assert()
-        .stdout(predicate::str::contains("false_positive"));
+        .stdout(predicate::str::contains("false-positive"));
+    // A decision is not silently overwritten ...
+    cssim(&ws.path)
+        .args(["moderate", "resolve", &id, "--outcome", "confirmed"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "is already resolved as false-positive: resolve it again with --change",
+        ));
+    // ... but can be changed on request, and both decisions are kept.
+    cssim(&ws.path)
+        .args([
+            "moderate",
+            "resolve",
+            &id,
+            "--outcome",
+            "confirmed",
+            "--change",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "changed from false-positive to confirmed",
+        ));
+    let opened = cssim(&ws.path)
+        .args(["moderate", "open", &id])
+        .output()
+        .unwrap();
+    let opened = stdout(&opened);
+    let decisions: Vec<&str> = opened
+        .lines()
+        .filter(|l| l.starts_with("decision: "))
+        .collect();
+    assert_eq!(decisions.len(), 2, "{opened}");
+    assert!(decisions[0].starts_with("decision: false-positive at "));
+    assert!(decisions[1].starts_with("decision: confirmed at "));
+    // The old spelling is refused: one spelling everywhere.
+    cssim(&ws.path)
+        .args(["moderate", "resolve", &id, "--outcome", "false_positive"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "unknown outcome 'false_positive' (confirmed or false-positive)",
+        ));
     // Bob received both messages, the reported one included.
     cssim(&ws.path)
         .args(["inbox", "bob"])
@@ -1032,4 +1085,11 @@ fn the_workspace_names_the_issuer_key_as_the_repository_does() {
         std::fs::read(root().join("hashsets/demo-issuer.key.pub")).unwrap()
     );
     assert!(!ws.path.join("hashsets/demo-issuer.pub").exists());
+}
+
+/// The current year, for checking that times are shown as RFC 3339.
+fn now_year() -> u64 {
+    cssim::clock::rfc3339_from_unix(cssim::clock::now_unix())[..4]
+        .parse()
+        .unwrap()
 }

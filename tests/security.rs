@@ -656,7 +656,7 @@ fn every_endpoint_refuses_unsigned_wrongly_signed_and_foreign_requests() {
     assert_eq!(reports[0].submitted_by, "alice");
     let after = s.overview();
     assert_eq!(after, before, "nothing changed on the server");
-    assert_eq!(after.reports[0].status, "open");
+    assert_eq!(after.reports[0].status, cssim::relay::ReportStatus::Open);
     assert!(!after.messages[0].delivered);
 }
 

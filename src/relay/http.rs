@@ -51,11 +51,10 @@ use sha2::{Digest as _, Sha256};
 
 use super::store::now;
 use super::{
-    Error, MODERATOR_KEY_ID, OPERATOR_KEY_ID, OutgoingMessage, Overview, Receipt, Relay, Store,
-    StoredMessage, StoredReport, keys_from_hex,
+    Error, MODERATOR_KEY_ID, OPERATOR_KEY_ID, Outcome, OutgoingMessage, Overview, Receipt, Relay,
+    ReportStatus, Store, StoredMessage, StoredReport, keys_from_hex,
 };
 use crate::e2ee::{Identity, PublicIdentity, VerifyKey};
-use crate::moderation::Outcome;
 
 /// Largest request body the server accepts (a message with attachments, as hex).
 const MAX_BODY: usize = 128 << 20;
@@ -106,6 +105,9 @@ struct Acknowledged {
 #[derive(Serialize, Deserialize)]
 struct Resolve {
     outcome: Outcome,
+    /// Replace an earlier decision (refused otherwise).
+    #[serde(default)]
+    change: bool,
 }
 
 /// Who signs a client's requests.
@@ -169,7 +171,9 @@ enum Principal {
 fn status_of(e: &Error) -> StatusCode {
     match e {
         Error::UnknownUser { .. } | Error::UnknownReport { .. } => StatusCode::NOT_FOUND,
-        Error::UserExists { .. } | Error::Duplicate { .. } => StatusCode::CONFLICT,
+        Error::UserExists { .. } | Error::Duplicate { .. } | Error::AlreadyResolved { .. } => {
+            StatusCode::CONFLICT
+        }
         Error::InvalidName { .. } | Error::Protocol { .. } => StatusCode::BAD_REQUEST,
         Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -451,7 +455,13 @@ struct StatusFilter {
 async fn list_reports(State(app): St, Query(q): Query<StatusFilter>, req: Signed) -> Response {
     reply((|| {
         app.as_role(&req, Principal::Moderator, "list reports")?;
-        app.store.reports(q.status.as_deref())
+        let status = q
+            .status
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|reason| Error::Protocol { reason })?;
+        app.store.reports(status)
     })())
 }
 
@@ -460,7 +470,7 @@ async fn resolve(State(app): St, Path(id): Path<String>, req: Signed) -> Respons
         app.as_role(&req, Principal::Moderator, "resolve reports")?;
         let b: Resolve = parse(&req.body)?;
         app.store
-            .resolve_report(bytes::<16>(&id, "id")?, b.outcome)
+            .resolve_report(bytes::<16>(&id, "id")?, b.outcome, b.change)
             .map(|_| json!({}))
     })())
 }
@@ -850,18 +860,23 @@ impl Relay for HttpRelay {
             .map(|_| ())
     }
 
-    fn reports(&self, status: Option<&str>) -> Result<Vec<StoredReport>, Error> {
+    fn reports(&self, status: Option<ReportStatus>) -> Result<Vec<StoredReport>, Error> {
         match status {
-            Some(s) => self.request("GET", &format!("/reports?status={s}"), None, None),
+            Some(s) => self.request(
+                "GET",
+                &format!("/reports?status={}", s.as_str()),
+                None,
+                None,
+            ),
             None => self.request("GET", "/reports", None, None),
         }
     }
 
-    fn resolve_report(&self, id: [u8; 16], outcome: Outcome) -> Result<(), Error> {
+    fn resolve_report(&self, id: [u8; 16], outcome: Outcome, change: bool) -> Result<(), Error> {
         self.request::<Value>(
             "POST",
             &format!("/reports/{}/resolve", hex::encode(id)),
-            HttpRelay::json(&Resolve { outcome }),
+            HttpRelay::json(&Resolve { outcome, change }),
             None,
         )
         .map(|_| ())

@@ -27,7 +27,6 @@ pub use http::{HttpRelay, ServerConfig, ServerHandle, Signer, serve, spawn};
 pub use store::{Limits, Store};
 
 use crate::e2ee::{PublicIdentity, PublicKey, VerifyKey};
-use crate::moderation::Outcome;
 
 /// Key id of the moderator in signed requests (not a valid user name).
 pub const MODERATOR_KEY_ID: &str = "@moderator";
@@ -56,6 +55,17 @@ pub enum Error {
     Duplicate {
         /// The id, hex.
         id: String,
+    },
+    /// The report was decided already, and the request did not ask to
+    /// change the decision.
+    #[error(
+        "report {id} is already resolved as {status}: resolve it again with --change to replace the decision (the earlier one stays in its history)"
+    )]
+    AlreadyResolved {
+        /// The id, hex.
+        id: String,
+        /// The decision on record.
+        status: ReportStatus,
     },
     /// No report with that id.
     #[error("unknown report {id}")]
@@ -208,8 +218,110 @@ pub struct StoredReport {
     /// The sealed bytes (only the moderator can open them).
     #[serde(with = "hex_vec")]
     pub sealed: Vec<u8>,
-    /// `open`, `confirmed` or `false_positive`.
-    pub status: String,
+    /// Open, or the moderator's latest decision.
+    pub status: ReportStatus,
+    /// Every decision recorded on it, oldest first.
+    #[serde(default)]
+    pub history: Vec<Resolution>,
+}
+
+/// A moderator's decision on a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The material is what the list says it is.
+    Confirmed,
+    /// The match was wrong: an innocent message was exposed.
+    FalsePositive,
+}
+
+/// Where a report stands in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportStatus {
+    /// Not decided yet.
+    Open,
+    /// Decided: confirmed.
+    Confirmed,
+    /// Decided: a false positive.
+    FalsePositive,
+}
+
+/// One decision in a report's history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// What was decided.
+    pub outcome: Outcome,
+    /// When (unix seconds).
+    pub at: u64,
+}
+
+impl Outcome {
+    /// The one spelling used everywhere: `confirmed`, `false-positive`.
+    pub fn as_str(self) -> &'static str {
+        ReportStatus::from(self).as_str()
+    }
+}
+
+impl ReportStatus {
+    /// The one spelling used everywhere: `open`, `confirmed`, `false-positive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Open => "open",
+            ReportStatus::Confirmed => "confirmed",
+            ReportStatus::FalsePositive => "false-positive",
+        }
+    }
+}
+
+impl From<Outcome> for ReportStatus {
+    fn from(o: Outcome) -> ReportStatus {
+        match o {
+            Outcome::Confirmed => ReportStatus::Confirmed,
+            Outcome::FalsePositive => ReportStatus::FalsePositive,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for ReportStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "confirmed" => Ok(Outcome::Confirmed),
+            "false-positive" => Ok(Outcome::FalsePositive),
+            other => Err(format!(
+                "unknown outcome '{other}' (confirmed or false-positive)"
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for ReportStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(ReportStatus::Open),
+            "confirmed" => Ok(ReportStatus::Confirmed),
+            "false-positive" => Ok(ReportStatus::FalsePositive),
+            other => Err(format!(
+                "unknown report status '{other}' (open, confirmed or false-positive)"
+            )),
+        }
+    }
 }
 
 /// What the relay holds, as its operator sees it: metadata and sizes, never content.
@@ -252,7 +364,7 @@ pub struct ReportMeta {
     /// Sealed size in bytes.
     pub size: usize,
     /// Status.
-    pub status: String,
+    pub status: ReportStatus,
 }
 
 impl fmt::Display for Overview {
@@ -303,9 +415,9 @@ pub trait Relay: Send + Sync {
     /// Queues a sealed report submitted by user `by`.
     fn submit_report(&self, by: &str, id: [u8; 16], sealed: &[u8]) -> Result<(), Error>;
     /// Reports, optionally only those with `status`.
-    fn reports(&self, status: Option<&str>) -> Result<Vec<StoredReport>, Error>;
+    fn reports(&self, status: Option<ReportStatus>) -> Result<Vec<StoredReport>, Error>;
     /// Records a moderator's decision.
-    fn resolve_report(&self, id: [u8; 16], outcome: Outcome) -> Result<(), Error>;
+    fn resolve_report(&self, id: [u8; 16], outcome: Outcome, change: bool) -> Result<(), Error>;
     /// What the relay holds.
     fn overview(&self) -> Result<Overview, Error>;
 }
@@ -355,13 +467,6 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
         Err(Error::InvalidName {
             name: name.to_string(),
         })
-    }
-}
-
-fn outcome_status(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Confirmed => "confirmed",
-        Outcome::FalsePositive => "false_positive",
     }
 }
 

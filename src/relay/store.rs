@@ -8,13 +8,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    Error, MessageMeta, OutgoingMessage, Overview, Receipt, Relay, ReportMeta, StoredMessage,
-    StoredReport, outcome_status, validate_name,
+    Error, MessageMeta, Outcome, OutgoingMessage, Overview, Receipt, Relay, ReportMeta,
+    ReportStatus, Resolution, StoredMessage, StoredReport, validate_name,
 };
 use crate::e2ee::{Envelope, Identity, PublicIdentity, PublicKey, VerifyKey};
-use crate::moderation::Outcome;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -46,6 +45,12 @@ CREATE TABLE reports (
     status       TEXT NOT NULL DEFAULT 'open',
     resolved_at  INTEGER
 );
+CREATE TABLE resolutions (
+    report_id BLOB NOT NULL REFERENCES reports(id),
+    outcome   TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX resolutions_report ON resolutions(report_id);
 CREATE TABLE nonces (
     key_id TEXT NOT NULL,
     nonce  BLOB NOT NULL,
@@ -54,6 +59,21 @@ CREATE TABLE nonces (
 );
 CREATE INDEX nonces_time ON nonces(time);
 ";
+
+/// From schema 2: each earlier decision becomes the first entry of its
+/// report's history, and `false_positive` is spelt `false-positive`.
+const MIGRATE_2_TO_3: &str = "BEGIN;
+CREATE TABLE resolutions (
+    report_id BLOB NOT NULL REFERENCES reports(id),
+    outcome   TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX resolutions_report ON resolutions(report_id);
+UPDATE reports SET status = 'false-positive' WHERE status = 'false_positive';
+INSERT INTO resolutions (report_id, outcome, at)
+    SELECT id, status, coalesce(resolved_at, created) FROM reports WHERE status != 'open';
+PRAGMA user_version = 3;
+COMMIT;";
 
 /// Per-user limits on what the relay holds for a recipient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +179,11 @@ impl Store {
                     .map_err(sql_err)?;
             }
             (SCHEMA_VERSION, _) => {}
+            (2, _) => {
+                // Version 3 keeps every decision (resolutions) and spells
+                // the outcome one way.
+                conn.execute_batch(MIGRATE_2_TO_3).map_err(sql_err)?;
+            }
             (0, _) => return Err(db_err("a SQLite database, but not a cssim relay".into())),
             (v, _) => {
                 return Err(db_err(format!(
@@ -315,6 +340,20 @@ fn damaged(idx: usize, table: &str, row: &str, field: &str, what: String) -> rus
             "the database is damaged: table {table}, row {row}, field {field} {what}"
         ))),
     )
+}
+
+/// Column `idx` parsed as `T` (a report status or outcome), or an error
+/// naming it.
+fn parsed<T: std::str::FromStr>(
+    r: &rusqlite::Row<'_>,
+    idx: usize,
+    table: &str,
+    row: &str,
+    field: &str,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    text.parse()
+        .map_err(|_| damaged(idx, table, row, field, format!("is '{text}'")))
 }
 
 /// Column `idx` as exactly `N` bytes, or an error naming it.
@@ -543,39 +582,80 @@ impl Relay for Store {
         Ok(())
     }
 
-    fn reports(&self, status: Option<&str>) -> Result<Vec<StoredReport>, Error> {
+    fn reports(&self, status: Option<ReportStatus>) -> Result<Vec<StoredReport>, Error> {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT rowid, id, created, submitted_by, sealed, status FROM reports
                  WHERE ?1 IS NULL OR status = ?1 ORDER BY created, rowid",
             )?;
-            let rows = stmt.query_map([status], |r| {
+            let mut history = c.prepare(
+                "SELECT rowid, outcome, at FROM resolutions WHERE report_id = ?1 ORDER BY at, rowid",
+            )?;
+            let rows = stmt.query_map([status.map(ReportStatus::as_str)], |r| {
                 let row = r.get::<_, i64>(0)?.to_string();
+                let id: [u8; 16] = fixed(r, 1, "reports", &row, "id")?;
                 Ok(StoredReport {
-                    id: fixed(r, 1, "reports", &row, "id")?,
+                    id,
                     created: r.get::<_, i64>(2)? as u64,
                     submitted_by: r.get(3)?,
                     sealed: r.get(4)?,
-                    status: r.get(5)?,
+                    status: parsed(r, 5, "reports", &row, "status")?,
+                    history: Vec::new(),
                 })
             })?;
-            rows.collect()
+            let mut reports = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            for report in &mut reports {
+                report.history = history
+                    .query_map([&report.id[..]], |r| {
+                        let row = r.get::<_, i64>(0)?.to_string();
+                        Ok(Resolution {
+                            outcome: parsed(r, 1, "resolutions", &row, "outcome")?,
+                            at: r.get::<_, i64>(2)? as u64,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+            }
+            Ok(reports)
         })
     }
 
-    fn resolve_report(&self, id: [u8; 16], outcome: Outcome) -> Result<(), Error> {
-        let n = self.with(|c| {
-            c.execute(
+    fn resolve_report(&self, id: [u8; 16], outcome: Outcome, change: bool) -> Result<(), Error> {
+        let current = self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<String> = tx
+                .query_row("SELECT status FROM reports WHERE id = ?1", [&id[..]], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            let status: ReportStatus = current.parse().unwrap_or(ReportStatus::Open);
+            if status != ReportStatus::Open && !change {
+                return Ok(Some(status));
+            }
+            let now = now() as i64;
+            tx.execute(
                 "UPDATE reports SET status = ?2, resolved_at = ?3 WHERE id = ?1",
-                params![&id[..], outcome_status(outcome), now() as i64],
-            )
+                params![&id[..], outcome.as_str(), now],
+            )?;
+            tx.execute(
+                "INSERT INTO resolutions (report_id, outcome, at) VALUES (?1, ?2, ?3)",
+                params![&id[..], outcome.as_str(), now],
+            )?;
+            tx.commit()?;
+            Ok(Some(ReportStatus::Open))
         })?;
-        if n == 0 {
-            return Err(Error::UnknownReport {
+        match current {
+            None => Err(Error::UnknownReport {
                 id: hex::encode(id),
-            });
+            }),
+            Some(ReportStatus::Open) => Ok(()),
+            Some(status) => Err(Error::AlreadyResolved {
+                id: hex::encode(id),
+                status,
+            }),
         }
-        Ok(())
     }
 
     fn overview(&self) -> Result<Overview, Error> {
@@ -609,7 +689,7 @@ impl Relay for Store {
                         id: hex::encode(r.get::<_, Vec<u8>>(0)?),
                         created: r.get::<_, i64>(1)? as u64,
                         size: r.get::<_, i64>(2)? as usize,
-                        status: r.get(3)?,
+                        status: parsed(r, 3, "reports", "", "status")?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -853,17 +933,74 @@ mod tests {
         let f = fixture();
         let s = &f.store;
         s.submit_report("alice", [7; 16], b"sealed").unwrap();
-        assert_eq!(s.reports(Some("open")).unwrap().len(), 1);
+        assert_eq!(s.reports(Some(ReportStatus::Open)).unwrap().len(), 1);
         assert_eq!(s.reports(None).unwrap()[0].submitted_by, "alice");
-        s.resolve_report([7; 16], Outcome::FalsePositive).unwrap();
+        s.resolve_report([7; 16], Outcome::FalsePositive, false)
+            .unwrap();
         assert_eq!(
-            s.reports(Some("false_positive")).unwrap()[0].sealed,
+            s.reports(Some(ReportStatus::FalsePositive)).unwrap()[0].sealed,
             b"sealed"
         );
         assert!(matches!(
-            s.resolve_report([8; 16], Outcome::Confirmed),
+            s.resolve_report([8; 16], Outcome::Confirmed, false),
             Err(Error::UnknownReport { .. })
         ));
+    }
+
+    #[test]
+    fn a_decision_is_changed_only_on_request_and_kept_in_the_history() {
+        let f = fixture();
+        let s = &f.store;
+        s.submit_report("alice", [7; 16], b"sealed").unwrap();
+        s.resolve_report([7; 16], Outcome::Confirmed, false)
+            .unwrap();
+        let e = s
+            .resolve_report([7; 16], Outcome::FalsePositive, false)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            Error::AlreadyResolved {
+                id: hex::encode([7; 16]),
+                status: ReportStatus::Confirmed
+            }
+        );
+        assert_eq!(s.reports(None).unwrap()[0].status, ReportStatus::Confirmed);
+        s.resolve_report([7; 16], Outcome::FalsePositive, true)
+            .unwrap();
+        let r = &s.reports(None).unwrap()[0];
+        assert_eq!(r.status, ReportStatus::FalsePositive);
+        let outcomes: Vec<Outcome> = r.history.iter().map(|h| h.outcome).collect();
+        assert_eq!(outcomes, [Outcome::Confirmed, Outcome::FalsePositive]);
+    }
+
+    #[test]
+    fn a_version_2_database_is_migrated_with_its_decisions() {
+        let f = fixture();
+        f.store.submit_report("alice", [7; 16], b"a").unwrap();
+        f.store.submit_report("alice", [8; 16], b"b").unwrap();
+        let path = f.store.path.clone();
+        drop(f.store);
+        // Back to what version 2 held: no history, the old spelling.
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE resolutions;
+             UPDATE reports SET status = 'false_positive', resolved_at = 1000 WHERE id = x'07070707070707070707070707070707';
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        drop(c);
+        let s = Store::open(&path).unwrap();
+        let reports = s.reports(None).unwrap();
+        assert_eq!(reports[0].status, ReportStatus::FalsePositive);
+        assert_eq!(
+            reports[0].history,
+            [Resolution {
+                outcome: Outcome::FalsePositive,
+                at: 1000
+            }]
+        );
+        assert_eq!(reports[1].status, ReportStatus::Open);
+        assert!(reports[1].history.is_empty());
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use cssim::client::{Device, Received, Saved, SendOutcome, save_attachments};
+use cssim::clock::rfc3339_from_unix;
 use cssim::e2ee::PublicIdentity;
 use cssim::message::Attachment;
-use cssim::moderation::{self, Outcome};
+use cssim::moderation::{self, Outcome, ReportStatus};
 use cssim::workspace::{Error as WsError, Workspace};
 use serde_json::json;
 
@@ -573,6 +574,19 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
     Ok(crate::EXIT_OK)
 }
 
+/// The parts a report's matches name, each once, in order (one image
+/// matched by PDQ and SHA-256 is one part).
+fn matched_parts(matches: &[cssim::scan::Match]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for m in matches {
+        let part = m.part.to_string();
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(", ")
+}
+
 /// `cssim moderate`.
 #[derive(Subcommand, Debug)]
 pub enum ModerateCommand {
@@ -601,6 +615,10 @@ pub enum ModerateCommand {
         /// confirmed or false-positive.
         #[arg(long)]
         outcome: Outcome,
+        /// Replace an earlier decision (without it, a decided report is
+        /// refused). Every decision stays in the report's history.
+        #[arg(long)]
+        change: bool,
         #[command(flatten)]
         ws: WorkspaceOpt,
     },
@@ -639,12 +657,12 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
                 let v: Vec<_> = reviewed
                     .iter()
                     .map(|r| match &r.opened {
-                        Ok(o) => json!({"id": hex::encode(r.stored.id), "status": r.stored.status, "account": o.report.account,
+                        Ok(o) => json!({"id": hex::encode(r.stored.id), "status": r.stored.status, "received": rfc3339_from_unix(r.stored.created), "account": o.report.account,
                                         "submitted_by": r.stored.submitted_by,
                                         "verified": r.verification.as_ref().is_some_and(|v| v.verified),
                                         "problems": r.verification.as_ref().map(|v| v.problems.clone()).unwrap_or_default(),
                                         "matches": o.report.matches.len(), "account_matches": o.report.account_matches}),
-                        Err(e) => json!({"id": hex::encode(r.stored.id), "status": r.stored.status, "verified": false, "error": e}),
+                        Err(e) => json!({"id": hex::encode(r.stored.id), "status": r.stored.status, "received": rfc3339_from_unix(r.stored.created), "verified": false, "error": e}),
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -655,21 +673,22 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
                     let id = hex::encode(r.stored.id);
                     match &r.opened {
                         Ok(o) => println!(
-                            "{}  {:<15} account {:<10} {} match(es): {}  [{}]",
+                            "{}  {}  {:<14} account {:<10} {} match(es): {}  [{}]",
                             &id[..12],
+                            rfc3339_from_unix(r.stored.created),
                             r.stored.status,
                             o.report.account,
                             o.report.matches.len(),
-                            o.report
-                                .matches
-                                .iter()
-                                .map(|m| m.part.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", "),
+                            matched_parts(&o.report.matches),
                             verdict(r)
                         ),
                         Err(e) => {
-                            println!("{}  {:<15} cannot open: {e}", &id[..12], r.stored.status)
+                            println!(
+                                "{}  {}  {:<14} cannot open: {e}",
+                                &id[..12],
+                                rfc3339_from_unix(r.stored.created),
+                                r.stored.status
+                            )
                         }
                     }
                 }
@@ -685,9 +704,16 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
             println!("report {} ({})", rep.id, r.stored.status);
             println!("check: {}", verdict(r));
             println!(
-                "account {} → {} at {}, policy {}",
-                rep.account, rep.recipient, rep.sent_at, rep.policy
+                "account {} → {} at {}, policy {}; received {}",
+                rep.account,
+                rep.recipient,
+                rfc3339_from_unix(rep.sent_at),
+                rep.policy,
+                rfc3339_from_unix(r.stored.created)
             );
+            for h in &r.stored.history {
+                println!("decision: {} at {}", h.outcome, rfc3339_from_unix(h.at));
+            }
             println!(
                 "the account had {} matching message(s)",
                 rep.account_matches
@@ -715,13 +741,19 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
                 }
             }
         }
-        ModerateCommand::Resolve { outcome, .. } => {
+        ModerateCommand::Resolve {
+            outcome, change, ..
+        } => {
             let r = find(want.as_deref().unwrap_or_default())?;
-            relay.resolve_report(r.stored.id, outcome)?;
-            println!(
-                "report {} resolved: {outcome:?}",
-                &hex::encode(r.stored.id)[..12]
-            );
+            relay.resolve_report(r.stored.id, outcome, change)?;
+            let id = hex::encode(r.stored.id);
+            match r.stored.status {
+                ReportStatus::Open => println!("report {} resolved: {outcome}", &id[..12]),
+                earlier => println!(
+                    "report {} changed from {earlier} to {outcome} (both kept in its history)",
+                    &id[..12]
+                ),
+            }
         }
     }
     Ok(crate::EXIT_OK)
