@@ -1202,6 +1202,19 @@ fn a_redelivery_is_shown_once() {
     assert_eq!(pending, 0, "and acknowledged this time");
 }
 
+/// A 0600 copy of the committed demo issuer key (git checks it out 0644,
+/// and cssim refuses a secret key others may read).
+fn private_demo_issuer_key(ws: &Ws) -> PathBuf {
+    let key = ws._dir.path().join("demo-issuer.key");
+    std::fs::copy(root().join("hashsets/demo-issuer.key"), &key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    key
+}
+
 /// Issue 8.8: a device that accepted version 2 of a hash set refuses the
 /// older, validly signed version 1 (a rollback that would drop entries).
 #[test]
@@ -1209,10 +1222,13 @@ fn a_rolled_back_hash_set_is_refused() {
     let ws = workspace();
     let set = ws.path.join("hashsets/demo.hashset");
     let v1 = std::fs::read(&set).unwrap();
+    let key = private_demo_issuer_key(&ws);
     cssim(&ws.path)
         .args(["hashset", "build", "--from", "examples/images/listed"])
         .args(["--algo", "pdq,sha256", "--repr", "list", "--revision", "2"])
-        .args(["--sign", "hashsets/demo-issuer.key", "--seed", "1"])
+        .arg("--sign")
+        .arg(&key)
+        .args(["--seed", "1"])
         .args(["--created", "2026-11-26T00:00:00Z", "--name", "demo", "-o"])
         .arg(&set)
         .assert()
