@@ -736,6 +736,103 @@ fn replayed_stale_rebound_and_cross_origin_requests_are_refused() {
     assert_eq!(status, 200, "a same-origin request passes");
 }
 
+/// Issue 8.2, with a send's and an acknowledgement's nonce recorded in
+/// the same transaction as their effect: a captured send or
+/// acknowledgement replayed is refused and changes nothing, and a replay
+/// of a send the relay refused is refused as a replay.
+#[test]
+fn replayed_sends_and_acknowledgements_are_refused() {
+    let s = Served::start();
+    let url = s.server.url();
+    let m = s.message();
+    let send = Raw {
+        method: "POST",
+        target: "/messages".into(),
+        body: serde_json::to_vec(&m).unwrap(),
+    };
+    let (status, body) = raw_send(
+        &url,
+        &send,
+        Some(("alice", &s.alice, now(), &nonce(1))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = raw_send(
+        &url,
+        &send,
+        Some(("alice", &s.alice, now(), &nonce(1))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("replayed request"), "{body}");
+    assert_eq!(s.overview().messages.len(), 1, "stored once");
+
+    // A send the relay refuses (the envelope is sealed to bob, the request
+    // says alice): its replay is a replay, not a second try.
+    let mut wrong = s.message();
+    wrong.id = [2; 16];
+    wrong.to = "alice".into();
+    let refused = Raw {
+        method: "POST",
+        target: "/messages".into(),
+        body: serde_json::to_vec(&wrong).unwrap(),
+    };
+    let (status, body) = raw_send(
+        &url,
+        &refused,
+        Some(("alice", &s.alice, now(), &nonce(2))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = raw_send(
+        &url,
+        &refused,
+        Some(("alice", &s.alice, now(), &nonce(2))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("replayed request"), "{body}");
+
+    let ack = Raw {
+        method: "POST",
+        target: "/inbox/bob/ack".into(),
+        body: format!("{{\"ids\":[\"{}\"]}}", hex::encode(m.id)).into_bytes(),
+    };
+    let (status, body) = raw_send(
+        &url,
+        &ack,
+        Some(("bob", &s.bob, now(), &nonce(3))),
+        None,
+        &[],
+    );
+    assert_eq!((status, body.as_str()), (200, "{\"acknowledged\":1}"));
+    // The relay forgets the acknowledgement; the captured one replayed
+    // does not mark the message again.
+    rusqlite::Connection::open(s._dir.path().join("relay.db"))
+        .unwrap()
+        .execute("UPDATE messages SET delivered_at = NULL", [])
+        .unwrap();
+    let (status, body) = raw_send(
+        &url,
+        &ack,
+        Some(("bob", &s.bob, now(), &nonce(3))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("replayed request"), "{body}");
+    let meta = s.overview().messages;
+    assert_eq!(meta.len(), 1);
+    assert!(
+        !meta[0].delivered,
+        "the replayed acknowledgement changed nothing"
+    );
+}
+
 fn listed_bytes() -> Vec<u8> {
     std::fs::read(root().join(LISTED)).unwrap()
 }

@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use super::store::now;
+use super::store::{RequestNonce, now};
 use super::{
     Error, MODERATOR_KEY_ID, OPERATOR_KEY_ID, OutgoingMessage, Overview, Receipt, Relay, Store,
     StoredMessage, StoredReport, keys_from_hex,
@@ -214,13 +214,31 @@ fn forbidden(reason: impl Into<String>) -> Error {
 }
 
 impl App {
-    /// Verifies a request's signature, time and nonce; `own_key` is the
-    /// key a registration carries in its body.
+    /// Verifies a request's signature, time and nonce, recording the nonce;
+    /// `own_key` is the key a registration carries in its body.
     fn authenticate(
         &self,
         req: &Signed,
         own_key: Option<(&str, VerifyKey)>,
     ) -> Result<Principal, Error> {
+        let (principal, n) = self.verify(req, own_key)?;
+        if !self
+            .store
+            .record_nonce(&n.key_id, &n.nonce, n.time, n.window)?
+        {
+            return Err(unauthorized("replayed request (nonce already used)"));
+        }
+        Ok(principal)
+    }
+
+    /// Verifies a request's signature and time, and returns its nonce for
+    /// the caller to record — in the same transaction as the request's
+    /// effect, where the store offers one ([`Store::send_once`]).
+    fn verify(
+        &self,
+        req: &Signed,
+        own_key: Option<(&str, VerifyKey)>,
+    ) -> Result<(Principal, RequestNonce), Error> {
         let Signed {
             method,
             uri,
@@ -292,15 +310,15 @@ impl App {
         let message = signed_string(method.as_str(), target, host, key_id, time, nonce, body);
         key.verify(&message, &signature)
             .map_err(|_| unauthorized(format!("bad signature for key id '{key_id}'")))?;
-        // Recorded only once the signature verified, so nobody can burn
-        // another key's nonces.
-        if !self
-            .store
-            .record_nonce(key_id, nonce.as_bytes(), time, MAX_SKEW)?
-        {
-            return Err(unauthorized("replayed request (nonce already used)"));
-        }
-        Ok(principal)
+        // Recorded (by the caller) only once the signature verified, so
+        // nobody can burn another key's nonces.
+        let nonce = RequestNonce {
+            key_id: key_id.to_string(),
+            nonce: nonce.as_bytes().to_vec(),
+            time,
+            window: MAX_SKEW,
+        };
+        Ok((principal, nonce))
     }
 
     /// Authenticates `req` and requires that it acts for user `name`.
@@ -387,11 +405,12 @@ async fn relay_key(State(app): St) -> Response {
 
 async fn send(State(app): St, req: Signed) -> Response {
     reply((|| {
-        // Authenticated before the body is even parsed.
-        let p = app.authenticate(&req, None)?;
+        // Verified before the body is even parsed; the nonce is recorded in
+        // the transaction that stores the message (one synchronous commit).
+        let (p, nonce) = app.verify(&req, None)?;
         let m: OutgoingMessage = parse(&req.body)?;
         only_user(p, &m.from, "send as themselves")?;
-        app.store.send(&m)
+        app.store.send_once(&m, &nonce)
     })())
 }
 
@@ -415,7 +434,8 @@ async fn fetch(
 
 async fn ack(State(app): St, Path(name): Path<String>, req: Signed) -> Response {
     reply((|| {
-        app.as_user(&req, &name, "acknowledge this inbox")?;
+        let (p, nonce) = app.verify(&req, None)?;
+        only_user(p, &name, "acknowledge this inbox")?;
         let b: Ack = parse(&req.body)?;
         let ids = b
             .ids
@@ -423,7 +443,7 @@ async fn ack(State(app): St, Path(name): Path<String>, req: Signed) -> Response 
             .map(|i| bytes::<16>(i, "ids"))
             .collect::<Result<Vec<_>, _>>()?;
         app.store
-            .ack(&name, &ids)
+            .ack_once(&name, &ids, &nonce)
             .map(|acknowledged| Acknowledged { acknowledged })
     })())
 }
