@@ -10,7 +10,13 @@
 //! DIR/state/NAME.db            a device's state: pinned keys, held reports,
 //!                              received messages (SQLite, 0600)
 //! DIR/relay.db                 the embedded relay (unless relay is http://…)
+//! DIR/relay-ca.pem             the CA an https:// relay's certificate must
+//!                              chain to (only with `cssim init --relay-ca`)
 //! ```
+//!
+//! An `https://` relay is trusted if its certificate chains to the CA in
+//! the file `CSSIM_RELAY_CA` names (when set), else to `relay_ca` in
+//! `workspace.toml`, else to Mozilla's roots.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,13 +40,23 @@ pub const DEMO_USERS: [&str; 2] = ["alice", "bob"];
 pub const MODERATOR: &str = "moderator";
 /// The relay operator's identity name (reads the relay's overview).
 pub const OPERATOR: &str = "operator";
+/// The environment variable naming a CA file for an `https://` relay; it
+/// takes precedence over `relay_ca` in `workspace.toml`.
+pub const RELAY_CA_ENV: &str = "CSSIM_RELAY_CA";
+/// Where `cssim init --relay-ca FILE` copies the CA certificate.
+const RELAY_CA_FILE: &str = "relay-ca.pem";
 
 /// `workspace.toml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where the relay is: a database path (relative to the workspace) or `http://HOST:PORT`.
+    /// Where the relay is: a database path (relative to the workspace),
+    /// `http://HOST:PORT` or `https://HOST:PORT`.
     pub relay: String,
+    /// The PEM file (relative to the workspace) of the CA an `https://`
+    /// relay's certificate must chain to; without it, Mozilla's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_ca: Option<PathBuf>,
     /// The hash set file.
     pub hashset: PathBuf,
     /// The issuer public key the hash set must be signed by.
@@ -158,6 +174,17 @@ impl Workspace {
     /// issuer key, the default policy, and an embedded relay with alice and
     /// bob registered — or `relay` if given (a database path or `http://…`).
     pub fn init(root: &Path, relay: Option<&str>) -> Result<Workspace, Error> {
+        Workspace::init_with_ca(root, relay, None)
+    }
+
+    /// [`Workspace::init`] for an `https://` relay whose certificate chains
+    /// to the CA in the PEM file `relay_ca` (copied into the workspace as
+    /// `relay-ca.pem`).
+    pub fn init_with_ca(
+        root: &Path,
+        relay: Option<&str>,
+        relay_ca: Option<&Path>,
+    ) -> Result<Workspace, Error> {
         if root.join("workspace.toml").exists() {
             return Err(Error::Exists {
                 path: root.to_path_buf(),
@@ -165,6 +192,7 @@ impl Workspace {
         }
         let config = Config {
             relay: relay.unwrap_or("relay.db").to_string(),
+            relay_ca: relay_ca.map(|_| PathBuf::from(RELAY_CA_FILE)),
             hashset: PathBuf::from("hashsets/demo.hashset"),
             issuer: PathBuf::from("hashsets/demo-issuer.pub"),
             policy: PathBuf::from("policy.toml"),
@@ -176,9 +204,18 @@ impl Workspace {
             config,
         };
         // Reach the relay before writing anything, so that an unreachable or
-        // broken relay leaves no half-made workspace behind.
-        ws.relay()?.relay_key()?;
+        // broken relay (or one whose certificate is not trusted) leaves no
+        // half-made workspace behind.
+        let ca_given = std::env::var_os(RELAY_CA_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or(relay_ca.map(Path::to_path_buf));
+        ws.connect_spec(None, ca_given.as_deref())?.relay_key()?;
         std::fs::create_dir_all(root).map_err(io(root))?;
+        if let Some(ca) = relay_ca {
+            let pem = std::fs::read(ca).map_err(io(ca))?;
+            write_atomic(&root.join(RELAY_CA_FILE), &pem)?;
+        }
         let config = &ws.config;
         write_atomic(&root.join(&config.hashset), DEMO_HASHSET)?;
         write_atomic(&root.join(&config.issuer), DEMO_ISSUER_PUB.as_bytes())?;
@@ -301,14 +338,33 @@ impl Workspace {
         self.connect(Some(Signer { key_id, identity }))
     }
 
+    /// The CA file an `https://` relay's certificate must chain to:
+    /// `CSSIM_RELAY_CA`, else `relay_ca` (relative to the workspace), else
+    /// none (Mozilla's roots).
+    pub fn relay_ca(&self) -> Option<PathBuf> {
+        std::env::var_os(RELAY_CA_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| self.config.relay_ca.as_ref().map(|p| self.root.join(p)))
+    }
+
     fn connect(&self, signer: Option<Signer>) -> Result<Box<dyn Relay>, Error> {
+        self.connect_spec(signer, self.relay_ca().as_deref())
+    }
+
+    fn connect_spec(
+        &self,
+        signer: Option<Signer>,
+        ca: Option<&Path>,
+    ) -> Result<Box<dyn Relay>, Error> {
         let spec = &self.config.relay;
         if spec.contains("://") {
-            Ok(relay::connect(spec, signer)?)
+            Ok(relay::connect(spec, signer, ca)?)
         } else {
             Ok(relay::connect(
                 &self.root.join(spec).to_string_lossy(),
                 signer,
+                None,
             )?)
         }
     }
