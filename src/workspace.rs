@@ -150,6 +150,9 @@ pub enum Error {
 pub struct Workspace {
     root: PathBuf,
     config: Config,
+    /// The CA file `init` was given: used for every connection `init`
+    /// makes, ahead of `CSSIM_RELAY_CA`.
+    init_ca: Option<PathBuf>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -199,18 +202,18 @@ impl Workspace {
             moderator: MODERATOR.to_string(),
             operator: OPERATOR.to_string(),
         };
+        // The CA given to init is the one every connection init makes
+        // checks (and the one kept); without one, CSSIM_RELAY_CA as for any
+        // command.
         let ws = Workspace {
             root: root.to_path_buf(),
             config,
+            init_ca: relay_ca.map(Path::to_path_buf),
         };
         // Reach the relay before writing anything, so that an unreachable or
         // broken relay (or one whose certificate is not trusted) leaves no
         // half-made workspace behind.
-        let ca_given = std::env::var_os(RELAY_CA_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or(relay_ca.map(Path::to_path_buf));
-        ws.connect_spec(None, ca_given.as_deref())?.relay_key()?;
+        ws.relay()?.relay_key()?;
         std::fs::create_dir_all(root).map_err(io(root))?;
         if let Some(ca) = relay_ca {
             let pem = std::fs::read(ca).map_err(io(ca))?;
@@ -255,6 +258,7 @@ impl Workspace {
         Ok(Workspace {
             root: root.to_path_buf(),
             config,
+            init_ca: None,
         })
     }
 
@@ -338,28 +342,23 @@ impl Workspace {
         self.connect(Some(Signer { key_id, identity }))
     }
 
-    /// The CA file an `https://` relay's certificate must chain to:
-    /// `CSSIM_RELAY_CA`, else `relay_ca` (relative to the workspace), else
-    /// none (Mozilla's roots).
+    /// The CA file an `https://` relay's certificate must chain to: while
+    /// `init` runs, the one it was given; otherwise `CSSIM_RELAY_CA`, else
+    /// `relay_ca` (relative to the workspace), else none (Mozilla's roots).
     pub fn relay_ca(&self) -> Option<PathBuf> {
-        std::env::var_os(RELAY_CA_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| self.config.relay_ca.as_ref().map(|p| self.root.join(p)))
+        self.init_ca.clone().or_else(|| {
+            std::env::var_os(RELAY_CA_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| self.config.relay_ca.as_ref().map(|p| self.root.join(p)))
+        })
     }
 
     fn connect(&self, signer: Option<Signer>) -> Result<Box<dyn Relay>, Error> {
-        self.connect_spec(signer, self.relay_ca().as_deref())
-    }
-
-    fn connect_spec(
-        &self,
-        signer: Option<Signer>,
-        ca: Option<&Path>,
-    ) -> Result<Box<dyn Relay>, Error> {
+        let ca = self.relay_ca();
         let spec = &self.config.relay;
         if spec.contains("://") {
-            Ok(relay::connect(spec, signer, ca)?)
+            Ok(relay::connect(spec, signer, ca.as_deref())?)
         } else {
             Ok(relay::connect(
                 &self.root.join(spec).to_string_lossy(),

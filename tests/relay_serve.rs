@@ -156,7 +156,10 @@ fn init_send_and_inbox_work_over_https() {
     let ws = dir.path().join("ws");
     let given = dir.path().join("given-ca.pem");
     std::fs::copy(cert.cert(), &given).unwrap();
+    let other = Cert::new("another relay");
     cssim()
+        // The CA given to init wins over CSSIM_RELAY_CA.
+        .env("CSSIM_RELAY_CA", other.cert())
         .args(["init", "--relay", &url, "--relay-ca"])
         .arg(&given)
         .arg(&ws)
@@ -185,9 +188,8 @@ fn init_send_and_inbox_work_over_https() {
         shown.contains("from alice") && shown.contains("over tls"),
         "{shown}"
     );
-    // CSSIM_RELAY_CA takes precedence over the workspace's CA: another
-    // CA is refused.
-    let other = Cert::new("another relay");
+    // For later commands CSSIM_RELAY_CA takes precedence over the
+    // workspace's CA: another CA is refused.
     let out = cssim()
         .env("CSSIM_WORKSPACE", &ws)
         .env("CSSIM_RELAY_CA", other.cert())
