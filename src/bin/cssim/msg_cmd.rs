@@ -359,7 +359,7 @@ pub enum RelayCommand {
         #[command(flatten)]
         ws: WorkspaceOpt,
     },
-    /// Serve a relay database over HTTP.
+    /// Serve a relay database over HTTP, or HTTPS with --tls-cert/--tls-key.
     #[command(after_help = "\
 Every request is signed by the key of whoever it acts for (see docs/SECURITY.md):
 users by their own keys, the moderator by --moderator-key, the operator by
