@@ -47,6 +47,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
     })
 }
 
+/// Refuses a secret file that group or others may read (Unix), as OpenSSH
+/// does: a key anyone on the machine could copy is not a secret. The one
+/// rule for every secret key cssim reads (identities, hash-set issuers);
+/// the error is the reason, with the command that fixes it, for the caller
+/// to put next to the file's name. A file that cannot be examined passes
+/// here (reading it reports why).
+pub fn check_private(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "permissions {mode:04o} are too open: a secret key must be readable by its owner only (chmod 600 {})",
+                    path.display()
+                ));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Flushes `dir`'s entries to disk. A rename only changes the folder, and
 /// until the folder is flushed a crash can bring back the old entry (or
 /// none), even though the file's bytes were synced.

@@ -10,11 +10,17 @@
 //! DIR/state/NAME.db            a device's state: pinned keys, held reports,
 //!                              received messages (SQLite, 0600)
 //! DIR/relay.db                 the embedded relay (unless relay is http://…)
+//! DIR/relay-ca.pem             the CA an https:// relay's certificate must
+//!                              chain to (only with `cssim init --relay-ca`)
 //! ```
 //!
-//! [`Workspace::init_with_users`] builds it all in a hidden sibling folder
+//! [`Workspace::init_with`] builds it all in a hidden sibling folder
 //! and renames it into place, so a failed init leaves nothing behind;
 //! [`Workspace::discover`] finds it from any folder inside it.
+//!
+//! An `https://` relay is trusted if its certificate chains to the CA in
+//! the file `CSSIM_RELAY_CA` names (when set), else to `relay_ca` in
+//! `workspace.toml`, else to Mozilla's roots.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,13 +48,23 @@ pub const DEFAULT_DIR: &str = "cssim-workspace";
 pub const MODERATOR: &str = "moderator";
 /// The relay operator's identity name (reads the relay's overview).
 pub const OPERATOR: &str = "operator";
+/// The environment variable naming a CA file for an `https://` relay; it
+/// takes precedence over `relay_ca` in `workspace.toml`.
+pub const RELAY_CA_ENV: &str = "CSSIM_RELAY_CA";
+/// Where `cssim init --relay-ca FILE` copies the CA certificate.
+const RELAY_CA_FILE: &str = "relay-ca.pem";
 
 /// `workspace.toml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where the relay is: a database path (relative to the workspace) or `http://HOST:PORT`.
+    /// Where the relay is: a database path (relative to the workspace),
+    /// `http://HOST:PORT` or `https://HOST:PORT`.
     pub relay: String,
+    /// The PEM file (relative to the workspace) of the CA an `https://`
+    /// relay's certificate must chain to; without it, Mozilla's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_ca: Option<PathBuf>,
     /// The hash set file.
     pub hashset: PathBuf,
     /// The issuer public key the hash set must be signed by.
@@ -163,6 +179,9 @@ pub enum Error {
 pub struct Workspace {
     root: PathBuf,
     config: Config,
+    /// The CA file `init` was given: used for every connection `init`
+    /// makes, ahead of `CSSIM_RELAY_CA`.
+    init_ca: Option<PathBuf>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -219,17 +238,20 @@ fn fsync_dir(dir: &Path) -> Result<(), Error> {
 
 impl Workspace {
     /// Creates a workspace in `root` with the demo users alice and bob; see
-    /// [`Workspace::init_with_users`].
+    /// [`Workspace::init_with`].
     pub fn init(root: &Path, relay: Option<&str>) -> Result<Workspace, Error> {
-        Workspace::init_with_users(root, relay, &DEMO_USERS)
+        Workspace::init_with(root, relay, None, &DEMO_USERS)
     }
 
     /// Creates a workspace in `root` (which may exist but must not hold
     /// one): identities for `users`, the moderator and the operator, the
     /// demo hash set and its issuer key, the default policy, and an
     /// embedded relay with `users` registered — or `relay` if given (a
-    /// database path, relative to the workspace, or `http://…`). With no
-    /// users it joins an existing relay without registering anyone.
+    /// database path, relative to the workspace, `http://…` or
+    /// `https://…`). With no users it joins an existing relay without
+    /// registering anyone. An `https://` relay whose certificate is not
+    /// signed by a public CA needs `relay_ca`, the PEM file of the CA that
+    /// signed it (copied into the workspace as `relay-ca.pem`).
     ///
     /// All or nothing: the workspace is built in a hidden sibling folder
     /// and renamed into place only when complete, so a failure (an
@@ -238,9 +260,10 @@ impl Workspace {
     /// refused before anything is registered; a relay that fails between
     /// two registrations keeps the ones it accepted (a relay has no way to
     /// unregister), so the retry needs other names.
-    pub fn init_with_users(
+    pub fn init_with(
         root: &Path,
         relay: Option<&str>,
+        relay_ca: Option<&Path>,
         users: &[&str],
     ) -> Result<Workspace, Error> {
         if root.join("workspace.toml").exists() {
@@ -250,6 +273,7 @@ impl Workspace {
         }
         let config = Config {
             relay: relay.unwrap_or("relay.db").to_string(),
+            relay_ca: relay_ca.map(|_| PathBuf::from(RELAY_CA_FILE)),
             hashset: PathBuf::from("hashsets/demo.hashset"),
             issuer: PathBuf::from("hashsets/demo-issuer.key.pub"),
             policy: PathBuf::from("policy.toml"),
@@ -295,10 +319,18 @@ impl Workspace {
                 .prefix(&format!(".{leaf}.cssim-init-"))
                 .tempdir_in(&parent)
                 .map_err(io(&parent))?;
+            // The CA given to init is the one every connection init makes
+            // checks (and the one kept); without one, CSSIM_RELAY_CA as for
+            // any command.
             let building = Workspace {
                 root: tmp.path().to_path_buf(),
                 config: config.clone(),
+                init_ca: relay_ca.map(Path::to_path_buf),
             };
+            if let Some(ca) = relay_ca {
+                let pem = std::fs::read(ca).map_err(io(ca))?;
+                write_atomic(&tmp.path().join(RELAY_CA_FILE), &pem)?;
+            }
             building.build(users)?;
             building.move_into(&named)?;
             // Renamed away: nothing is left to clean up.
@@ -306,6 +338,7 @@ impl Workspace {
             Ok(Workspace {
                 root: root.to_path_buf(),
                 config: config.clone(),
+                init_ca: None,
             })
         })();
         if result.is_err() {
@@ -450,6 +483,7 @@ impl Workspace {
         Ok(Workspace {
             root: root.to_path_buf(),
             config,
+            init_ca: None,
         })
     }
 
@@ -533,14 +567,28 @@ impl Workspace {
         self.connect(Some(Signer { key_id, identity }))
     }
 
+    /// The CA file an `https://` relay's certificate must chain to: while
+    /// `init` runs, the one it was given; otherwise `CSSIM_RELAY_CA`, else
+    /// `relay_ca` (relative to the workspace), else none (Mozilla's roots).
+    pub fn relay_ca(&self) -> Option<PathBuf> {
+        self.init_ca.clone().or_else(|| {
+            std::env::var_os(RELAY_CA_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| self.config.relay_ca.as_ref().map(|p| self.root.join(p)))
+        })
+    }
+
     fn connect(&self, signer: Option<Signer>) -> Result<Box<dyn Relay>, Error> {
+        let ca = self.relay_ca();
         let spec = &self.config.relay;
         if spec.contains("://") {
-            Ok(relay::connect(spec, signer)?)
+            Ok(relay::connect(spec, signer, ca.as_deref())?)
         } else {
             Ok(relay::connect(
                 &self.root.join(spec).to_string_lossy(),
                 signer,
+                None,
             )?)
         }
     }

@@ -541,3 +541,28 @@ fn a_bad_hash_in_a_list_names_the_line_and_the_fault() {
             "l.csv: line 2: 'abc' is not a hex digest: odd number of hex digits (3)",
         ));
 }
+
+/// An issuer secret key that group or others may read is refused when
+/// signing, as identity keys are (issue 8.8): the message names the file
+/// and the fix, and no hash set is written.
+#[cfg(unix)]
+#[test]
+fn an_issuer_key_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, key) = setup();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = build(dir.path(), &key, "set.hashset", &[])
+        .get_output()
+        .clone();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("issuer.key: permissions 0644 are too open")
+            && err.contains(&format!("chmod 600 {}", key.display())),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!dir.path().join("set.hashset").exists(), "nothing written");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    build(dir.path(), &key, "set.hashset", &[]).success();
+}

@@ -13,6 +13,20 @@ fn cssim() -> Command {
     c
 }
 
+/// A 0600 copy of the committed demo issuer key in `dir`: git checks the
+/// file out 0644, and cssim refuses a secret key others may read.
+fn private_demo_key(dir: &Path) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let key = dir.join("demo-issuer.key");
+    std::fs::copy(root.join("hashsets/demo-issuer.key"), &key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    key
+}
+
 #[test]
 fn low_quality_images_are_left_out_and_edited_copies_match() {
     let dir = tempfile::tempdir().unwrap();
@@ -77,21 +91,25 @@ fn low_quality_images_are_left_out_and_edited_copies_match() {
 
 #[test]
 fn the_shipped_demo_set_rebuilds_byte_for_byte() {
-    // The command in hashsets/README.md.
+    // The command in hashsets/README.md (signing with a 0600 copy of the key,
+    // as its `chmod 600` makes the committed file).
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo.hashset");
+    let key = private_demo_key(dir.path());
     cssim()
         .current_dir(root)
         .args([
             "hashset", "build", "--from", "examples/images/listed", "--algo", "pdq,phash,sha256",
-            "--repr", "list,bloom", "--sign", "hashsets/demo-issuer.key", "--label", "stand-in",
+            "--repr", "list,bloom", "--label", "stand-in",
             "--source", "cssim demo (innocuous CC0/PD photos)", "--seed", "1",
             "--created", "2026-11-25T00:00:00Z", "--expires", "2036-01-01T00:00:00Z", "--name", "demo", "--description",
             "Stand-in 'known material' for demos: three innocuous public-domain/CC0 photos (rocket, cat, coffee) from examples/images/listed/. Not real abuse material.",
             "-o",
         ])
         .arg(&out)
+        .arg("--sign")
+        .arg(&key)
         .assert()
         .success();
     assert_eq!(

@@ -376,6 +376,7 @@ impl Served {
                 moderator: Some(moderator.verify_key()),
                 operator: Some(operator.verify_key()),
                 names: vec![],
+                tls: None,
             },
         )
         .unwrap();
@@ -734,6 +735,103 @@ fn replayed_stale_rebound_and_cross_origin_requests_are_refused() {
         &[("origin", same_origin.as_str())],
     );
     assert_eq!(status, 200, "a same-origin request passes");
+}
+
+/// Issue 8.2, with a send's and an acknowledgement's nonce recorded in
+/// the same transaction as their effect: a captured send or
+/// acknowledgement replayed is refused and changes nothing, and a replay
+/// of a send the relay refused is refused as a replay.
+#[test]
+fn replayed_sends_and_acknowledgements_are_refused() {
+    let s = Served::start();
+    let url = s.server.url();
+    let m = s.message();
+    let send = Raw {
+        method: "POST",
+        target: "/messages".into(),
+        body: serde_json::to_vec(&m).unwrap(),
+    };
+    let (status, body) = raw_send(
+        &url,
+        &send,
+        Some(("alice", &s.alice, now(), &nonce(1))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = raw_send(
+        &url,
+        &send,
+        Some(("alice", &s.alice, now(), &nonce(1))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("replayed request"), "{body}");
+    assert_eq!(s.overview().messages.len(), 1, "stored once");
+
+    // A send the relay refuses (the envelope is sealed to bob, the request
+    // says alice): its replay is a replay, not a second try.
+    let mut wrong = s.message();
+    wrong.id = [2; 16];
+    wrong.to = "alice".into();
+    let refused = Raw {
+        method: "POST",
+        target: "/messages".into(),
+        body: serde_json::to_vec(&wrong).unwrap(),
+    };
+    let (status, body) = raw_send(
+        &url,
+        &refused,
+        Some(("alice", &s.alice, now(), &nonce(2))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = raw_send(
+        &url,
+        &refused,
+        Some(("alice", &s.alice, now(), &nonce(2))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("replayed request"), "{body}");
+
+    let ack = Raw {
+        method: "POST",
+        target: "/inbox/bob/ack".into(),
+        body: format!("{{\"ids\":[\"{}\"]}}", hex::encode(m.id)).into_bytes(),
+    };
+    let (status, body) = raw_send(
+        &url,
+        &ack,
+        Some(("bob", &s.bob, now(), &nonce(3))),
+        None,
+        &[],
+    );
+    assert_eq!((status, body.as_str()), (200, "{\"acknowledged\":1}"));
+    // The relay forgets the acknowledgement; the captured one replayed
+    // does not mark the message again.
+    rusqlite::Connection::open(s._dir.path().join("relay.db"))
+        .unwrap()
+        .execute("UPDATE messages SET delivered_at = NULL", [])
+        .unwrap();
+    let (status, body) = raw_send(
+        &url,
+        &ack,
+        Some(("bob", &s.bob, now(), &nonce(3))),
+        None,
+        &[],
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("replayed request"), "{body}");
+    let meta = s.overview().messages;
+    assert_eq!(meta.len(), 1);
+    assert!(
+        !meta[0].delivered,
+        "the replayed acknowledgement changed nothing"
+    );
 }
 
 fn listed_bytes() -> Vec<u8> {
@@ -1137,22 +1235,23 @@ fn a_failed_send_files_no_report() {
     assert_eq!(moderator_view(&ws).len(), 1);
 }
 
-/// Issue 8.8: an https:// (or other unknown) relay is refused, not taken
+/// Issue 8.8: an unknown relay scheme (`ftp://`; `https://` is served
+/// since the relay has TLS, see tests/relay_serve.rs) is refused, not taken
 /// for a file name; a secret key readable by others is refused.
 #[test]
 fn unknown_relay_schemes_and_open_key_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::cargo_bin("cssim")
         .unwrap()
-        .args(["init", "--relay", "https://relay.example"])
+        .args(["init", "--relay", "ftp://relay.example"])
         .arg(dir.path().join("ws"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unsupported scheme 'https://'"), "{err}");
+    assert!(err.contains("unsupported scheme 'ftp://'"), "{err}");
     assert!(!dir.path().join("ws").exists(), "nothing written");
-    assert!(!Path::new("https:").exists());
+    assert!(!Path::new("ftp:").exists());
 
     #[cfg(unix)]
     {
@@ -1266,6 +1365,19 @@ fn two_senders_using_the_same_message_id_are_both_shown() {
     assert!(bob_sees(&ws).is_empty(), "alice's id is still guarded");
 }
 
+/// A 0600 copy of the committed demo issuer key (git checks it out 0644,
+/// and cssim refuses a secret key others may read).
+fn private_demo_issuer_key(ws: &Ws) -> PathBuf {
+    let key = ws._dir.path().join("demo-issuer.key");
+    std::fs::copy(root().join("hashsets/demo-issuer.key"), &key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    key
+}
+
 /// Issue 8.8: a device that accepted version 2 of a hash set refuses the
 /// older, validly signed version 1 (a rollback that would drop entries).
 #[test]
@@ -1273,10 +1385,13 @@ fn a_rolled_back_hash_set_is_refused() {
     let ws = workspace();
     let set = ws.path.join("hashsets/demo.hashset");
     let v1 = std::fs::read(&set).unwrap();
+    let key = private_demo_issuer_key(&ws);
     cssim(&ws.path)
         .args(["hashset", "build", "--from", "examples/images/listed"])
         .args(["--algo", "pdq,sha256", "--repr", "list", "--revision", "2"])
-        .args(["--sign", "hashsets/demo-issuer.key", "--seed", "1"])
+        .arg("--sign")
+        .arg(&key)
+        .args(["--seed", "1"])
         .args(["--created", "2026-11-26T00:00:00Z", "--name", "demo", "-o"])
         .arg(&set)
         .assert()

@@ -320,28 +320,10 @@ fn read_text(path: &Path) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| key_err(path, "not a key file (not text)"))
 }
 
-/// Refuses a secret file that group or others may read (Unix), as OpenSSH
-/// does: a key anyone on the machine could copy is not a secret.
+/// Refuses a secret file that group or others may read (the rule all
+/// secret key files share, [`crate::atomic::check_private`]).
 fn check_private(path: &Path) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(key_err(
-                    path,
-                    format!(
-                        "permissions {mode:04o} are too open: a secret key must be readable by its owner only (chmod 600 {})",
-                        path.display()
-                    ),
-                ));
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
+    crate::atomic::check_private(path).map_err(|reason| key_err(path, reason))
 }
 
 fn check_header(path: &Path, line: Option<&str>, header: &str) -> Result<(), Error> {

@@ -125,8 +125,13 @@ impl SecretKey {
         ))
     }
 
-    /// Reads a key file.
+    /// Reads a key file, refusing one that group or others may read (as
+    /// identity keys are: [`crate::atomic::check_private`]).
     pub fn read(path: &Path) -> Result<SecretKey> {
+        crate::atomic::check_private(path).map_err(|reason| Error::Key {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         let text = Zeroizing::new(read_text(path)?);
         SecretKey::parse(&text, path)
     }

@@ -32,7 +32,16 @@
 //!
 //! Requests whose `Host` is not one of the server's own names are refused
 //! (DNS rebinding), and so are browser requests from another origin
-//! (`Origin` or `Sec-Fetch-Site` say so).
+//! (`Origin` or `Sec-Fetch-Site` say so). The client always sends (and
+//! signs) `Host` as `HOST:PORT`, the port made explicit (80 for `http://`,
+//! 443 for `https://`); the server takes a `Host` without a port as its
+//! scheme's default port.
+//!
+//! ## TLS
+//! With a [`ServerTls`] in its [`ServerConfig`] the server speaks HTTPS
+//! only (see `tls.rs`); the client reaches `https://` relays, trusting
+//! Mozilla's roots or the CA file it is given ([`HttpRelay::with_ca`]).
+//! Signing is the same with and without TLS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,7 +58,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use super::store::now;
+use super::store::{RequestNonce, now};
+use super::tls::{self, ServerTls, TlsListener};
 use super::{
     Error, MODERATOR_KEY_ID, OPERATOR_KEY_ID, Outcome, OutgoingMessage, Overview, Receipt, Relay,
     ReportStatus, Store, StoredMessage, StoredReport, keys_from_hex,
@@ -152,12 +162,16 @@ pub struct ServerConfig {
     /// Names (`HOST` or `HOST:PORT`) the server answers to besides its
     /// listening address (and `localhost` when that is loopback).
     pub names: Vec<String>,
+    /// Serve HTTPS with this certificate and key (plain HTTP without).
+    pub tls: Option<ServerTls>,
 }
 
 struct App {
     store: Store,
     config: ServerConfig,
     hosts: Vec<String>,
+    /// The port a `Host` without one means: 443 over TLS, else 80.
+    default_port: u16,
 }
 
 /// Who a verified request acts for.
@@ -218,13 +232,31 @@ fn forbidden(reason: impl Into<String>) -> Error {
 }
 
 impl App {
-    /// Verifies a request's signature, time and nonce; `own_key` is the
-    /// key a registration carries in its body.
+    /// Verifies a request's signature, time and nonce, recording the nonce;
+    /// `own_key` is the key a registration carries in its body.
     fn authenticate(
         &self,
         req: &Signed,
         own_key: Option<(&str, VerifyKey)>,
     ) -> Result<Principal, Error> {
+        let (principal, n) = self.verify(req, own_key)?;
+        if !self
+            .store
+            .record_nonce(&n.key_id, &n.nonce, n.time, n.window)?
+        {
+            return Err(unauthorized("replayed request (nonce already used)"));
+        }
+        Ok(principal)
+    }
+
+    /// Verifies a request's signature and time, and returns its nonce for
+    /// the caller to record — in the same transaction as the request's
+    /// effect, where the store offers one ([`Store::send_once`]).
+    fn verify(
+        &self,
+        req: &Signed,
+        own_key: Option<(&str, VerifyKey)>,
+    ) -> Result<(Principal, RequestNonce), Error> {
         let Signed {
             method,
             uri,
@@ -296,15 +328,15 @@ impl App {
         let message = signed_string(method.as_str(), target, host, key_id, time, nonce, body);
         key.verify(&message, &signature)
             .map_err(|_| unauthorized(format!("bad signature for key id '{key_id}'")))?;
-        // Recorded only once the signature verified, so nobody can burn
-        // another key's nonces.
-        if !self
-            .store
-            .record_nonce(key_id, nonce.as_bytes(), time, MAX_SKEW)?
-        {
-            return Err(unauthorized("replayed request (nonce already used)"));
-        }
-        Ok(principal)
+        // Recorded (by the caller) only once the signature verified, so
+        // nobody can burn another key's nonces.
+        let nonce = RequestNonce {
+            key_id: key_id.to_string(),
+            nonce: nonce.as_bytes().to_vec(),
+            time,
+            window: MAX_SKEW,
+        };
+        Ok((principal, nonce))
     }
 
     /// Authenticates `req` and requires that it acts for user `name`.
@@ -391,11 +423,12 @@ async fn relay_key(State(app): St) -> Response {
 
 async fn send(State(app): St, req: Signed) -> Response {
     reply((|| {
-        // Authenticated before the body is even parsed.
-        let p = app.authenticate(&req, None)?;
+        // Verified before the body is even parsed; the nonce is recorded in
+        // the transaction that stores the message (one synchronous commit).
+        let (p, nonce) = app.verify(&req, None)?;
         let m: OutgoingMessage = parse(&req.body)?;
         only_user(p, &m.from, "send as themselves")?;
-        app.store.send(&m)
+        app.store.send_once(&m, &nonce)
     })())
 }
 
@@ -419,7 +452,8 @@ async fn fetch(
 
 async fn ack(State(app): St, Path(name): Path<String>, req: Signed) -> Response {
     reply((|| {
-        app.as_user(&req, &name, "acknowledge this inbox")?;
+        let (p, nonce) = app.verify(&req, None)?;
+        only_user(p, &name, "acknowledge this inbox")?;
         let b: Ack = parse(&req.body)?;
         let ids = b
             .ids
@@ -427,7 +461,7 @@ async fn ack(State(app): St, Path(name): Path<String>, req: Signed) -> Response 
             .map(|i| bytes::<16>(i, "ids"))
             .collect::<Result<Vec<_>, _>>()?;
         app.store
-            .ack(&name, &ids)
+            .ack_once(&name, &ids, &nonce)
             .map(|acknowledged| Acknowledged { acknowledged })
     })())
 }
@@ -490,7 +524,8 @@ async fn guard(State(app): St, request: Request, next: Next) -> Response {
         .get(axum::http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !app.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+    let with_port = host_with_port(host, app.default_port);
+    if !app.hosts.iter().any(|h| h.eq_ignore_ascii_case(&with_port)) {
         return reply::<()>(Err(forbidden(format!(
             "host '{host}' is not this relay's name (expected one of: {})",
             app.hosts.join(", ")
@@ -535,6 +570,22 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// Whether a `Host` value (`HOST:PORT`, `[IPv6]:PORT`) names a port.
+fn has_port(host: &str) -> bool {
+    host.rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+}
+
+/// `host` with its port made explicit: `default_port` (the scheme's) when
+/// it names none.
+fn host_with_port(host: &str, default_port: u16) -> String {
+    if has_port(host) || host.is_empty() {
+        host.to_string()
+    } else {
+        format!("{host}:{default_port}")
+    }
+}
+
 /// The `Host` values a server bound to `addr` answers to.
 fn host_names(addr: SocketAddr, names: &[String]) -> Vec<String> {
     let port = addr.port();
@@ -544,10 +595,7 @@ fn host_names(addr: SocketAddr, names: &[String]) -> Vec<String> {
     }
     for n in names {
         // `HOST:PORT` as given; a bare `HOST` (or `[IPv6]`) gets our port.
-        let has_port = n
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-        hosts.push(if has_port {
+        hosts.push(if has_port(n) {
             n.clone()
         } else {
             format!("{n}:{port}")
@@ -559,6 +607,7 @@ fn host_names(addr: SocketAddr, names: &[String]) -> Vec<String> {
 /// A running server started by [`spawn`].
 pub struct ServerHandle {
     addr: SocketAddr,
+    scheme: &'static str,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -569,9 +618,9 @@ impl ServerHandle {
         self.addr
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` when it serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops the server and waits for it.
@@ -606,65 +655,115 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         })
 }
 
-fn bind_error(addr: SocketAddr, e: std::io::Error) -> Error {
-    Error::Unreachable {
-        url: format!("http://{addr}"),
-        reason: format!("cannot listen: {e}"),
+/// A bound listening socket, not yet serving. `cssim relay serve` binds
+/// before it opens the database, so that a busy port fails before anything
+/// is created.
+#[derive(Debug)]
+pub struct Listener {
+    socket: std::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl Listener {
+    /// Binds `addr` (port 0 picks a free port); a busy port is
+    /// [`Error::Listen`] ("address already in use: ADDR").
+    pub fn bind(addr: SocketAddr) -> Result<Listener, Error> {
+        let listen_err = |e: std::io::Error| Error::Listen {
+            addr: addr.to_string(),
+            reason: match e.kind() {
+                std::io::ErrorKind::AddrInUse => "address already in use".into(),
+                std::io::ErrorKind::AddrNotAvailable => {
+                    "address not available on this machine".into()
+                }
+                std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+                _ => format!("cannot listen ({e})"),
+            },
+        };
+        let socket = std::net::TcpListener::bind(addr).map_err(listen_err)?;
+        socket.set_nonblocking(true).map_err(listen_err)?;
+        let addr = socket.local_addr().map_err(listen_err)?;
+        Ok(Listener { socket, addr })
+    }
+
+    /// The address bound (with the port chosen, if 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Inside the runtime: the tokio listener.
+    fn into_tokio(self) -> Result<tokio::net::TcpListener, Error> {
+        let addr = self.addr;
+        tokio::net::TcpListener::from_std(self.socket).map_err(|e| Error::Listen {
+            addr: addr.to_string(),
+            reason: format!("cannot listen ({e})"),
+        })
     }
 }
 
 fn app(store: Store, addr: SocketAddr, config: ServerConfig) -> Arc<App> {
     let hosts = host_names(addr, &config.names);
+    let default_port = if config.tls.is_some() { 443 } else { 80 };
     Arc::new(App {
         store,
         config,
         hosts,
+        default_port,
     })
 }
 
-/// Serves `store` on `addr` until the process ends, calling `on_bound`
-/// with the address actually bound (port 0 picks one) before serving.
-pub fn serve(
+/// Serves on `listener` (plain HTTP, or HTTPS with `config.tls`) until
+/// `stop` resolves.
+async fn run(
+    listener: Listener,
     store: Store,
-    addr: SocketAddr,
     config: ServerConfig,
-    on_bound: impl FnOnce(SocketAddr),
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let rt = runtime()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| bind_error(addr, e))?;
-        let bound = listener.local_addr().map_err(|e| bind_error(addr, e))?;
-        on_bound(bound);
-        axum::serve(listener, router(app(store, bound, config)))
-            .await
-            .map_err(|e| Error::Protocol {
-                reason: e.to_string(),
-            })
+    let addr = listener.addr;
+    let tcp = listener.into_tokio()?;
+    let tls = config.tls.clone();
+    let router = router(app(store, addr, config));
+    let served = match tls {
+        Some(tls) => {
+            let tls_listener = TlsListener::new(tcp, &tls).map_err(|e| Error::Listen {
+                addr: addr.to_string(),
+                reason: format!("cannot listen ({e})"),
+            })?;
+            axum::serve(tls_listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        None => axum::serve(tcp, router).with_graceful_shutdown(stop).await,
+    };
+    served.map_err(|e| Error::Protocol {
+        reason: e.to_string(),
     })
+}
+
+/// Serves `store` on `listener` until the process ends.
+pub fn serve(listener: Listener, store: Store, config: ServerConfig) -> Result<(), Error> {
+    runtime()?.block_on(run(listener, store, config, std::future::pending()))
 }
 
 /// Serves `store` on `addr` (port 0 picks one) from a background thread.
 pub fn spawn(store: Store, addr: SocketAddr, config: ServerConfig) -> Result<ServerHandle, Error> {
+    let listener = Listener::bind(addr)?;
+    let bound = listener.local_addr();
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let rt = runtime()?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|e| bind_error(addr, e))?;
-    let bound = listener.local_addr().map_err(|e| bind_error(addr, e))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = router(app(store, bound, config));
     let thread = std::thread::spawn(move || {
-        rt.block_on(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let _ = rt.block_on(run(listener, store, config, async move {
+            let _ = rx.await;
+        }));
     });
     Ok(ServerHandle {
         addr: bound,
+        scheme,
         stop: Some(tx),
         thread: Some(thread),
     })
@@ -679,9 +778,25 @@ pub struct HttpRelay {
 }
 
 impl HttpRelay {
-    /// A client for `base` (`http://HOST:PORT`) that signs nothing (it can
-    /// only read the relay's key until given a [`Signer`]).
+    /// A client for `base` (`http://HOST:PORT` or `https://HOST:PORT`) that
+    /// signs nothing (it can only read the relay's key until given a
+    /// [`Signer`]). Over `https://` it trusts Mozilla's root certificates.
     pub fn new(base: &str) -> HttpRelay {
+        HttpRelay::build(base, ureq::tls::RootCerts::WebPki)
+    }
+
+    /// A client for `base` that, over `https://`, trusts only the
+    /// certificate authorities in the PEM file `ca` (for a relay whose
+    /// certificate is signed by its own CA, or self-signed).
+    pub fn with_ca(base: &str, ca: &std::path::Path) -> Result<HttpRelay, Error> {
+        Ok(HttpRelay::build(base, tls::client_roots(Some(ca))?))
+    }
+
+    fn build(base: &str, roots: ureq::tls::RootCerts) -> HttpRelay {
+        let tls_config = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(roots)
+            .build();
         // No pooled connections: a request on a pooled connection the server
         // has meanwhile closed fails after sending. A fresh loopback
         // connection per request costs little and never does.
@@ -691,16 +806,20 @@ impl HttpRelay {
             .timeout_connect(Some(Duration::from_secs(2)))
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
+            .tls_config(tls_config)
             .build()
             .into();
         let base = base.trim_end_matches('/').to_string();
-        let authority = base
-            .split_once("://")
-            .map_or(base.as_str(), |(_, rest)| rest)
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .to_string();
+        let (scheme, rest) = base.split_once("://").unwrap_or(("http", base.as_str()));
+        let host = rest.split('/').next().unwrap_or("");
+        // The port made explicit, so that the `Host` signed and sent is the
+        // same whatever a library does with default ports.
+        let authority = if has_port(host) {
+            host.to_string()
+        } else {
+            let port = if scheme == "https" { 443 } else { 80 };
+            format!("{host}:{port}")
+        };
         HttpRelay {
             base,
             authority,
@@ -716,9 +835,15 @@ impl HttpRelay {
     }
 
     fn unreachable(&self, e: ureq::Error) -> Error {
-        Error::Unreachable {
-            url: self.base.clone(),
-            reason: e.to_string(),
+        match tls::rustls_error(&e) {
+            Some(rustls::Error::InvalidCertificate(why)) => Error::UntrustedCertificate {
+                url: self.base.clone(),
+                reason: tls::describe_certificate_error(why),
+            },
+            _ => Error::Unreachable {
+                url: self.base.clone(),
+                reason: e.to_string(),
+            },
         }
     }
 
@@ -762,15 +887,16 @@ impl HttpRelay {
         let signer = signer.or(self.signer.as_ref());
         let payload = body.unwrap_or_default();
         let headers = signer.map(|s| self.sign(s, method, target, &payload));
+        let host = ("host", self.authority.clone());
         let resp = if method == "GET" {
             let mut req = self.agent.get(&url);
-            for (k, v) in headers.iter().flatten() {
+            for (k, v) in headers.iter().flatten().chain([&host]) {
                 req = req.header(*k, v);
             }
             req.call()
         } else {
             let mut req = self.agent.post(&url);
-            for (k, v) in headers.iter().flatten() {
+            for (k, v) in headers.iter().flatten().chain([&host]) {
                 req = req.header(*k, v);
             }
             req.content_type("application/json").send(&payload[..])
@@ -884,5 +1010,42 @@ impl Relay for HttpRelay {
 
     fn overview(&self) -> Result<Overview, Error> {
         self.request("GET", "/overview", None, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_without_a_port_means_the_schemes_default_port() {
+        assert_eq!(host_with_port("relay.example", 443), "relay.example:443");
+        assert_eq!(
+            host_with_port("relay.example:8443", 443),
+            "relay.example:8443"
+        );
+        assert_eq!(host_with_port("[::1]", 80), "[::1]:80");
+        assert_eq!(host_with_port("[::1]:7878", 80), "[::1]:7878");
+        assert_eq!(host_with_port("", 443), "");
+    }
+
+    #[test]
+    fn the_client_signs_and_sends_host_with_an_explicit_port() {
+        assert_eq!(
+            HttpRelay::new("https://relay.example").authority,
+            "relay.example:443"
+        );
+        assert_eq!(
+            HttpRelay::new("http://relay.example/").authority,
+            "relay.example:80"
+        );
+        assert_eq!(
+            HttpRelay::new("https://127.0.0.1:8443").authority,
+            "127.0.0.1:8443"
+        );
+        // A name given to the server without a port gets the port it
+        // listens on; the bare name then matches a request on the default port.
+        let hosts = host_names("0.0.0.0:443".parse().unwrap(), &["relay.example".into()]);
+        assert!(hosts.contains(&host_with_port("relay.example", 443)));
     }
 }

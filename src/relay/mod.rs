@@ -17,14 +17,16 @@
 
 mod http;
 mod store;
+mod tls;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-pub use http::{HttpRelay, ServerConfig, ServerHandle, Signer, serve, spawn};
+pub use http::{HttpRelay, Listener, ServerConfig, ServerHandle, Signer, serve, spawn};
 pub use store::{Limits, Store};
+pub use tls::ServerTls;
 
 use crate::e2ee::{PublicIdentity, PublicKey, VerifyKey};
 
@@ -93,6 +95,34 @@ pub enum Error {
         /// Its address.
         url: String,
         /// Why.
+        reason: String,
+    },
+    /// The relay's TLS certificate is not trusted by this client.
+    #[error(
+        "relay at {url}: its TLS certificate is not trusted ({reason}); if the relay uses its own \
+         certificate authority, give that CA's certificate with `cssim init --relay-ca FILE` or \
+         CSSIM_RELAY_CA=FILE"
+    )]
+    UntrustedCertificate {
+        /// Its address.
+        url: String,
+        /// What the certificate check said.
+        reason: String,
+    },
+    /// A TLS certificate or key file is not usable.
+    #[error("{path}: {reason}")]
+    Tls {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server could not listen on its address.
+    #[error("{reason}: {addr}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why (`address already in use`, …).
         reason: String,
     },
     /// The server answered something unexpected.
@@ -422,14 +452,23 @@ pub trait Relay: Send + Sync {
     fn overview(&self) -> Result<Overview, Error>;
 }
 
-/// Opens a relay: `http://HOST:PORT` reaches a served one (requests signed
-/// by `signer`, if given), a path is a database for an embedded store, and
-/// any other scheme (`https://`, `ftp://`…) is refused rather than taken for
+/// Opens a relay: `http://HOST:PORT` or `https://HOST:PORT` reaches a
+/// served one (requests signed by `signer`, if given; over `https://` the
+/// relay's certificate must chain to the CA in the PEM file `ca`, or
+/// without one to Mozilla's roots), a path is a database for an embedded
+/// store, and any other scheme (`ftp://`…) is refused rather than taken for
 /// a file name.
-pub fn connect(spec: &str, signer: Option<Signer>) -> Result<Box<dyn Relay>, Error> {
+pub fn connect(
+    spec: &str,
+    signer: Option<Signer>,
+    ca: Option<&std::path::Path>,
+) -> Result<Box<dyn Relay>, Error> {
     match spec.split_once("://") {
-        Some(("http", _)) => {
-            let relay = HttpRelay::new(spec);
+        Some(("http" | "https", _)) => {
+            let relay = match ca {
+                Some(ca) if spec.starts_with("https://") => HttpRelay::with_ca(spec, ca)?,
+                _ => HttpRelay::new(spec),
+            };
             Ok(Box::new(match signer {
                 Some(s) => relay.with_signer(s),
                 None => relay,
@@ -438,7 +477,7 @@ pub fn connect(spec: &str, signer: Option<Signer>) -> Result<Box<dyn Relay>, Err
         Some((scheme, _)) => Err(Error::Unreachable {
             url: spec.to_string(),
             reason: format!(
-                "unsupported scheme '{scheme}://' (use http://HOST:PORT for a served relay, or a database path)"
+                "unsupported scheme '{scheme}://' (use http://HOST:PORT or https://HOST:PORT for a served relay, or a database path)"
             ),
         }),
         None => Ok(Box::new(Store::open(std::path::Path::new(spec))?)),

@@ -75,6 +75,20 @@ INSERT INTO resolutions (report_id, outcome, at)
 PRAGMA user_version = 3;
 COMMIT;";
 
+/// A verified request's nonce, to be recorded with the request's effect.
+#[derive(Clone, Debug)]
+pub(super) struct RequestNonce {
+    /// Whose key signed the request.
+    pub key_id: String,
+    /// The nonce as sent (hex text).
+    pub nonce: Vec<u8>,
+    /// The request's time.
+    pub time: u64,
+    /// Seconds a request's time may be off; nonces older than twice this
+    /// are forgotten.
+    pub window: u64,
+}
+
 /// Per-user limits on what the relay holds for a recipient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -255,18 +269,179 @@ impl Store {
         time: u64,
         window: u64,
     ) -> Result<bool, Error> {
+        let n = RequestNonce {
+            key_id: key_id.to_string(),
+            nonce: nonce.to_vec(),
+            time,
+            window,
+        };
+        self.with(|c| Store::insert_nonce(c, &n))
+    }
+
+    /// Inserts `n` (forgetting expired nonces first); `false` if its key
+    /// used it before. Runs inside the caller's transaction, if any.
+    fn insert_nonce(c: &Connection, n: &RequestNonce) -> rusqlite::Result<bool> {
+        c.execute(
+            "DELETE FROM nonces WHERE time < ?1",
+            [now().saturating_sub(2 * n.window) as i64],
+        )?;
+        let inserted = c.execute(
+            "INSERT OR IGNORE INTO nonces (key_id, nonce, time) VALUES (?1, ?2, ?3)",
+            params![n.key_id, n.nonce, n.time as i64],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Runs `f` in one immediate transaction that first records `nonce`
+    /// (when given): the request's nonce and its effect reach the disk in
+    /// one synchronous commit instead of two. A replayed nonce changes
+    /// nothing. The transaction commits even when `f` refuses the request
+    /// (its partial writes, if any, are only housekeeping), so a refused
+    /// request cannot be replayed either.
+    fn in_transaction<T>(
+        &self,
+        nonce: Option<&RequestNonce>,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<Result<T, Error>>,
+    ) -> Result<T, Error> {
         self.with(|c| {
-            let now = now();
-            c.execute(
-                "DELETE FROM nonces WHERE time < ?1",
-                [now.saturating_sub(2 * window) as i64],
-            )?;
-            let n = c.execute(
-                "INSERT OR IGNORE INTO nonces (key_id, nonce, time) VALUES (?1, ?2, ?3)",
-                params![key_id, nonce, time as i64],
-            )?;
-            Ok(n == 1)
-        })
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(n) = nonce {
+                if !Store::insert_nonce(&tx, n)? {
+                    return Ok(Err(Error::Unauthorized {
+                        reason: "replayed request (nonce already used)".into(),
+                    }));
+                }
+            }
+            let result = f(&tx)?;
+            tx.commit()?;
+            Ok(result)
+        })?
+    }
+
+    /// [`Relay::send`], recording the request's nonce in the same
+    /// transaction (a replayed nonce is refused and stores nothing).
+    pub(super) fn send_once(
+        &self,
+        m: &OutgoingMessage,
+        nonce: &RequestNonce,
+    ) -> Result<Receipt, Error> {
+        self.in_transaction(Some(nonce), |tx| self.send_in(tx, m))
+    }
+
+    /// [`Relay::ack`], recording the request's nonce in the same transaction.
+    pub(super) fn ack_once(
+        &self,
+        name: &str,
+        ids: &[[u8; 16]],
+        nonce: &RequestNonce,
+    ) -> Result<usize, Error> {
+        self.in_transaction(Some(nonce), |tx| Store::ack_in(tx, name, ids).map(Ok))
+    }
+
+    fn send_in(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        m: &OutgoingMessage,
+    ) -> rusqlite::Result<Result<Receipt, Error>> {
+        let limits = self.limits;
+        let mut keys = Vec::with_capacity(2);
+        for who in [&m.from, &m.to] {
+            match Store::keys_of(tx, who)? {
+                Some(k) => keys.push(k),
+                None => return Ok(Err(Error::UnknownUser { name: who.clone() })),
+            }
+        }
+        let commitment = match Store::check_envelope(m, &keys[0], &keys[1]) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        // A retry of a message already stored gets the same receipt; a
+        // different message under a taken id is a duplicate.
+        let existing: Option<(Vec<u8>, String)> = tx
+            .query_row(
+                "SELECT envelope, receipt FROM messages WHERE id = ?1",
+                [&m.id[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((envelope, receipt)) = existing {
+            if envelope != m.envelope {
+                return Ok(Err(Error::Duplicate {
+                    id: hex::encode(m.id),
+                }));
+            }
+            return Ok(serde_json::from_str::<Receipt>(&receipt).map_err(|e| Error::Database {
+                path: self.path.display().to_string(),
+                reason: format!(
+                    "the database is damaged: table messages, row with id {}, field receipt does not decode ({e})",
+                    hex::encode(m.id)
+                ),
+            }));
+        }
+        let now = now();
+        // Only this recipient's expired messages: the (recipient,
+        // delivered_at) index finds them, where a table-wide purge would
+        // scan every message on every send.
+        tx.execute(
+            "DELETE FROM messages WHERE recipient = ?1 AND delivered_at IS NULL AND stored_at < ?2",
+            params![m.to, now.saturating_sub(limits.undelivered_ttl) as i64],
+        )?;
+        let (count, bytes): (i64, i64) = tx.query_row(
+            "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM messages
+             WHERE recipient = ?1 AND delivered_at IS NULL",
+            [&m.to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if count as u64 >= limits.inbox_messages {
+            return Ok(Err(Error::QuotaExceeded {
+                user: m.to.clone(),
+                reason: format!(
+                    "the inbox holds {count} undelivered messages, the most it may hold"
+                ),
+            }));
+        }
+        if bytes as u64 + m.envelope.len() as u64 > limits.inbox_bytes {
+            return Ok(Err(Error::QuotaExceeded {
+                user: m.to.clone(),
+                reason: format!(
+                    "{} more bytes would exceed the inbox's {} undelivered bytes ({bytes} held)",
+                    m.envelope.len(),
+                    limits.inbox_bytes
+                ),
+            }));
+        }
+        let receipt = self.sign_receipt(m, commitment, now);
+        tx.execute(
+            "INSERT INTO messages (id, sender, recipient, sent_at, envelope, stored_at, receipt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                &m.id[..],
+                m.from,
+                m.to,
+                m.sent_at as i64,
+                m.envelope,
+                now as i64,
+                serde_json::to_string(&receipt).unwrap_or_default()
+            ],
+        )?;
+        Ok(Ok(receipt))
+    }
+
+    fn ack_in(
+        tx: &rusqlite::Transaction<'_>,
+        name: &str,
+        ids: &[[u8; 16]],
+    ) -> rusqlite::Result<usize> {
+        let mut n = 0;
+        let mut stmt = tx.prepare(
+            "UPDATE messages SET delivered_at = ?3
+             WHERE id = ?1 AND recipient = ?2 AND delivered_at IS NULL",
+        )?;
+        let now = now() as i64;
+        for id in ids {
+            n += stmt.execute(params![&id[..], name, now])?;
+        }
+        Ok(n)
     }
 
     fn sign_receipt(&self, m: &OutgoingMessage, commitment: [u8; 32], stored_at: u64) -> Receipt {
@@ -431,92 +606,7 @@ impl Relay for Store {
     }
 
     fn send(&self, m: &OutgoingMessage) -> Result<Receipt, Error> {
-        let limits = self.limits;
-        self.with(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut keys = Vec::with_capacity(2);
-            for who in [&m.from, &m.to] {
-                match Store::keys_of(&tx, who)? {
-                    Some(k) => keys.push(k),
-                    None => return Ok(Err(Error::UnknownUser { name: who.clone() })),
-                }
-            }
-            let commitment = match Store::check_envelope(m, &keys[0], &keys[1]) {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(e)),
-            };
-            // A retry of a message already stored gets the same receipt; a
-            // different message under a taken id is a duplicate.
-            let existing: Option<(Vec<u8>, String)> = tx
-                .query_row(
-                    "SELECT envelope, receipt FROM messages WHERE id = ?1",
-                    [&m.id[..]],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((envelope, receipt)) = existing {
-                if envelope != m.envelope {
-                    return Ok(Err(Error::Duplicate { id: hex::encode(m.id) }));
-                }
-                return Ok(serde_json::from_str::<Receipt>(&receipt).map_err(|e| {
-                    Error::Database {
-                        path: self.path.display().to_string(),
-                        reason: format!(
-                            "the database is damaged: table messages, row with id {}, field receipt does not decode ({e})",
-                            hex::encode(m.id)
-                        ),
-                    }
-                }));
-            }
-            let now = now();
-            // Only this recipient's expired messages: the (recipient,
-            // delivered_at) index finds them, where a table-wide purge would
-            // scan every message on every send.
-            tx.execute(
-                "DELETE FROM messages WHERE recipient = ?1 AND delivered_at IS NULL AND stored_at < ?2",
-                params![m.to, now.saturating_sub(limits.undelivered_ttl) as i64],
-            )?;
-            let (count, bytes): (i64, i64) = tx.query_row(
-                "SELECT count(*), coalesce(sum(length(envelope)), 0) FROM messages
-                 WHERE recipient = ?1 AND delivered_at IS NULL",
-                [&m.to],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            if count as u64 >= limits.inbox_messages {
-                return Ok(Err(Error::QuotaExceeded {
-                    user: m.to.clone(),
-                    reason: format!(
-                        "the inbox holds {count} undelivered messages, the most it may hold"
-                    ),
-                }));
-            }
-            if bytes as u64 + m.envelope.len() as u64 > limits.inbox_bytes {
-                return Ok(Err(Error::QuotaExceeded {
-                    user: m.to.clone(),
-                    reason: format!(
-                        "{} more bytes would exceed the inbox's {} undelivered bytes ({bytes} held)",
-                        m.envelope.len(),
-                        limits.inbox_bytes
-                    ),
-                }));
-            }
-            let receipt = self.sign_receipt(m, commitment, now);
-            tx.execute(
-                "INSERT INTO messages (id, sender, recipient, sent_at, envelope, stored_at, receipt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    &m.id[..],
-                    m.from,
-                    m.to,
-                    m.sent_at as i64,
-                    m.envelope,
-                    now as i64,
-                    serde_json::to_string(&receipt).unwrap_or_default()
-                ],
-            )?;
-            tx.commit()?;
-            Ok(Ok(receipt))
-        })?
+        self.in_transaction(None, |tx| self.send_in(tx, m))
     }
 
     fn fetch_inbox(&self, name: &str, limit: usize) -> Result<Vec<StoredMessage>, Error> {
@@ -549,22 +639,7 @@ impl Relay for Store {
     }
 
     fn ack(&self, name: &str, ids: &[[u8; 16]]) -> Result<usize, Error> {
-        self.with(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut n = 0;
-            {
-                let mut stmt = tx.prepare(
-                    "UPDATE messages SET delivered_at = ?3
-                     WHERE id = ?1 AND recipient = ?2 AND delivered_at IS NULL",
-                )?;
-                let now = now() as i64;
-                for id in ids {
-                    n += stmt.execute(params![&id[..], name, now])?;
-                }
-            }
-            tx.commit()?;
-            Ok(n)
-        })
+        self.in_transaction(None, |tx| Store::ack_in(tx, name, ids).map(Ok))
     }
 
     fn submit_report(&self, by: &str, id: [u8; 16], sealed: &[u8]) -> Result<(), Error> {

@@ -57,10 +57,15 @@ pub struct InitArgs {
     /// Folder to create the workspace in.
     #[arg(default_value = "cssim-workspace")]
     pub dir: PathBuf,
-    /// Use a served relay (`http://127.0.0.1:PORT`) or another database file
-    /// instead of the workspace's own relay.db.
+    /// Use a served relay (`http://127.0.0.1:PORT`, or `https://HOST:PORT`)
+    /// or another database file instead of the workspace's own relay.db.
     #[arg(long, value_name = "URL|FILE")]
     pub relay: Option<String>,
+    /// For an `https://` relay whose certificate is not signed by a public
+    /// CA: the PEM certificate of the CA that signed it (copied into the
+    /// workspace; `CSSIM_RELAY_CA=FILE` overrides it per command).
+    #[arg(long, value_name = "FILE", requires = "relay")]
+    pub relay_ca: Option<PathBuf>,
     /// The users to create and register, comma-separated. `--users ''`
     /// registers nobody (join a relay and add users later with `cssim id new`).
     #[arg(
@@ -197,13 +202,26 @@ fn read_attachment(path: &Path, max: u64) -> anyhow::Result<Attachment> {
 
 /// `cssim init`.
 pub fn run_init(args: InitArgs) -> anyhow::Result<u8> {
+    if args.relay_ca.is_some()
+        && !args
+            .relay
+            .as_deref()
+            .is_some_and(|r| r.starts_with("https://"))
+    {
+        bail!("--relay-ca is for an https:// relay (--relay https://HOST:PORT)");
+    }
     let users: Vec<&str> = args
         .users
         .iter()
         .map(|u| u.trim())
         .filter(|u| !u.is_empty())
         .collect();
-    let ws = Workspace::init_with_users(&args.dir, args.relay.as_deref(), &users)?;
+    let ws = Workspace::init_with(
+        &args.dir,
+        args.relay.as_deref(),
+        args.relay_ca.as_deref(),
+        &users,
+    )?;
     let config = ws.config();
     let identities: Vec<&str> = users
         .iter()
@@ -221,6 +239,9 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<u8> {
     );
     println!("  policy:     {}", ws.config().policy.display());
     println!("  relay:      {}", ws.config().relay);
+    if let Some(ca) = &ws.config().relay_ca {
+        println!("  relay CA:   {}", ca.display());
+    }
     Ok(crate::EXIT_OK)
 }
 
@@ -487,7 +508,7 @@ pub enum RelayCommand {
         #[command(flatten)]
         ws: WorkspaceOpt,
     },
-    /// Serve a relay database over HTTP.
+    /// Serve a relay database over HTTP, or HTTPS with --tls-cert/--tls-key.
     #[command(after_help = "\
 Every request is signed by the key of whoever it acts for (see docs/SECURITY.md):
 users by their own keys, the moderator by --moderator-key, the operator by
@@ -495,15 +516,26 @@ users by their own keys, the moderator by --moderator-key, the operator by
 without --operator-key nobody can read /overview. Requests for another Host
 name (DNS rebinding) and cross-origin browser requests are refused.
 
+With --tls-cert and --tls-key the relay serves HTTPS only (rustls); clients
+use https://HOST:PORT, and `cssim init --relay-ca CA.pem` when the certificate
+is not signed by a public CA. Without TLS, a --listen address other than
+loopback prints a warning: metadata and request signatures would travel in the
+clear (content is end-to-end encrypted either way).
+
 Example, with a workspace made by `cssim init ws --relay http://127.0.0.1:7878`:
   cssim relay serve --db relay.db \\
       --moderator-key ws/keys/moderator.pub --operator-key ws/keys/operator.pub")]
     Serve {
         /// Address to listen on. Anything but loopback is reachable by other
-        /// machines, and this build serves plain HTTP: metadata and
-        /// signatures travel in the clear (content stays end-to-end encrypted).
+        /// machines: serve it with --tls-cert/--tls-key.
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: std::net::SocketAddr,
+        /// The server's certificate chain, PEM (its own certificate first).
+        #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// The database file (created if missing, mode 0600).
         #[arg(long, default_value = "relay.db")]
         db: PathBuf,
@@ -537,6 +569,8 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
             moderator_key,
             operator_key,
             names,
+            tls_cert,
+            tls_key,
         } => {
             let read = |p: &Option<PathBuf>| -> anyhow::Result<_> {
                 Ok(match p {
@@ -544,16 +578,26 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
                     None => None,
                 })
             };
+            let tls = match (&tls_cert, &tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(cssim::relay::ServerTls::from_pem_files(cert, key)?)
+                }
+                _ => None,
+            };
             let config = cssim::relay::ServerConfig {
                 moderator: read(&moderator_key)?,
                 operator: read(&operator_key)?,
                 names,
+                tls,
             };
-            if !listen.ip().is_loopback() {
+            // Bound before the database is opened: a busy port fails here,
+            // with nothing created.
+            let listener = cssim::relay::Listener::bind(listen)?;
+            if !listen.ip().is_loopback() && config.tls.is_none() {
                 eprintln!(
                     "{}",
                     style::warning_line(&format!(
-                        "--listen {listen} is not loopback and this relay speaks plain HTTP: anyone on the path sees who writes to whom, when and how much (never the content), and can delay or drop requests"
+                        "--listen {listen} is not loopback and this relay speaks plain HTTP: anyone on the path sees who writes to whom, when and how much (never the content), and can delay or drop requests; serve it with --tls-cert/--tls-key"
                     ))
                 );
             }
@@ -563,12 +607,17 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
                 );
             }
             let store = cssim::relay::Store::open(&db)?;
-            cssim::relay::serve(store, listen, config, |bound| {
-                eprintln!(
-                    "relay serving {} on http://{bound} (Ctrl-C to stop)",
-                    db.display()
-                );
-            })?;
+            eprintln!(
+                "relay serving {} on {}://{} (Ctrl-C to stop)",
+                db.display(),
+                if config.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                listener.local_addr()
+            );
+            cssim::relay::serve(listener, store, config)?;
         }
     }
     Ok(crate::EXIT_OK)
