@@ -561,12 +561,12 @@ mod tests {
             exif_rotate: false,
             jpeg_dc: false,
         };
-        let set = built(off, &[phash256.clone()]).unwrap();
+        let set = built(off, std::slice::from_ref(&phash256)).unwrap();
         let config = set.hash_config();
         assert_eq!(Hashing::of(&config), off);
         assert_eq!(config.classic_size(), 16);
         // Defaults: nothing recorded, the default configuration.
-        let set = built(Hashing::default(), &[phash256.clone()]).unwrap();
+        let set = built(Hashing::default(), std::slice::from_ref(&phash256)).unwrap();
         assert_eq!(Hashing::of(&set.hash_config()), Hashing::default());
         assert!(
             !String::from_utf8_lossy(&serde_json::to_vec(set.manifest()).unwrap())
