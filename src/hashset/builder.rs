@@ -365,7 +365,12 @@ impl Builder {
         sections.insert(0, (SectionKind::Manifest, manifest_json));
         let refs: Vec<(SectionKind, &[u8])> =
             sections.iter().map(|(k, b)| (*k, b.as_slice())).collect();
-        let bytes = format::encode(&refs, key);
+        let version = if self.hashing.is_default() {
+            format::VERSION_DEFAULT_HASHING
+        } else {
+            format::VERSION
+        };
+        let bytes = format::encode_version(&refs, key, version);
         let summary = BuildSummary {
             entries: summaries.iter().map(|s| s.entries).sum(),
             duplicates: summaries.iter().map(|s| s.duplicates).sum(),

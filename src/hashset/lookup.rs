@@ -178,6 +178,15 @@ impl HashSet {
             }
         }
         classic_size(&manifest)?;
+        if container.version == format::VERSION_DEFAULT_HASHING && !manifest.hashing.is_default() {
+            // A build that knows only version 1 would ignore the record.
+            return Err(bad(format!(
+                "records hashing ({}) in a version {} file; it needs version {}",
+                manifest.hashing,
+                container.version,
+                format::VERSION
+            )));
+        }
         let list = container
             .section(SectionKind::List)
             .map(List::decode)
@@ -543,15 +552,21 @@ mod tests {
     use crate::hashset::manifest::Hashing;
     use ed25519_dalek::SigningKey;
 
-    fn built(hashing: Hashing, digests: &[Digest]) -> Result<HashSet> {
-        let key = SigningKey::from_bytes(&[7; 32]);
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7; 32])
+    }
+
+    fn bytes_of(hashing: Hashing, digests: &[Digest]) -> Vec<u8> {
         let mut b = Builder::new("t", "Test issuer");
         b.created("2025-06-01T00:00:00Z").hashing(hashing);
         for d in digests {
             b.add(d.clone(), None);
         }
-        let (bytes, _) = b.build(&key)?;
-        HashSet::from_bytes(&bytes, &key.verifying_key())
+        b.build(&key()).map(|(bytes, _)| bytes).unwrap_or_default()
+    }
+
+    fn built(hashing: Hashing, digests: &[Digest]) -> Result<HashSet> {
+        HashSet::from_bytes(&bytes_of(hashing, digests), &key().verifying_key())
     }
 
     #[test]
@@ -562,6 +577,26 @@ mod tests {
             jpeg_dc: false,
         };
         let set = built(off, std::slice::from_ref(&phash256)).unwrap();
+        // Written as version 2, which builds from before the record refuse.
+        assert_eq!(
+            bytes_of(off, std::slice::from_ref(&phash256))[8..10],
+            [2, 0]
+        );
+        assert_eq!(
+            bytes_of(Hashing::default(), std::slice::from_ref(&phash256))[8..10],
+            [1, 0]
+        );
+        // The same manifest signed as version 1 is refused.
+        let v2 = bytes_of(off, std::slice::from_ref(&phash256));
+        let sections = format::parse_structure(&v2).unwrap().sections;
+        let v1 = format::encode(&sections, &key());
+        let e = HashSet::from_bytes(&v1, &key().verifying_key())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("in a version 1 file; it needs version 2"),
+            "{e}"
+        );
         let config = set.hash_config();
         assert_eq!(Hashing::of(&config), off);
         assert_eq!(config.classic_size(), 16);
