@@ -203,6 +203,20 @@ fn a_set_built_without_exif_rotation_matches_in_send() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("\tpdq\t0\town\t"), "{}", stdout(&out));
+    assert_eq!(stderr(&out), "", "no option said otherwise");
+    let out = cssim()
+        .args(["hashset", "check", "--no-jpeg-dc", "--issuer"])
+        .arg(dir.path().join("own.key.pub"))
+        .arg(&set)
+        .arg(&photo)
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("\tpdq\t0\town\t"), "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        "note: hashing as the set was built (EXIF rotation off, JPEG DC route on); \
+         the options that say otherwise are ignored\n"
+    );
 }
 
 #[test]

@@ -175,19 +175,22 @@ fn no_match_reason(l: &Lookup, nearest: Option<hash::Distance>) -> String {
 }
 
 /// How to hash files for `set`: as its manifest records (EXIF rotation,
-/// JPEG DC route, classic hash size), with the size limits of `opts`. Options
-/// that disagree with the set are overridden, with a note on stderr: hashes
-/// made another way would never match.
+/// JPEG DC route, classic hash size), with the size limits of `opts`. An
+/// option given that says otherwise is overridden, with a note on stderr:
+/// hashes made another way would never match.
 fn set_config(set: &HashSet, opts: &DecodeOpts) -> hash::HashConfig {
     let mut config = set.hash_config();
-    let asked = opts.config();
     let recorded = Hashing::of(&config);
+    let size = config_size(&config);
     let classic = set.algorithms().iter().any(|a| a.is_classic());
-    if Hashing::of(&asked) != recorded || (classic && opts.hash_size != config_size(&config)) {
+    let overridden = (opts.no_exif_rotate && recorded.exif_rotate)
+        || (opts.no_jpeg_dc && recorded.jpeg_dc)
+        || (classic && opts.hash_size != hash::classic::DEFAULT_SIZE && opts.hash_size != size);
+    if overridden {
         eprintln!(
-            "note: hashing as the set was built ({recorded}{}); the options given differ and are ignored",
+            "note: hashing as the set was built ({recorded}{}); the options that say otherwise are ignored",
             if classic {
-                format!(", classic hash size {}", config_size(&config))
+                format!(", classic hash size {size}")
             } else {
                 String::new()
             }
@@ -195,7 +198,7 @@ fn set_config(set: &HashSet, opts: &DecodeOpts) -> hash::HashConfig {
     }
     config.limits = hash::decode::Limits {
         exif_rotate: recorded.exif_rotate,
-        ..asked.limits
+        ..opts.config().limits
     };
     config
 }
