@@ -57,7 +57,8 @@ fn a_generated_set_of_n_entries_is_measured_and_recorded() {
     assert!(steps.contains(&"lookup: PDQ near an entry"), "{steps:?}");
     assert_rounded(&v);
     // A Bloom-only set has no entries to query near.
-    let v = bench(&["--entries", "500", "--repr", "bloom"]);
+    let v = bench(&["--entries", "500", "--repr", "bloom", "--radius", "1"]);
+    assert_eq!(v["hashset"]["bloom_radius"], 1);
     assert_eq!(
         v["hashset"]["representations"],
         serde_json::json!(["bloom"])
