@@ -675,6 +675,46 @@ mod tests {
     }
 
     #[test]
+    fn pdq_dihedral_matches_a_mirrored_copy_once_naming_the_orientation() {
+        // A photo: smooth enough that PDQ's downsampling commutes with a
+        // flip (a synthetic high-frequency pattern does not, to tens of bits).
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/images/listed/rocket.jpg"
+        ))
+        .unwrap();
+        let photo = hash::decode::decode(&bytes, &hash::decode::Limits::default()).unwrap();
+        let listed_as = |img: &image::RgbImage, label| {
+            ListMatcher(vec![(hash::pdq::hash_image(img).hash.to_digest(), label)])
+        };
+        let dihedral = || Policy {
+            pdq_dihedral: true,
+            ..Policy::default()
+        };
+        let matcher = listed_as(&photo, "rocket");
+        let mirrored = image::imageops::flip_horizontal(&photo);
+        let m = message(None, vec![image("mirror.png", png(&mirrored))]);
+        let plain = Scanner::new(Policy::default(), &matcher).scan(&m);
+        assert_eq!((plain.action, plain.matches.len()), (Action::Allow, 0));
+        let v = Scanner::new(dihedral(), &matcher).scan(&m);
+        assert_eq!((v.action, v.matches.len()), (Action::Report, 1), "{v:?}");
+        assert_eq!(v.matches[0].orientation.as_deref(), Some("flipy"));
+        assert!(v.matches[0].hit.distance.0 <= 4, "{v:?}");
+        assert!(v.matches[0].to_string().contains("via pdq (turned flipy)"));
+        // A picture symmetric left to right matches as is and mirrored, at
+        // the same distance: one match, in its own orientation.
+        let (w, h) = photo.dimensions();
+        let symmetric =
+            image::RgbImage::from_fn(w, h, |x, y| *photo.get_pixel(x.min(w - 1 - x), y));
+        let matcher = listed_as(&symmetric, "symmetric");
+        let v = Scanner::new(dihedral(), &matcher)
+            .scan(&message(None, vec![image("s.png", png(&symmetric))]));
+        assert_eq!(v.matches.len(), 1, "{v:?}");
+        assert_eq!(v.matches[0].orientation, None);
+        assert_eq!(v.matches[0].hit.distance, Distance(0));
+    }
+
+    #[test]
     fn attachments_get_the_classic_hashes_cssim_hash_gives() {
         // A 512-px JPEG: its pHash comes from DC coefficients, and differs
         // from a full decode's; the scanner must use the same route as
