@@ -554,6 +554,10 @@ fn json_paths_that_are_not_utf8_are_lossy_everywhere() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v = &json_lines(&out)[0];
     assert!(v["file"].as_str().unwrap().ends_with("set\u{FFFD}.hashset"));
+    assert_eq!(
+        v["hashing"],
+        serde_json::json!({"exif_rotate": true, "jpeg_dc": true})
+    );
 
     let out = cssim()
         .args(["hashset", "check", "--json", "--issuer"])

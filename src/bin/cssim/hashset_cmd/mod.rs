@@ -181,7 +181,7 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
             .collect();
         let out = json!({"file": style::json_path(&args.file), "file_bytes": info.file_bytes, "sections": sections,
                          "signature": verified, "version": m.version, "expires": m.expires,
-                         "expired": expired, "manifest": m});
+                         "expired": expired, "hashing": m.hashing, "manifest": m});
         println!("{out}");
         return Ok(EXIT_OK);
     }
