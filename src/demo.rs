@@ -127,6 +127,100 @@ fn pdq_distance(a: &image::RgbImage, b: &image::RgbImage) -> u32 {
     pdq::hash_image(a).hash.distance(&pdq::hash_image(b).hash).0
 }
 
+/// Whether `d` is within `threshold`, in words.
+fn against(d: u32, threshold: u32) -> &'static str {
+    if d <= threshold { "within" } else { "above" }
+}
+
+/// What one send's verdict amounts to, computed from it.
+fn conclusion(o: &SendOutcome) -> String {
+    let v = &o.verdict;
+    match v.matches.first() {
+        None => format!(
+            "nothing matched ({:?}): the mirrored copy evades the list.",
+            v.action
+        ),
+        Some(m) => format!(
+            "it is caught: {} match(es), the first in orientation {} → {:?}.",
+            v.matches.len(),
+            m.orientation.as_deref().unwrap_or("original"),
+            v.action
+        ),
+    }
+}
+
+/// A mirrored copy of a listed image, sent under the workspace's policy
+/// and again with `pdq_dihedral = true` (the policy file is put back after).
+fn mirrored_step(
+    n: &mut Narrator<'_>,
+    ws: &Workspace,
+    listed: &image::RgbImage,
+) -> Result<(), Error> {
+    let mirrored = transform::apply(listed, Edit::FlipHorizontal);
+    let attachment = jpeg_attachment("rocket-mirrored.jpg", &mirrored, 90);
+    let Attachment::Image { bytes, .. } = &attachment else {
+        unreachable!("jpeg_attachment makes an image")
+    };
+    let sent = hash::decode::decode(bytes, &hash::decode::Limits::default()).map_err(|e| {
+        Error::Invalid {
+            path: "rocket-mirrored.jpg".into(),
+            reason: e.to_string(),
+        }
+    })?;
+    let original = pdq::hash_image(listed).hash;
+    let d = pdq::hash_image(&sent).hash.distance(&original).0;
+    let turned = pdq::hash_image_dihedral(&sent)
+        .hashes
+        .iter()
+        .map(|h| h.distance(&original).0)
+        .min()
+        .unwrap_or(256);
+
+    let policy_path = ws.root().join(&ws.config().policy);
+    let before = std::fs::read(&policy_path).map_err(|e| Error::Invalid {
+        path: policy_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut device = Device::open(ws, "alice")?;
+    let policy = device.policy().clone();
+    let t = policy.threshold(hash::Algorithm::Pdq).0;
+    let off = device.send("bob", None, vec![attachment.clone()])?;
+    let dihedral = crate::scan::Policy {
+        pdq_dihedral: true,
+        ..policy.clone()
+    };
+    workspace::write_atomic(&policy_path, dihedral.to_toml().as_bytes())?;
+    let on = Device::open(ws, "alice").and_then(|mut d| d.send("bob", None, vec![attachment]));
+    workspace::write_atomic(&policy_path, &before)?;
+    let on = on?;
+
+    let mut lines = vec![format!(
+        "Back on Alice's device, she sends the listed image mirrored left to right (JPEG quality 90): PDQ distance {d} bits to the original, {} the threshold of {t}; in the best of its eight orientations, {turned} bits ({}).",
+        against(d, t),
+        against(turned, t)
+    )];
+    lines.push(format!(
+        "With the policy's pdq_dihedral = {} (one lookup, the image as sent):",
+        policy.pdq_dihedral
+    ));
+    lines.extend(verdict_lines(&off));
+    lines.push(format!("  → {}", conclusion(&off)));
+    lines.push(
+        "With pdq_dihedral = true (eight lookups: rotated by 90°, 180°, 270°, and mirrored):"
+            .into(),
+    );
+    lines.extend(verdict_lines(&on));
+    lines.push(format!("  → {}", conclusion(&on)));
+    n.step(
+        "A mirrored copy, with and without pdq_dihedral",
+        Actor::Client,
+        lines,
+        json!({"pdq_distance": d, "dihedral_distance": turned, "threshold": t,
+               "pdq_dihedral_policy": policy.pdq_dihedral, "policy": off, "dihedral": on}),
+    );
+    Ok(())
+}
+
 /// Runs the demo in `dir` (which must not hold a workspace), calling
 /// `on_step` after each step; returns every step.
 pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Error> {
@@ -353,6 +447,8 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
     }
     lines.push("The reported image was delivered too: under a `report` policy, scanning does not stop the message, it tells someone about it.".into());
     n.step("Bob's inbox", Actor::Recipient, lines, json!(items));
+
+    mirrored_step(&mut n, &ws, &listed)?;
 
     n.step(
         "What client-side scanning cannot promise",

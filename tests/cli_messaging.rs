@@ -508,7 +508,7 @@ fn demo_runs_and_tells_the_story() {
     assert!(out.status.success(), "{}", stderr(&out));
     let steps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let steps = steps.as_array().unwrap();
-    assert_eq!(steps.len(), 10);
+    assert_eq!(steps.len(), 11);
     assert_eq!(steps[1]["data"]["verdict"]["action"], "allow");
     assert_eq!(steps[2]["data"]["verdict"]["action"], "allow");
     assert_eq!(steps[3]["data"]["verdict"]["action"], "report");
@@ -524,6 +524,20 @@ fn demo_runs_and_tells_the_story() {
     assert_eq!(
         steps[5]["data"]["verdict"]["unscannable"][0]["cause"],
         "undecodable"
+    );
+    // A mirrored copy evades the default policy and is caught with pdq_dihedral.
+    let mirrored = &steps[9]["data"];
+    assert_eq!(mirrored["pdq_dihedral_policy"], false);
+    assert!(
+        mirrored["pdq_distance"].as_u64().unwrap() > 31,
+        "{mirrored}"
+    );
+    assert!(mirrored["dihedral_distance"].as_u64().unwrap() <= 31);
+    assert_eq!(mirrored["policy"]["verdict"]["action"], "allow");
+    assert_eq!(mirrored["dihedral"]["verdict"]["action"], "report");
+    assert!(
+        mirrored["dihedral"]["verdict"]["matches"][0]["orientation"].is_string(),
+        "{mirrored}"
     );
     let steps = &steps[1..];
     assert_eq!(steps[5]["actor"], "relay");

@@ -139,7 +139,10 @@ fn a_future_version_is_named() {
     let mut file = both();
     file[8] = 3;
     let e = HashSet::from_bytes(&file, &key().verifying_key()).unwrap_err();
-    assert_eq!(e.to_string(), "unsupported version 3 (this build reads 1)");
+    assert_eq!(
+        e.to_string(),
+        "unsupported version 3 (this build reads 1 to 2)"
+    );
 }
 
 #[test]

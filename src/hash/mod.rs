@@ -117,6 +117,13 @@ impl HashConfig {
     }
 }
 
+impl HashConfig {
+    /// The side of the classic hashes' grid (the hashes have its square in bits).
+    pub fn classic_size(&self) -> u32 {
+        self.hashers.size()
+    }
+}
+
 impl Default for HashConfig {
     fn default() -> HashConfig {
         HashConfig::new(decode::Limits::default(), classic::DEFAULT_SIZE)
@@ -132,6 +139,21 @@ pub struct FileDigests {
     pub pdq_quality: Option<pdq::Quality>,
     /// Width and height after EXIF orientation, when the image was decoded.
     pub dimensions: Option<(u32, u32)>,
+    /// With the text algorithm: each URL in the text (normalised, see
+    /// [`text`]) and its digest, as the scanner checks them.
+    pub urls: Vec<(String, Digest)>,
+    /// Algorithms left out because they do not apply to this input (only
+    /// [`digest_applicable`] leaves any out).
+    pub skipped: Vec<Skipped>,
+}
+
+/// An algorithm left out for one input because it does not apply to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// Why, in words: `not UTF-8 text (invalid byte at offset 0)`, `not an image`.
+    pub reason: String,
 }
 
 impl FileDigests {
@@ -159,6 +181,12 @@ impl Decoded {
     /// PDQ of the image; `None` if PDQ was not among the algorithms decoded for.
     pub fn pdq(&self) -> Option<pdq::Pdq> {
         self.image.as_ref().map(pdq::hash_image)
+    }
+
+    /// PDQ of the image and of its seven rotations and mirror images (one
+    /// DCT); `None` if PDQ was not among the algorithms decoded for.
+    pub fn pdq_dihedral(&self) -> Option<pdq::Dihedral> {
+        self.image.as_ref().map(pdq::hash_image_dihedral)
     }
 
     /// aHash, dHash or pHash of the image; `None` for any other algorithm,
@@ -223,6 +251,8 @@ pub fn digest_bytes(
         digests: Vec::with_capacity(algorithms.len()),
         pdq_quality: None,
         dimensions: decoded.as_ref().map(Decoded::dimensions),
+        urls: Vec::new(),
+        skipped: Vec::new(),
     };
     for &algorithm in algorithms {
         let digest = match (algorithm, &decoded) {
@@ -239,12 +269,57 @@ pub fn digest_bytes(
             (Algorithm::Text, _) => {
                 let s = std::str::from_utf8(bytes)
                     .map_err(|e| ContentError::NotText(e.valid_up_to()))?;
-                text::hash(s)
+                let d = text::digests(s);
+                out.urls = d.urls;
+                d.text
             }
             (_, None) => unreachable!("perceptual algorithms always decode first"),
         };
         out.digests.push(digest);
     }
+    Ok(out)
+}
+
+/// Runs those of `algorithms` that apply to `bytes`, and lists the others
+/// in [`FileDigests::skipped`] with the reason: `text` on bytes that are
+/// not UTF-8, perceptual hashes on bytes that are not in any image format
+/// (a text file). An image that fails to decode is still an error, and so
+/// is an input to which none of `algorithms` applies (the error is the one
+/// [`digest_bytes`] gives).
+pub fn digest_applicable(
+    bytes: &[u8],
+    algorithms: &[Algorithm],
+    config: &HashConfig,
+) -> Result<FileDigests, ContentError> {
+    let mut skipped = Vec::new();
+    let not_text = std::str::from_utf8(bytes).err();
+    let not_image = image::guess_format(bytes).is_err();
+    let applies: Vec<Algorithm> = algorithms
+        .iter()
+        .copied()
+        .filter(|&a| {
+            let reason = match a {
+                Algorithm::Text => {
+                    not_text.map(|e| ContentError::NotText(e.valid_up_to()).to_string())
+                }
+                a if a.needs_pixels() && not_image => Some("not an image".to_string()),
+                _ => None,
+            };
+            if let Some(reason) = &reason {
+                skipped.push(Skipped {
+                    algorithm: a,
+                    reason: reason.clone(),
+                });
+            }
+            reason.is_none()
+        })
+        .collect();
+    if applies.is_empty() {
+        // Nothing applies: the error the first algorithm gives says why.
+        return digest_bytes(bytes, algorithms, config);
+    }
+    let mut out = digest_bytes(bytes, &applies, config)?;
+    out.skipped = skipped;
     Ok(out)
 }
 
@@ -254,6 +329,15 @@ pub fn digest_file(
     algorithms: &[Algorithm],
     config: &HashConfig,
 ) -> Result<FileDigests, Error> {
+    let bytes = read_input(path, config)?;
+    digest_bytes(&bytes, algorithms, config).map_err(|source| Error::Content {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a file to hash: not a folder, not over the size limit.
+fn read_input(path: &Path, config: &HashConfig) -> Result<Vec<u8>, Error> {
     let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -273,8 +357,18 @@ pub fn digest_file(
             }),
         });
     }
-    let bytes = std::fs::read(path).map_err(read_err)?;
-    digest_bytes(&bytes, algorithms, config).map_err(|source| Error::Content {
+    std::fs::read(path).map_err(read_err)
+}
+
+/// [`digest_file`] with [`digest_applicable`]: algorithms that do not
+/// apply to the file are listed in [`FileDigests::skipped`], not errors.
+pub fn digest_file_applicable(
+    path: &Path,
+    algorithms: &[Algorithm],
+    config: &HashConfig,
+) -> Result<FileDigests, Error> {
+    let bytes = read_input(path, config)?;
+    digest_applicable(&bytes, algorithms, config).map_err(|source| Error::Content {
         path: path.to_path_buf(),
         source,
     })

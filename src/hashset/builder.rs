@@ -16,7 +16,7 @@ use super::bloom::Filter;
 use super::format::{self, SectionKind};
 use super::list::{self, Label, List, NO_LABEL};
 use super::manifest::{
-    self, AlgorithmInfo, BloomInfo, BloomParams, Issuer, Manifest, Representation,
+    self, AlgorithmInfo, BloomInfo, BloomParams, Hashing, Issuer, Manifest, Representation,
 };
 use super::sign::{check_issuer_name, fingerprint};
 use super::{Error, Result, write_atomic};
@@ -41,6 +41,7 @@ pub struct Builder {
     fpr: f64,
     representations: Vec<Representation>,
     thresholds: BTreeMap<Algorithm, Threshold>,
+    hashing: Hashing,
     entries: Vec<(Digest, Option<Label>)>,
 }
 
@@ -93,6 +94,7 @@ impl Builder {
             fpr: DEFAULT_FPR,
             representations: vec![Representation::List, Representation::Bloom],
             thresholds: BTreeMap::new(),
+            hashing: Hashing::default(),
             entries: Vec::new(),
         }
     }
@@ -146,6 +148,13 @@ impl Builder {
     /// The threshold recommended for `algorithm` in the manifest.
     pub fn threshold(&mut self, algorithm: Algorithm, threshold: Threshold) -> &mut Builder {
         self.thresholds.insert(algorithm, threshold);
+        self
+    }
+
+    /// How the entries' images were hashed, recorded in the manifest so
+    /// that clients hash the same way (default: [`Hashing::default`]).
+    pub fn hashing(&mut self, hashing: Hashing) -> &mut Builder {
+        self.hashing = hashing;
         self
     }
 
@@ -351,6 +360,7 @@ impl Builder {
                     target_fpr: self.fpr,
                     seed: self.seed,
                 }),
+            hashing: self.hashing,
         };
         let manifest_json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Manifest {
             reason: e.to_string(),
@@ -358,7 +368,12 @@ impl Builder {
         sections.insert(0, (SectionKind::Manifest, manifest_json));
         let refs: Vec<(SectionKind, &[u8])> =
             sections.iter().map(|(k, b)| (*k, b.as_slice())).collect();
-        let bytes = format::encode(&refs, key);
+        let version = if self.hashing.is_default() {
+            format::VERSION_DEFAULT_HASHING
+        } else {
+            format::VERSION
+        };
+        let bytes = format::encode_version(&refs, key, version);
         let summary = BuildSummary {
             entries: summaries.iter().map(|s| s.entries).sum(),
             duplicates: summaries.iter().map(|s| s.duplicates).sum(),

@@ -35,11 +35,11 @@ pub enum Error {
     #[error("not a cssim hash set (bad magic bytes)")]
     BadMagic,
     /// The format version is not one this build reads.
-    #[error("unsupported version {found} (this build reads {supported})")]
+    #[error("unsupported version {found} (this build reads 1 to {supported})")]
     UnsupportedVersion {
         /// The version in the file.
         found: u16,
-        /// The version this build reads.
+        /// The highest version this build reads.
         supported: u16,
     },
     /// A section's declared length runs past the end of the file.

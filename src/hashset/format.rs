@@ -4,7 +4,8 @@
 //! ```text
 //! offset  size        field
 //! 0       8           magic "CSSIMHS\0"
-//! 8       2           format version, u16 little-endian (= 1)
+//! 8       2           format version, u16 little-endian (1, or 2 when the
+//!                     manifest records non-default hashing; see below)
 //! 10      2           section count n, u16 LE (1..=3)
 //! 12      12·n        section table: per section a 4-byte tag and a u64 LE length
 //! …       Σ lengths   section payloads, in table order:
@@ -19,6 +20,13 @@
 //! the file ends early), the signature against the issuer key the *caller*
 //! expects, and only then parses the manifest and sections. The signature
 //! covers the magic and the table too, so no byte of the file is unsigned.
+//!
+//! Version 2 is version 1 whose manifest records how images were hashed
+//! ([`Hashing`](super::manifest::Hashing)) other than by default. It exists
+//! so that a build from before that record refuses such a set ("unsupported
+//! version 2") instead of ignoring the field and hashing differently, which
+//! would never match. Sets hashed the default way stay version 1, byte for
+//! byte as before.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
@@ -29,8 +37,10 @@ use crate::hash::Algorithm;
 
 /// The first eight bytes of every hash-set file.
 pub const MAGIC: &[u8; 8] = b"CSSIMHS\0";
-/// The format version this build writes and reads.
-pub const VERSION: u16 = 1;
+/// The highest format version this build reads (it reads 1 and 2).
+pub const VERSION: u16 = 2;
+/// The version of a set whose manifest records the default hashing.
+pub const VERSION_DEFAULT_HASHING: u16 = 1;
 /// The length of the trailing Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
 const HEADER_LEN: usize = 12;
@@ -76,6 +86,8 @@ impl SectionKind {
 /// A file whose structure has been checked: the sections' bytes, in order.
 #[derive(Debug)]
 pub struct Container<'a> {
+    /// The format version (1 or 2).
+    pub version: u16,
     /// The sections, manifest first.
     pub sections: Vec<(SectionKind, &'a [u8])>,
     /// Every byte the signature covers.
@@ -94,13 +106,22 @@ impl<'a> Container<'a> {
     }
 }
 
-/// Lays out `sections` (manifest first) and signs the result.
+/// Lays out `sections` (manifest first) as format version 1 and signs the result.
 pub fn encode(sections: &[(SectionKind, &[u8])], key: &SigningKey) -> Vec<u8> {
+    encode_version(sections, key, VERSION_DEFAULT_HASHING)
+}
+
+/// [`encode`] with the format version given.
+pub fn encode_version(
+    sections: &[(SectionKind, &[u8])],
+    key: &SigningKey,
+    version: u16,
+) -> Vec<u8> {
     let payload: usize = sections.iter().map(|(_, b)| b.len()).sum();
     let mut out =
         Vec::with_capacity(HEADER_LEN + TABLE_ENTRY_LEN * sections.len() + payload + SIGNATURE_LEN);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(sections.len() as u16).to_le_bytes());
     for (kind, bytes) in sections {
         out.extend_from_slice(&kind.tag());
@@ -126,7 +147,7 @@ pub fn parse_structure(bytes: &[u8]) -> Result<Container<'_>> {
         });
     }
     let version = read_u16(bytes, 8).ok_or(Error::Truncated { section: "header" })?;
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion {
             found: version,
             supported: VERSION,
@@ -191,6 +212,7 @@ pub fn parse_structure(bytes: &[u8]) -> Result<Container<'_>> {
     let mut signature = [0u8; SIGNATURE_LEN];
     signature.copy_from_slice(&bytes[offset..]);
     Ok(Container {
+        version,
         sections,
         signed: &bytes[..offset],
         signature,
@@ -378,7 +400,7 @@ mod tests {
         f[8] = 3;
         assert_eq!(
             parse_structure(&f).unwrap_err().to_string(),
-            "unsupported version 3 (this build reads 1)"
+            "unsupported version 3 (this build reads 1 to 2)"
         );
         let f = encode(
             &[(SectionKind::List, b"x"), (SectionKind::Manifest, b"{}")],

@@ -17,7 +17,7 @@ use super::manifest::{self, Manifest, Representation};
 use super::mih::Index;
 use super::sign::fingerprint;
 use super::{Error, Result};
-use crate::hash::{Algorithm, Digest, Distance, Threshold};
+use crate::hash::{Algorithm, Digest, Distance, HashConfig, Threshold};
 
 /// One matching entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -186,6 +186,16 @@ impl HashSet {
                 )));
             }
         }
+        classic_size(&manifest)?;
+        if container.version == format::VERSION_DEFAULT_HASHING && !manifest.hashing.is_default() {
+            // A build that knows only version 1 would ignore the record.
+            return Err(bad(format!(
+                "records hashing ({}) in a version {} file; it needs version {}",
+                manifest.hashing,
+                container.version,
+                format::VERSION
+            )));
+        }
         let list = container
             .section(SectionKind::List)
             .map(List::decode)
@@ -232,6 +242,23 @@ impl HashSet {
     /// The verified manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// How a client must hash images to match this set: the manifest's
+    /// [`Hashing`](manifest::Hashing) and the classic hashes' size, with
+    /// the default decoding limits.
+    pub fn hash_config(&self) -> HashConfig {
+        let size = classic_size(&self.manifest)
+            .ok()
+            .flatten()
+            .unwrap_or(crate::hash::classic::DEFAULT_SIZE);
+        let limits = crate::hash::decode::Limits {
+            exif_rotate: self.manifest.hashing.exif_rotate,
+            ..Default::default()
+        };
+        let mut config = HashConfig::new(limits, size);
+        config.jpeg_dc = self.manifest.hashing.jpeg_dc;
+        config
     }
 
     /// The algorithms the set has entries for.
@@ -374,6 +401,24 @@ impl HashSet {
         })
     }
 
+    /// The distance from `query` to the nearest entry of its algorithm
+    /// (a linear scan: for reports such as `hashset check`, not for
+    /// matching). `None` when the set has no list to measure against (a
+    /// Bloom filter cannot say how far the nearest entry is) or no entry of
+    /// that algorithm.
+    pub fn nearest(&self, query: &Digest) -> Option<Distance> {
+        let entries = self.list.as_ref()?.get(query.algorithm())?;
+        if entries.width() != query.bytes().len() {
+            return None;
+        }
+        let mut q = Vec::with_capacity(entries.words_per_entry());
+        pack_into(query.bytes(), &mut q);
+        (0..entries.len())
+            .map(|i| super::brute::words_distance(entries.entry_words(i), &q))
+            .min()
+            .map(Distance)
+    }
+
     /// Probes the Bloom filter with every digest within `radius` of `query`.
     pub fn lookup_bloom(&self, query: &Digest, radius: u32) -> Result<Lookup> {
         let algorithm = query.algorithm();
@@ -404,6 +449,38 @@ impl HashSet {
             }),
         })
     }
+}
+
+/// The side of the classic hashes' grid (`√bits`), the same for every
+/// classic algorithm in the set; `None` when it has none.
+fn classic_size(manifest: &Manifest) -> Result<Option<u32>> {
+    let mut size = None;
+    for a in manifest
+        .algorithms
+        .iter()
+        .filter(|a| a.algorithm.is_classic())
+    {
+        let side = (1..=64u32)
+            .find(|s| s * s == a.bits)
+            .ok_or_else(|| Error::Manifest {
+                reason: format!(
+                    "{}: {} bits is not the square of a grid side 1..=64",
+                    a.algorithm, a.bits
+                ),
+            })?;
+        if size.is_some_and(|s| s != side) {
+            return Err(Error::Manifest {
+                reason: format!(
+                    "{}: {} bits, but another classic hash in the set has {} (one hash size per set)",
+                    a.algorithm,
+                    a.bits,
+                    size.map_or(0, |s: u32| s * s)
+                ),
+            });
+        }
+        size = Some(side);
+    }
+    Ok(size)
 }
 
 /// Checks a section has exactly the manifest's algorithms and sizes, and
@@ -475,4 +552,86 @@ fn check_filters(manifest: &Manifest, filters: &[Filter]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashset::Builder;
+    use crate::hashset::manifest::Hashing;
+    use ed25519_dalek::SigningKey;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7; 32])
+    }
+
+    fn bytes_of(hashing: Hashing, digests: &[Digest]) -> Vec<u8> {
+        let mut b = Builder::new("t", "Test issuer");
+        b.created("2025-06-01T00:00:00Z").hashing(hashing);
+        for d in digests {
+            b.add(d.clone(), None);
+        }
+        b.build(&key()).map(|(bytes, _)| bytes).unwrap_or_default()
+    }
+
+    fn built(hashing: Hashing, digests: &[Digest]) -> Result<HashSet> {
+        HashSet::from_bytes(&bytes_of(hashing, digests), &key().verifying_key())
+    }
+
+    #[test]
+    fn the_hash_config_is_the_one_the_set_was_built_with() {
+        let phash256 = Digest::new(Algorithm::Phash, vec![0xA5; 32]);
+        let off = Hashing {
+            exif_rotate: false,
+            jpeg_dc: false,
+        };
+        let set = built(off, std::slice::from_ref(&phash256)).unwrap();
+        // Written as version 2, which builds from before the record refuse.
+        assert_eq!(
+            bytes_of(off, std::slice::from_ref(&phash256))[8..10],
+            [2, 0]
+        );
+        assert_eq!(
+            bytes_of(Hashing::default(), std::slice::from_ref(&phash256))[8..10],
+            [1, 0]
+        );
+        // The same manifest signed as version 1 is refused.
+        let v2 = bytes_of(off, std::slice::from_ref(&phash256));
+        let sections = format::parse_structure(&v2).unwrap().sections;
+        let v1 = format::encode(&sections, &key());
+        let e = HashSet::from_bytes(&v1, &key().verifying_key())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("in a version 1 file; it needs version 2"),
+            "{e}"
+        );
+        let config = set.hash_config();
+        assert_eq!(Hashing::of(&config), off);
+        assert_eq!(config.classic_size(), 16);
+        // Defaults: nothing recorded, the default configuration.
+        let set = built(Hashing::default(), std::slice::from_ref(&phash256)).unwrap();
+        assert_eq!(Hashing::of(&set.hash_config()), Hashing::default());
+        assert!(
+            !String::from_utf8_lossy(&serde_json::to_vec(set.manifest()).unwrap())
+                .contains("hashing")
+        );
+        // Two classic sizes in one set cannot be hashed one way: refused.
+        let dhash64 = Digest::new(Algorithm::Dhash, vec![1; 8]);
+        let e = built(Hashing::default(), &[phash256, dhash64])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("one hash size per set"), "{e}");
+    }
+
+    #[test]
+    fn a_way_of_hashing_this_build_does_not_know_is_refused() {
+        let r: std::result::Result<Hashing, _> =
+            serde_json::from_str(r#"{"exif_rotate":true,"jpeg_dc":true,"classic":"imagehash"}"#);
+        assert!(
+            r.unwrap_err()
+                .to_string()
+                .contains("unknown field `classic`")
+        );
+    }
 }

@@ -106,6 +106,61 @@ pub struct BloomParams {
     pub seed: u64,
 }
 
+/// How the issuer turned images into hashes: a client must hash the same
+/// way, or a listed image never matches (a photo stored sideways hashes
+/// differently upright). The classic hashes' size is not here: it is each
+/// algorithm's `bits` (a side of `√bits`).
+///
+/// Absent from the manifest when it is the default (EXIF rotation on, JPEG
+/// DC route off: [`HashConfig::default`](crate::hash::HashConfig)), so sets
+/// built with the default options keep the bytes they had before this was
+/// recorded. (A set from before the JPEG DC route became opt-in holds
+/// `img_hash` values for its classic hashes and is refused for that; for
+/// PDQ and exact hashes the route never mattered.) Unknown fields are refused: a set recording
+/// a way of hashing this build does not know is not silently hashed another
+/// way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hashing {
+    /// The EXIF orientation tag was applied before hashing.
+    pub exif_rotate: bool,
+    /// The classic hashes of large JPEGs came from their DC coefficients.
+    pub jpeg_dc: bool,
+}
+
+impl Default for Hashing {
+    fn default() -> Hashing {
+        Hashing::of(&crate::hash::HashConfig::default())
+    }
+}
+
+impl Hashing {
+    /// Whether this is how `cssim` hashes by default.
+    pub fn is_default(&self) -> bool {
+        *self == Hashing::default()
+    }
+
+    /// The hashing options of `config`.
+    pub fn of(config: &crate::hash::HashConfig) -> Hashing {
+        Hashing {
+            exif_rotate: config.limits.exif_rotate,
+            jpeg_dc: config.jpeg_dc,
+        }
+    }
+}
+
+impl fmt::Display for Hashing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on = |b: bool| if b { "on" } else { "off" };
+        write!(
+            f,
+            "EXIF rotation {}, JPEG DC route {}",
+            on(self.exif_rotate),
+            on(self.jpeg_dc)
+        )
+    }
+}
+
 /// The manifest of a hash set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -135,6 +190,9 @@ pub struct Manifest {
     pub algorithms: Vec<AlgorithmInfo>,
     /// Bloom parameters, when the set has a Bloom representation.
     pub bloom: Option<BloomParams>,
+    /// How images were hashed (see [`Hashing`]); absent means the default.
+    #[serde(default, skip_serializing_if = "Hashing::is_default")]
+    pub hashing: Hashing,
 }
 
 impl Manifest {

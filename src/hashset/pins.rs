@@ -198,6 +198,7 @@ mod tests {
             representations: Vec::new(),
             algorithms: Vec::new(),
             bloom: None,
+            hashing: Default::default(),
         }
     }
 

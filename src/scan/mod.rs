@@ -40,6 +40,13 @@ pub struct Hit {
 pub trait Matcher: Send + Sync {
     /// The entries within `threshold` of `digest`.
     fn lookup(&self, digest: &Digest, threshold: Threshold) -> Result<Vec<Hit>, String>;
+
+    /// How images must be hashed to match these entries (EXIF rotation,
+    /// JPEG DC route, classic hash size): for a hash set, what its manifest
+    /// records. The default is [`HashConfig::default`].
+    fn hash_config(&self) -> HashConfig {
+        HashConfig::default()
+    }
 }
 
 impl Matcher for crate::hashset::HashSet {
@@ -63,6 +70,10 @@ impl Matcher for crate::hashset::HashSet {
                 false_positive_rate: fpr,
             })
             .collect())
+    }
+
+    fn hash_config(&self) -> HashConfig {
+        crate::hashset::HashSet::hash_config(self)
     }
 }
 
@@ -109,13 +120,23 @@ pub struct Match {
     pub threshold: Threshold,
     /// The hash-set entry it matched.
     pub hit: Hit,
+    /// For a match under [`Policy::pdq_dihedral`] in another orientation
+    /// than the part's own: which one (a name from
+    /// [`hash::pdq::Dihedral::NAMES`], e.g. `flipx` for a mirror image);
+    /// `digest` is then the hash of the part turned that way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orientation: Option<String>,
 }
 
 impl std::fmt::Display for Match {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let turned = self
+            .orientation
+            .as_deref()
+            .map_or(String::new(), |o| format!(" (turned {o})"));
         write!(
             f,
-            "{} matched via {} at distance {} (threshold {}), label '{}'",
+            "{} matched via {}{turned} at distance {} (threshold {}), label '{}'",
             self.part,
             self.algorithm,
             self.hit.distance,
@@ -242,12 +263,15 @@ pub struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    /// A scanner for `policy` over `matcher`.
+    /// A scanner for `policy` over `matcher`, hashing images the way the
+    /// matcher's entries were hashed ([`Matcher::hash_config`]): a set
+    /// built without EXIF rotation, or with 256-bit pHashes, is matched by
+    /// hashes made the same way.
     pub fn new(policy: Policy, matcher: &'a dyn Matcher) -> Scanner<'a> {
         Scanner {
             policy,
+            config: matcher.hash_config(),
             matcher,
-            config: HashConfig::default(),
         }
     }
 
@@ -318,6 +342,7 @@ impl Run<'_, '_> {
                         digest: digest.to_hex(),
                         threshold,
                         hit,
+                        orientation: None,
                     });
                 }
             }
@@ -448,7 +473,9 @@ impl Run<'_, '_> {
             }
         };
         for a in algorithms.into_iter().filter(|a| a.is_perceptual()) {
-            if a == Algorithm::Pdq {
+            if a == Algorithm::Pdq && self.scanner.policy.pdq_dihedral {
+                self.scan_pdq_dihedral(&part, &decoded);
+            } else if a == Algorithm::Pdq {
                 let Some(pdq) = self.time(format!("pdq {part}"), || decoded.pdq()) else {
                     continue;
                 };
@@ -467,6 +494,75 @@ impl Run<'_, '_> {
                 }
             }
         }
+    }
+}
+
+impl Run<'_, '_> {
+    /// PDQ in all eight orientations ([`Policy::pdq_dihedral`]): each entry
+    /// matched is kept once, at its smallest distance (the part's own
+    /// orientation first among equals), with the orientation that gave it.
+    fn scan_pdq_dihedral(&mut self, part: &Part, decoded: &hash::Decoded) {
+        let Some(variants) = self.time(format!("pdq ×8 orientations {part}"), || {
+            decoded.pdq_dihedral()
+        }) else {
+            return;
+        };
+        let min = self.scanner.policy.min_pdq_quality;
+        if variants.quality.0 < min {
+            let reason = format!("PDQ quality {} below {min}, not matched", variants.quality);
+            self.unscannable(part.clone(), Cause::LowQuality, reason);
+            return;
+        }
+        let threshold = self.scanner.policy.threshold(Algorithm::Pdq);
+        let matcher = self.scanner.matcher;
+        let answers = self.time(format!("lookup pdq ×8 for {part}"), || {
+            variants
+                .hashes
+                .iter()
+                .map(|h| {
+                    let digest = h.to_digest();
+                    matcher
+                        .lookup(&digest, threshold)
+                        .map(|hits| (digest, hits))
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut best: Vec<Match> = Vec::new();
+        for (variant, answer) in answers.into_iter().enumerate() {
+            let (digest, hits) = match answer {
+                Ok(a) => a,
+                Err(e) => {
+                    self.verdict
+                        .notes
+                        .push(format!("{part}: lookup failed: {e}"));
+                    continue;
+                }
+            };
+            for hit in hits {
+                let same = best
+                    .iter_mut()
+                    .find(|m| m.hit.entry == hit.entry && m.hit.label == hit.label);
+                if let Some(m) = &same {
+                    if m.hit.distance <= hit.distance {
+                        continue;
+                    }
+                }
+                let found = Match {
+                    part: part.clone(),
+                    algorithm: Algorithm::Pdq,
+                    digest: digest.to_hex(),
+                    threshold,
+                    hit,
+                    orientation: (variant > 0)
+                        .then(|| hash::pdq::Dihedral::NAMES[variant].to_string()),
+                };
+                match same {
+                    Some(m) => *m = found,
+                    None => best.push(found),
+                }
+            }
+        }
+        self.verdict.matches.extend(best);
     }
 }
 
@@ -576,6 +672,46 @@ mod tests {
                 v.timings
             );
         }
+    }
+
+    #[test]
+    fn pdq_dihedral_matches_a_mirrored_copy_once_naming_the_orientation() {
+        // A photo: smooth enough that PDQ's downsampling commutes with a
+        // flip (a synthetic high-frequency pattern does not, to tens of bits).
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/images/listed/rocket.jpg"
+        ))
+        .unwrap();
+        let photo = hash::decode::decode(&bytes, &hash::decode::Limits::default()).unwrap();
+        let listed_as = |img: &image::RgbImage, label| {
+            ListMatcher(vec![(hash::pdq::hash_image(img).hash.to_digest(), label)])
+        };
+        let dihedral = || Policy {
+            pdq_dihedral: true,
+            ..Policy::default()
+        };
+        let matcher = listed_as(&photo, "rocket");
+        let mirrored = image::imageops::flip_horizontal(&photo);
+        let m = message(None, vec![image("mirror.png", png(&mirrored))]);
+        let plain = Scanner::new(Policy::default(), &matcher).scan(&m);
+        assert_eq!((plain.action, plain.matches.len()), (Action::Allow, 0));
+        let v = Scanner::new(dihedral(), &matcher).scan(&m);
+        assert_eq!((v.action, v.matches.len()), (Action::Report, 1), "{v:?}");
+        assert_eq!(v.matches[0].orientation.as_deref(), Some("flipy"));
+        assert!(v.matches[0].hit.distance.0 <= 4, "{v:?}");
+        assert!(v.matches[0].to_string().contains("via pdq (turned flipy)"));
+        // A picture symmetric left to right matches as is and mirrored, at
+        // the same distance: one match, in its own orientation.
+        let (w, h) = photo.dimensions();
+        let symmetric =
+            image::RgbImage::from_fn(w, h, |x, y| *photo.get_pixel(x.min(w - 1 - x), y));
+        let matcher = listed_as(&symmetric, "symmetric");
+        let v = Scanner::new(dihedral(), &matcher)
+            .scan(&message(None, vec![image("s.png", png(&symmetric))]));
+        assert_eq!(v.matches.len(), 1, "{v:?}");
+        assert_eq!(v.matches[0].orientation, None);
+        assert_eq!(v.matches[0].hit.distance, Distance(0));
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! image_algorithms = ["pdq", "sha256"]
 //! file_algorithms = ["sha256"]
 //! min_pdq_quality = 50      # PDQ hashes below this are not matched
+//! pdq_dihedral = false      # also match PDQ in the 7 other orientations
+//!                           # (rotated by 90/180/270°, mirrored): 8 lookups
 //! on_match = "report"       # report (and deliver) | block | warn
 //! on_unscannable = "warn"   # allow | warn | report | block: an image that
 //!                           # cannot be perceptually hashed
@@ -108,6 +110,11 @@ pub struct Policy {
     pub thresholds: BTreeMap<Algorithm, u32>,
     /// PDQ hashes of lower quality are not matched.
     pub min_pdq_quality: u8,
+    /// Match an image's PDQ in all eight orientations (as is, rotated by
+    /// 90°, 180°, 270°, mirrored, and mirrored across either diagonal), so
+    /// a mirrored or rotated copy of a listed image matches. Costs eight
+    /// lookups instead of one, and eight chances of a false match.
+    pub pdq_dihedral: bool,
     /// What a match does.
     pub on_match: OnMatch,
     /// What a part that could not be scanned does (see [`OnUnscannable`]).
@@ -133,6 +140,7 @@ impl Default for Policy {
             file_algorithms: vec![Algorithm::Sha256],
             thresholds: BTreeMap::new(),
             min_pdq_quality: crate::hash::pdq::MIN_QUALITY,
+            pdq_dihedral: false,
             on_match: OnMatch::Report,
             on_unscannable: OnUnscannable::Warn,
             account_threshold: 1,

@@ -82,12 +82,19 @@ fn parse_hash_size(s: &str) -> Result<u32, String> {
 #[command(after_help = "\
 Folders are searched recursively. With an image algorithm, only files ending in
 .png .jpg .jpeg .gif .webp .bmp are taken from folders (files named on the
-command line are always hashed). A file that cannot be hashed gets one line on
-stderr and the batch goes on; the exit status is then 1.
+command line are always hashed). Each file gets the algorithms that apply to
+it: text is skipped for a file that is not UTF-8, the image hashes for one
+that is not an image, each skip shown with its reason. A file that cannot be
+hashed gets one error line on stderr (with --json: one {\"path\", \"error\"}
+line on stdout instead, nothing on stderr) and the batch goes on; the exit
+status is then 1.
 
-Output: a table (path, algorithm, digest, PDQ quality), or with --json one JSON
-object a line: {\"path\", \"width\", \"height\", \"pdq_quality\", \"digests\": {algo: hex}}
-or {\"path\", \"error\"}. PDQ digests are Meta's 64-hex-character form.
+Output: a table (path, algorithm, digest, PDQ quality or note; text adds one
+row for each URL in it), or with --json one JSON object a line: {\"path\",
+\"width\", \"height\", \"pdq_quality\", \"digests\": {algo: hex}}, plus \"urls\":
+[{\"url\", \"text\": hex}] with text and \"skipped\": {algo: reason} when any
+was skipped. PDQ digests are Meta's 64-hex-character form. Paths in JSON are
+UTF-8, bytes that are not replaced by U+FFFD.
 
 Examples:
   cssim hash examples/images/
@@ -112,11 +119,16 @@ pub struct HashArgs {
 /// Arguments of `cssim compare`.
 #[derive(Args, Debug)]
 #[command(after_help = "\
-A pair matches under an algorithm when the Hamming distance is at most its
-threshold: 31 of 256 bits for PDQ (Meta's recommendation; hashes of quality
-below 50 are not matched), 10 of 64 bits for pHash/dHash/aHash, 0 for exact
-hashes. The pdq-dihedral row is the smallest distance between B and any
-rotation or mirror image of A.")]
+A pair matches under a perceptual algorithm when the Hamming distance is at
+most its threshold: 31 of 256 bits for PDQ (Meta's recommendation; hashes of
+quality below 50 are not matched), 10 of 64 bits for pHash/dHash/aHash, or
+--threshold. Exact hashes (sha256, md5) have no distance: the files are equal
+or different. The pdq-dihedral row is the smallest distance between B and any
+rotation or mirror image of A.
+
+JSON: {\"a\", \"b\", \"results\": [...]}, a result being {\"algorithm\", \"match\",
+\"distance\", \"bits\", \"threshold\", \"below_min_quality\"} for perceptual
+algorithms and {\"algorithm\", \"match\", \"equal\"} for exact ones.")]
 pub struct CompareArgs {
     /// First file.
     pub a: PathBuf,
@@ -130,6 +142,10 @@ pub struct CompareArgs {
         default_value = "pdq,phash,dhash,ahash,sha256"
     )]
     pub algo: Vec<Algorithm>,
+    /// Threshold for the perceptual algorithms, in bits (default: each
+    /// algorithm's own: 31 for PDQ, 10 for the classic hashes).
+    #[arg(long, value_name = "BITS")]
+    pub threshold: Option<u32>,
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -139,8 +155,11 @@ pub struct CompareArgs {
 
 /// The files a list of paths names, folders expanded; problems found on
 /// the way (a folder with nothing to hash, an unreadable entry) are returned
-/// as error lines.
-pub fn expand_paths(paths: &[PathBuf], images_only: bool) -> (Vec<PathBuf>, Vec<String>) {
+/// as (path, error line) pairs.
+pub fn expand_paths(
+    paths: &[PathBuf],
+    images_only: bool,
+) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for p in paths {
@@ -160,24 +179,28 @@ pub fn expand_paths(paths: &[PathBuf], images_only: bool) -> (Vec<PathBuf>, Vec<
                     }
                 }
                 Ok(_) => {}
-                Err(e) => problems.push(format!(
-                    "{}: {}",
-                    e.path().unwrap_or(p).display(),
-                    e.io_error()
-                        .map_or_else(|| e.to_string(), hash::describe_io_error)
-                )),
+                Err(e) => {
+                    let at = e.path().unwrap_or(p).to_path_buf();
+                    let why = e
+                        .io_error()
+                        .map_or_else(|| e.to_string(), hash::describe_io_error);
+                    problems.push((at.clone(), format!("{}: {why}", at.display())));
+                }
             }
         }
         if files.len() == before {
-            problems.push(if images_only {
-                format!(
-                    "{}: no images found (looked for .{})",
-                    p.display(),
-                    IMAGE_EXTENSIONS.join(", .")
-                )
-            } else {
-                format!("{}: no files found", p.display())
-            });
+            problems.push((
+                p.clone(),
+                if images_only {
+                    format!(
+                        "{}: no images found (looked for .{})",
+                        p.display(),
+                        IMAGE_EXTENSIONS.join(", .")
+                    )
+                } else {
+                    format!("{}: no files found", p.display())
+                },
+            ));
         }
     }
     (files, problems)
@@ -221,9 +244,11 @@ pub fn run_hash(args: HashArgs) -> anyhow::Result<u8> {
     let config = args.decode.config();
     let images_only = algos.iter().any(|a| a.needs_pixels());
     let (files, problems) = expand_paths(&args.paths, images_only);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = !problems.is_empty();
-    for p in &problems {
-        eprintln!("{}", style::error_line(p));
+    for (path, line) in &problems {
+        report_failure(&mut out, args.json, path, line)?;
     }
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -239,7 +264,7 @@ pub fn run_hash(args: HashArgs) -> anyhow::Result<u8> {
             .par_iter()
             .with_max_len(1)
             .map(|f| {
-                let r = hash::digest_file(f, &algos, &config);
+                let r = hash::digest_file_applicable(f, &algos, &config);
                 bar.inc(1);
                 r
             })
@@ -247,10 +272,12 @@ pub fn run_hash(args: HashArgs) -> anyhow::Result<u8> {
     });
     bar.finish_and_clear();
 
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
     if !args.json && !files.is_empty() {
-        writeln!(out, "{:<40} {:<7} {:<64} QUALITY", "PATH", "ALGO", "DIGEST")?;
+        writeln!(
+            out,
+            "{:<40} {:<7} {:<64} QUALITY / NOTE",
+            "PATH", "ALGO", "DIGEST"
+        )?;
     }
     for (path, result) in files.iter().zip(results) {
         match result {
@@ -268,16 +295,31 @@ pub fn run_hash(args: HashArgs) -> anyhow::Result<u8> {
                         digest.algorithm(),
                         digest.to_hex()
                     )?;
+                    if digest.algorithm() == Algorithm::Text {
+                        for (url, u) in &d.urls {
+                            writeln!(
+                                out,
+                                "{:<40} {:<7} {:<64} url {url}",
+                                path.display(),
+                                Algorithm::Text,
+                                u.to_hex()
+                            )?;
+                        }
+                    }
+                }
+                for s in &d.skipped {
+                    writeln!(
+                        out,
+                        "{:<40} {:<7} {:<64} -",
+                        path.display(),
+                        s.algorithm,
+                        format!("skipped: {}", s.reason)
+                    )?;
                 }
             }
             Err(e) => {
                 failed = true;
-                out.flush()?;
-                eprintln!("{}", style::error_line(&e.to_string()));
-                if args.json {
-                    let line = json!({"path": path.to_string_lossy(), "error": e.to_string()});
-                    writeln!(out, "{line}")?;
-                }
+                report_failure(&mut out, args.json, path, &e.to_string())?;
             }
         }
     }
@@ -289,19 +331,64 @@ pub fn run_hash(args: HashArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// One input that failed, by the `--json` convention ([`style::json_failure`]):
+/// a JSON line on stdout under `--json`, else an `error:` line on stderr.
+pub fn report_failure(
+    out: &mut impl Write,
+    json: bool,
+    path: &Path,
+    message: &str,
+) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", style::json_failure(path, message))
+    } else {
+        out.flush()?;
+        eprintln!("{}", style::error_line(message));
+        Ok(())
+    }
+}
+
 fn digests_json(path: &Path, d: &FileDigests) -> serde_json::Value {
     let digests: serde_json::Map<String, serde_json::Value> = d
         .digests
         .iter()
         .map(|g| (g.algorithm().to_string(), json!(g.to_hex())))
         .collect();
-    json!({
-        "path": path.to_string_lossy(),
+    let mut v = json!({
+        "path": style::json_path(path),
         "width": d.dimensions.map(|x| x.0),
         "height": d.dimensions.map(|x| x.1),
         "pdq_quality": d.pdq_quality.map(|q| q.0),
         "digests": digests,
-    })
+    });
+    if d.get(Algorithm::Text).is_some() {
+        v["urls"] = d
+            .urls
+            .iter()
+            .map(|(url, u)| json!({"url": url, "text": u.to_hex()}))
+            .collect();
+    }
+    if !d.skipped.is_empty() {
+        v["skipped"] = d
+            .skipped
+            .iter()
+            .map(|s| (s.algorithm.to_string(), json!(s.reason)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    v
+}
+
+/// One row of `cssim compare`.
+struct Row {
+    name: String,
+    /// Hamming distance and bits, for perceptual algorithms.
+    distance: Option<(u32, u32)>,
+    /// For exact algorithms: whether the digests are equal.
+    equal: Option<bool>,
+    threshold: Option<u32>,
+    matched: bool,
+    low_quality: bool,
 }
 
 /// `cssim compare`.
@@ -313,43 +400,72 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     let config = args.decode.config();
     let a = hash::digest_file(&args.a, &algos, &config)?;
     let b = hash::digest_file(&args.b, &algos, &config)?;
+    let threshold_for = |algo: Algorithm| match args.threshold {
+        Some(t) => hash::Threshold(t),
+        None => algo.default_threshold(),
+    };
+    let pdq_low = [a.pdq_quality, b.pdq_quality]
+        .iter()
+        .any(|q| q.is_some_and(|q| !q.is_matchable()));
     let mut rows = Vec::new();
     for (da, db) in a.digests.iter().zip(&b.digests) {
         let algo = da.algorithm();
-        let distance = da.distance(db).map(|d| d.0).unwrap_or(u32::MAX);
-        let threshold = algo.default_threshold();
-        let low_quality = algo == Algorithm::Pdq
-            && [a.pdq_quality, b.pdq_quality]
-                .iter()
-                .any(|q| q.is_some_and(|q| !q.is_matchable()));
-        let matched = threshold.admits(hash::Distance(distance)) && !low_quality;
-        rows.push((
-            algo.to_string(),
-            distance,
-            da.bits(),
-            threshold.0,
-            matched,
+        if !algo.is_perceptual() {
+            rows.push(Row {
+                name: algo.to_string(),
+                distance: None,
+                equal: Some(da == db),
+                threshold: None,
+                matched: da == db,
+                low_quality: false,
+            });
+            continue;
+        }
+        let distance = da.distance(db).map_or(u32::MAX, |d| d.0);
+        let threshold = threshold_for(algo);
+        let low_quality = algo == Algorithm::Pdq && pdq_low;
+        rows.push(Row {
+            name: algo.to_string(),
+            distance: Some((distance, da.bits())),
+            equal: None,
+            threshold: Some(threshold.0),
+            matched: threshold.admits(hash::Distance(distance)) && !low_quality,
             low_quality,
-        ));
+        });
     }
     if algos.contains(&Algorithm::Pdq) {
         let best = dihedral_distance(&args.a, &args.b, &config)?;
-        let low = rows.iter().any(|r| r.0 == "pdq" && r.5);
-        let t = hash::pdq::MATCH_THRESHOLD;
-        rows.push(("pdq-dihedral".into(), best, 256, t, best <= t && !low, low));
+        let t = threshold_for(Algorithm::Pdq).0;
+        rows.push(Row {
+            name: "pdq-dihedral".into(),
+            distance: Some((best, 256)),
+            equal: None,
+            threshold: Some(t),
+            matched: best <= t && !pdq_low,
+            low_quality: pdq_low,
+        });
     }
 
     if args.json {
         let json_rows: Vec<_> = rows
             .iter()
-            .map(|(name, d, bits, t, m, low)| {
-                json!({"algorithm": name, "distance": d, "bits": bits, "threshold": t,
-                       "match": m, "below_min_quality": low})
+            .map(|r| {
+                let mut v = json!({"algorithm": r.name, "match": r.matched});
+                match (r.distance, r.equal) {
+                    (Some((d, bits)), _) => {
+                        v["distance"] = json!(d);
+                        v["bits"] = json!(bits);
+                        v["threshold"] = json!(r.threshold);
+                        v["below_min_quality"] = json!(r.low_quality);
+                    }
+                    (None, equal) => v["equal"] = json!(equal),
+                }
+                v
             })
             .collect();
         let v = json!({
-            "a": {"path": args.a.to_string_lossy(), "pdq_quality": a.pdq_quality.map(|q| q.0)},
-            "b": {"path": args.b.to_string_lossy(), "pdq_quality": b.pdq_quality.map(|q| q.0)},
+            "a": {"path": style::json_path(&args.a), "pdq_quality": a.pdq_quality.map(|q| q.0)},
+            "b": {"path": style::json_path(&args.b), "pdq_quality": b.pdq_quality.map(|q| q.0)},
             "results": json_rows,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -366,22 +482,24 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     }
     println!();
     println!(
-        "{:<13} {:>8} {:>9}  VERDICT",
+        "{:<13} {:>9} {:>9}  VERDICT",
         "ALGORITHM", "DISTANCE", "THRESHOLD"
     );
-    for (name, d, bits, t, m, low) in rows {
-        let verdict = if m {
-            style::paint("match", "1;31", colour)
-        } else if low {
-            "no match (quality too low)".to_string()
-        } else {
-            style::paint("no match", "32", colour)
+    for r in rows {
+        let verdict = match (r.equal, r.matched, r.low_quality) {
+            (Some(true), ..) => style::paint("equal", "1;31", colour),
+            (Some(false), ..) => style::paint("different", "32", colour),
+            (None, true, _) => style::paint("match", "1;31", colour),
+            (None, false, true) => "no match (quality too low)".to_string(),
+            (None, false, false) => style::paint("no match", "32", colour),
         };
-        println!(
-            "{name:<13} {:>8} {:>9}  {verdict}",
-            format!("{d}/{bits}"),
-            t
-        );
+        let distance = r
+            .distance
+            .map_or_else(|| "-".to_string(), |(d, bits)| format!("{d}/{bits}"));
+        let threshold = r
+            .threshold
+            .map_or_else(|| "-".to_string(), |t| t.to_string());
+        println!("{:<13} {distance:>9} {threshold:>9}  {verdict}", r.name);
     }
     Ok(crate::EXIT_OK)
 }

@@ -30,3 +30,18 @@ pub fn error_line(msg: &str) -> String {
 pub fn warning_line(msg: &str) -> String {
     format!("{} {msg}", paint("warning:", "1;33", stderr_colour()))
 }
+
+/// A path in JSON output: a string, with any bytes that are not UTF-8
+/// replaced by U+FFFD. One rule for every `--json` (`hash`, `hashset check`,
+/// `hashset info`), so a file name never stops the output.
+pub fn json_path(path: &std::path::Path) -> serde_json::Value {
+    serde_json::Value::String(path.to_string_lossy().into_owned())
+}
+
+/// An input that could not be processed, as `--json` prints it: one line
+/// `{"path": …, "error": …}` on stdout, and nothing on stderr (the
+/// convention every `--json` command follows; without `--json` the same
+/// failure is one `error: …` line on stderr). The exit status is then 1.
+pub fn json_failure(path: &std::path::Path, message: &str) -> String {
+    serde_json::json!({"path": json_path(path), "error": message}).to_string()
+}

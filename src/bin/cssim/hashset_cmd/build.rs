@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use cssim::hash::{self, Algorithm};
 use cssim::hashset::interchange::{self, Format};
-use cssim::hashset::manifest::{self, Representation};
+use cssim::hashset::manifest::{self, Hashing, Representation};
 use cssim::hashset::sign::SecretKey;
 use cssim::hashset::{Builder, Label};
 
@@ -22,6 +22,10 @@ out). With a file, it is read as a list in --format (default: csv, or the
 plain format of a single --algo pdq|md5|sha256).
 
 Same inputs, --seed, --created and --expires give a byte-identical file.
+
+--no-exif-rotate and --no-jpeg-dc are recorded in the manifest, and the
+classic hash size in each algorithm's bit count: clients (send, hashset check)
+hash images the same way, so the set's entries can match.
 
 --revision is the set's version: a client that has accepted version N of a
 set (same issuer key, same --name) refuses any lower version. --expires is
@@ -106,7 +110,8 @@ pub(super) fn run_build(args: BuildArgs) -> anyhow::Result<u8> {
         .created(&created)
         .seed(args.seed)
         .fpr(args.fpr)
-        .representations(&args.repr);
+        .representations(&args.repr)
+        .hashing(Hashing::of(&args.decode.config()));
     if let Some(expires) = &args.expires {
         builder.expires(expires);
     }
@@ -122,7 +127,7 @@ pub(super) fn run_build(args: BuildArgs) -> anyhow::Result<u8> {
             algos.iter().any(|a| a.needs_pixels()),
         );
         let config = args.decode.config();
-        let mut failures = problems;
+        let mut failures: Vec<String> = problems.into_iter().map(|(_, line)| line).collect();
         for f in &files {
             match hash::digest_file(f, &algos, &config) {
                 Ok(d) => {

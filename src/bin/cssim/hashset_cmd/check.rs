@@ -1,24 +1,34 @@
 //! `cssim hashset check`: which files match a verified hash set.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 use cssim::hash::{self, Algorithm, Threshold};
-use cssim::hashset::HashSet;
+use cssim::hashset::manifest::Hashing;
 use cssim::hashset::sign::PublicKey;
+use cssim::hashset::{HashSet, Lookup};
 use serde_json::json;
 
-use crate::hash_cmd::{DecodeOpts, expand_paths};
+use crate::hash_cmd::{DecodeOpts, expand_paths, report_failure};
 use crate::{EXIT_OK, EXIT_SOME_FAILED, style};
 
 /// Arguments of `cssim hashset check`.
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Each file is hashed with the set's algorithms and looked up at the set's
-default thresholds (--threshold overrides it for perceptual algorithms).
-Bloom-only sets probe every hash within --radius of the query and report
-the chance that a hit is false. Output: PATH ALGO DISTANCE LABEL ENTRY, or
-with --json one object a line.")]
+Each file is hashed with the set's algorithms, the way the set was built
+(its manifest's EXIF rotation and JPEG DC route, its classic hash size), and
+looked up at the set's default thresholds (--threshold overrides it for
+perceptual algorithms). Bloom-only sets probe every hash within --radius of
+the query and report the chance that a hit is false.
+
+Output: PATH ALGO DISTANCE LABEL ENTRY for each match; for a file with none,
+PATH \"no match\" and, per algorithm, the distance to the nearest entry (a
+list set; a Bloom filter cannot tell) or \"not listed\" for exact hashes.
+With --json one object a line: {\"path\", \"pdq_quality\", \"lookups\"}, each
+perceptual lookup with \"nearest\". A file that cannot be hashed: one error
+line on stderr, or with --json one {\"path\", \"error\"} line on stdout and
+nothing on stderr; the exit status is then 1.")]
 pub struct CheckArgs {
     /// The hash-set file.
     pub file: PathBuf,
@@ -46,26 +56,24 @@ pub(super) fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
     let mut set = HashSet::open(&args.file, &key.key)?;
     set.set_bloom_radius(args.radius);
     let algos = set.algorithms();
+    let config = set_config(&set, &args.decode);
     let (files, problems) = expand_paths(&args.paths, algos.iter().any(|a| a.needs_pixels()));
+    let mut out = std::io::stdout().lock();
     let mut failed = !problems.is_empty();
-    for p in &problems {
-        eprintln!("{}", style::error_line(p));
+    for (path, line) in &problems {
+        report_failure(&mut out, args.json, path, line)?;
     }
-    let config = args.decode.config();
     for f in &files {
         let digests = match hash::digest_file(f, &algos, &config) {
             Ok(d) => d,
             Err(e) => {
                 failed = true;
-                if args.json {
-                    println!("{}", json!({"path": f, "error": e.to_string()}));
-                } else {
-                    eprintln!("{}", style::error_line(&e.to_string()));
-                }
+                report_failure(&mut out, args.json, f, &e.to_string())?;
                 continue;
             }
         };
         let mut found = Vec::new();
+        let mut nearest = Vec::new();
         for d in &digests.digests {
             if d.algorithm() == Algorithm::Pdq
                 && digests.pdq_quality.is_some_and(|q| !q.is_matchable())
@@ -78,12 +86,26 @@ pub(super) fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
                 _ => default,
             };
             found.push(set.lookup(d, t)?);
+            nearest.push(set.nearest(d));
         }
         if args.json {
-            println!(
+            let lookups: Vec<serde_json::Value> = found
+                .iter()
+                .zip(&nearest)
+                .map(|(l, n)| {
+                    let mut v = serde_json::to_value(l).unwrap_or_default();
+                    if l.algorithm.is_perceptual() {
+                        v["nearest"] = json!(n.map(|d| d.0));
+                    }
+                    v
+                })
+                .collect();
+            writeln!(
+                out,
                 "{}",
-                json!({"path": f, "pdq_quality": digests.pdq_quality, "lookups": found})
-            );
+                json!({"path": style::json_path(f), "pdq_quality": digests.pdq_quality,
+                       "lookups": lookups})
+            )?;
             continue;
         }
         let mut any = false;
@@ -105,17 +127,82 @@ pub(super) fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
                     },
                     |e| e.to_hex(),
                 );
-                println!(
+                writeln!(
+                    out,
                     "{}\t{}\t{}\t{label}\t{entry}",
                     f.display(),
                     l.algorithm,
                     m.distance
-                );
+                )?;
             }
         }
         if !any {
-            println!("{}\tno match", f.display());
+            let mut why: Vec<String> = found
+                .iter()
+                .zip(&nearest)
+                .map(|(l, n)| no_match_reason(l, *n))
+                .collect();
+            if let Some(q) = digests.pdq_quality.filter(|q| !q.is_matchable()) {
+                why.insert(
+                    0,
+                    format!(
+                        "pdq not matched (quality {q} below {})",
+                        hash::pdq::MIN_QUALITY
+                    ),
+                );
+            }
+            writeln!(out, "{}\tno match\t{}", f.display(), why.join("; "))?;
         }
     }
     Ok(if failed { EXIT_SOME_FAILED } else { EXIT_OK })
+}
+
+/// Why one lookup found nothing, with the nearest entry's distance where
+/// the set can tell: `pdq nearest 84/256 (threshold 31)`, `sha256 not listed`.
+fn no_match_reason(l: &Lookup, nearest: Option<hash::Distance>) -> String {
+    let a = l.algorithm;
+    if !a.is_perceptual() {
+        return format!("{a} not listed");
+    }
+    match (nearest, &l.bloom) {
+        (Some(d), _) => format!("{a} nearest {d} (threshold {})", l.threshold),
+        (None, Some(b)) => format!(
+            "{a} none within radius {} (a Bloom filter cannot tell the nearest)",
+            b.radius
+        ),
+        (None, None) => format!("{a} no entries"),
+    }
+}
+
+/// How to hash files for `set`: as its manifest records (EXIF rotation,
+/// JPEG DC route, classic hash size), with the size limits of `opts`. An
+/// option given that says otherwise is overridden, with a note on stderr:
+/// hashes made another way would never match.
+fn set_config(set: &HashSet, opts: &DecodeOpts) -> hash::HashConfig {
+    let mut config = set.hash_config();
+    let recorded = Hashing::of(&config);
+    let size = config_size(&config);
+    let classic = set.algorithms().iter().any(|a| a.is_classic());
+    let overridden = (opts.no_exif_rotate && recorded.exif_rotate)
+        || (opts.jpeg_dc && !recorded.jpeg_dc)
+        || (classic && opts.hash_size != hash::classic::DEFAULT_SIZE && opts.hash_size != size);
+    if overridden {
+        eprintln!(
+            "note: hashing as the set was built ({recorded}{}); the options that say otherwise are ignored",
+            if classic {
+                format!(", classic hash size {size}")
+            } else {
+                String::new()
+            }
+        );
+    }
+    config.limits = hash::decode::Limits {
+        exif_rotate: recorded.exif_rotate,
+        ..opts.config().limits
+    };
+    config
+}
+
+fn config_size(config: &hash::HashConfig) -> u32 {
+    config.classic_size()
 }

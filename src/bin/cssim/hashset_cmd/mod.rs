@@ -179,9 +179,9 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
             .iter()
             .map(|(k, n)| (k.name().to_string(), json!(n)))
             .collect();
-        let out = json!({"file": args.file, "file_bytes": info.file_bytes, "sections": sections,
+        let out = json!({"file": style::json_path(&args.file), "file_bytes": info.file_bytes, "sections": sections,
                          "signature": verified, "version": m.version, "expires": m.expires,
-                         "expired": expired, "manifest": m});
+                         "expired": expired, "hashing": m.hashing, "manifest": m});
         println!("{out}");
         return Ok(EXIT_OK);
     }
@@ -208,6 +208,15 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
     if !m.description.is_empty() {
         println!("description  {}", m.description);
     }
+    println!(
+        "hashing      {}{}",
+        m.hashing,
+        if m.hashing.is_default() {
+            " (the default)"
+        } else {
+            ""
+        }
+    );
     let reprs: Vec<&str> = m.representations.iter().map(|r| r.name()).collect();
     println!("represented  {}", reprs.join(", "));
     for (k, n) in &info.sections {
