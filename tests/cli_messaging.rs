@@ -525,6 +525,27 @@ fn demo_runs_and_tells_the_story() {
         steps[5]["data"]["verdict"]["unscannable"][0]["cause"],
         "undecodable"
     );
+    // Issue 9.23: each sentence that states a result agrees with the result
+    // the same step carries.
+    let says = |i: usize, what: &str| {
+        steps[i]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains(what))
+    };
+    let edited = &steps[3]["data"];
+    assert_eq!(edited["verdict"]["matches"].as_array().unwrap().len(), 1);
+    assert!(says(3, "within the threshold of 31") && says(3, "it is caught"));
+    assert!(!says(3, "evades"));
+    assert!(says(4, "above the threshold of 31") && says(4, "the cropped copy evades"));
+    assert_eq!(steps[4]["title"], "A heavily cropped copy evades");
+    assert!(says(5, "it does not decode"));
+    assert!(says(7, "verified: signed by alice's device key"));
+    assert!(says(
+        8,
+        "The reported image was delivered too: under a `report` policy"
+    ));
     // A mirrored copy evades the default policy and is caught with pdq_dihedral.
     let mirrored = &steps[9]["data"];
     assert_eq!(mirrored["pdq_dihedral_policy"], false);
