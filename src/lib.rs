@@ -26,15 +26,17 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod atomic;
 pub mod client;
 pub mod clock;
 pub mod demo;
 pub mod e2ee;
 pub mod eval;
+pub mod files;
 pub mod franking;
 pub mod hash;
 pub mod hashset;
+mod hex_serde;
+pub mod keys;
 pub mod message;
 pub mod moderation;
 pub mod relay;

@@ -78,16 +78,7 @@ pub enum ContentError {
     NotText(usize),
 }
 
-/// A short, lower-case reason for an I/O error ("no such file", "permission
-/// denied"), without the OS error number.
-pub fn describe_io_error(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::IsADirectory => "is a directory".into(),
-        _ => e.to_string(),
-    }
-}
+pub use crate::files::describe_io_error;
 
 /// How files are hashed: decoding limits, the classic hash size, and where
 /// the classic hashes' grey image of a JPEG comes from.

@@ -23,6 +23,9 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
     /// An error about the contents of a named file.
     #[error("{}: {source}", path.display())]
     InFile {
@@ -256,6 +259,7 @@ impl Error {
     pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
         match self {
             e @ (Error::Io { .. }
+            | Error::Write(_)
             | Error::InFile { .. }
             | Error::Key { .. }
             | Error::PinsFile { .. }) => e,

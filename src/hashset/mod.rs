@@ -60,14 +60,5 @@ pub use lookup::{BloomAnswer, HashSet, Lookup, Match, MemoryUsage};
 pub use manifest::{Manifest, Representation};
 pub use pins::VersionPins;
 
-/// Writes `bytes` to `path` atomically ([`crate::atomic::write_atomic`]),
-/// naming the file in the error.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8], private: bool) -> Result<()> {
-    crate::atomic::write_atomic(path, bytes, private).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

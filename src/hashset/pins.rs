@@ -36,7 +36,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
-use super::{Error, Result, write_atomic};
+use super::{Error, Result};
+use crate::files::write_atomic;
 
 /// The `format` field of a pins file.
 pub const FORMAT: &str = "cssim-version-pins-v1";
@@ -130,7 +131,7 @@ impl VersionPins {
             reason: e.to_string(),
         })?;
         json.push(b'\n');
-        write_atomic(path, &json, false)
+        Ok(write_atomic(path, &json, false)?)
     }
 
     /// The highest version accepted for `name` from the issuer with key

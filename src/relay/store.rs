@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use sha2::{Digest as _, Sha256};
 
 use super::{
     Error, MessageMeta, Outcome, OutgoingMessage, Overview, Receipt, Relay, ReportMeta,
@@ -490,10 +489,6 @@ impl Store {
     }
 }
 
-fn fingerprint(key: &[u8]) -> String {
-    hex::encode(&Sha256::digest(key)[..8])
-}
-
 /// A stored value that does not decode (the schema's checks were bypassed,
 /// or the file was damaged): the table, row and field, and what is wrong.
 #[derive(Debug)]
@@ -737,7 +732,7 @@ impl Relay for Store {
         self.with(|c| {
             let users = c
                 .prepare("SELECT name, x25519 FROM users ORDER BY name")?
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, fingerprint(&r.get::<_, Vec<u8>>(1)?))))?
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, crate::keys::fingerprint(&r.get::<_, Vec<u8>>(1)?))))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let messages = c
                 .prepare(

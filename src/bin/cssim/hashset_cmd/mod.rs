@@ -288,7 +288,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<u8> {
         imported.entries.iter().map(|(d, l)| (d, l.as_ref())),
         Format::Csv,
     )?;
-    cssim::hashset::write_atomic(&args.output, text.as_bytes(), false)?;
+    cssim::files::write_atomic(&args.output, text.as_bytes(), false)?;
     println!(
         "wrote {} entries to {} ({} duplicates dropped, {} below PDQ quality {})",
         imported.entries.len(),
@@ -313,7 +313,7 @@ fn run_export(args: ExportArgs) -> anyhow::Result<u8> {
         entries.extend(set.entries(a).map_err(|e| e.in_file(&args.file))?);
     }
     let text = interchange::write(entries.iter().map(|(d, l)| (d, *l)), args.format)?;
-    cssim::hashset::write_atomic(&args.output, text.as_bytes(), false)?;
+    cssim::files::write_atomic(&args.output, text.as_bytes(), false)?;
     println!(
         "wrote {} entries to {}",
         entries.len(),
