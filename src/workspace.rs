@@ -87,7 +87,7 @@ fn default_operator() -> String {
 #[non_exhaustive]
 pub enum Error {
     /// A workspace file could not be read or written.
-    #[error("{}: {}", path.display(), crate::hash::describe_io_error(source))]
+    #[error("{}: {}", path.display(), crate::files::describe_io_error(source))]
     Io {
         /// The file.
         path: PathBuf,

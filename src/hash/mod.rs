@@ -40,7 +40,7 @@ pub use digest::{
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
-    #[error("{}: {}", path.display(), describe_io_error(source))]
+    #[error("{}: {}", path.display(), crate::files::describe_io_error(source))]
     Read {
         /// The file.
         path: PathBuf,
@@ -77,8 +77,6 @@ pub enum ContentError {
     #[error("not UTF-8 text (invalid byte at offset {0})")]
     NotText(usize),
 }
-
-pub use crate::files::describe_io_error;
 
 /// How files are hashed: decoding limits, the classic hash size, and where
 /// the classic hashes' grey image of a JPEG comes from.

@@ -16,7 +16,7 @@ use crate::hash::Algorithm;
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read or written.
-    #[error("{}: {}", path.display(), crate::hash::describe_io_error(source))]
+    #[error("{}: {}", path.display(), crate::files::describe_io_error(source))]
     Io {
         /// The file.
         path: PathBuf,

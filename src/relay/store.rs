@@ -138,7 +138,8 @@ impl Store {
             reason,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| db_err(crate::hash::describe_io_error(&e)))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| db_err(crate::files::describe_io_error(&e)))?;
         }
         // Create the file 0600 before SQLite opens it: it will hold the
         // relay's signing secret and every user's metadata.
@@ -153,7 +154,7 @@ impl Store {
             match options.open(path) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(db_err(crate::hash::describe_io_error(&e))),
+                Err(e) => return Err(db_err(crate::files::describe_io_error(&e))),
             }
         }
         let conn = Connection::open(path).map_err(|e| db_err(e.to_string()))?;

@@ -153,8 +153,13 @@ pub fn run(args: HashsetArgs) -> anyhow::Result<u8> {
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), hash::describe_io_error(&e)))
+    std::fs::read(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            path.display(),
+            cssim::files::describe_io_error(&e)
+        )
+    })
 }
 
 fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
