@@ -28,7 +28,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::e2ee::{Identity, PublicIdentity, PublicKey};
-use crate::hashset::{HashSet, sign};
+use crate::hashset::{SignedSet, sign};
 use crate::relay::{self, Relay, Signer};
 use crate::scan::Policy;
 
@@ -595,9 +595,9 @@ impl Workspace {
     }
 
     /// Loads and verifies the hash set against the configured issuer key.
-    pub fn hashset(&self) -> Result<HashSet, Error> {
-        let issuer = sign::PublicKey::read(&self.root.join(&self.config.issuer))?;
-        Ok(HashSet::open(
+    pub fn hashset(&self) -> Result<SignedSet, Error> {
+        let issuer = sign::IssuerKey::read(&self.root.join(&self.config.issuer))?;
+        Ok(SignedSet::open(
             &self.root.join(&self.config.hashset),
             &issuer.key,
         )?)

@@ -5,7 +5,7 @@ use cssim::hash::{Algorithm, Digest, Threshold};
 use cssim::hashset::bloom::Filter;
 use cssim::hashset::list::pack_into;
 use cssim::hashset::mih::Index;
-use cssim::hashset::{Builder, HashSet, Representation, brute};
+use cssim::hashset::{Builder, Representation, SignedSet, brute};
 use proptest::prelude::*;
 
 /// Flips `k` distinct bits of `bytes`, chosen by `picks`.
@@ -175,7 +175,7 @@ fn lookups_through_the_file_equal_brute_force() {
     for e in &entries {
         b.add(Digest::new(Algorithm::Pdq, e.clone()), None);
     }
-    let set = HashSet::from_bytes(&b.build(&key).unwrap().0, &key.verifying_key()).unwrap();
+    let set = SignedSet::from_bytes(&b.build(&key).unwrap().0, &key.verifying_key()).unwrap();
     let all: Vec<Digest> = set
         .entries(Algorithm::Pdq)
         .unwrap()

@@ -112,7 +112,7 @@ pub enum Error {
         /// The variant this build computes.
         expected: &'static str,
     },
-    /// The set's expiry has passed: clients refuse it ([`super::HashSet::open`]).
+    /// The set's expiry has passed: clients refuse it ([`super::SignedSet::open`]).
     /// Opening names the file in front of this message.
     #[error(
         "expired at {expires} (it is now {now}): a client refuses an expired set; the issuer must publish a newer one"

@@ -14,17 +14,17 @@
 //!   rate `1 - (1 - p)^probes`.
 //!
 //! A file may carry both. [`format`](mod@format) is the byte layout and its checks,
-//! [`sign`] the issuer keys, [`Builder`] makes files, [`HashSet`] reads and
+//! [`sign`] the issuer keys, [`Builder`] makes files, [`SignedSet`] reads and
 //! matches, [`interchange`] converts the plain list formats other tools use.
 //!
 //! A set carries a version and may carry an expiry, both signed:
-//! [`HashSet::open`] refuses an expired set, and [`VersionPins`] remembers the
+//! [`SignedSet::open`] refuses an expired set, and [`VersionPins`] remembers the
 //! highest version accepted per issuer and name so that a client refuses a
 //! rollback to an older signed set.
 //!
 //! ```no_run
 //! use cssim::hash::{Algorithm, Digest, Threshold};
-//! use cssim::hashset::{Builder, HashSet, Label, sign};
+//! use cssim::hashset::{Builder, SignedSet, Label, sign};
 //!
 //! # fn main() -> Result<(), cssim::hashset::Error> {
 //! let secret = sign::SecretKey::generate("Demo issuer")?;
@@ -33,7 +33,7 @@
 //! builder.add(Digest::new(Algorithm::Pdq, vec![0xab; 32]), Some(Label::new("demo")));
 //! let (bytes, _summary) = builder.build(secret.signing_key())?;
 //!
-//! let set = HashSet::from_bytes(&bytes, &secret.public().key)?;
+//! let set = SignedSet::from_bytes(&bytes, &secret.public().key)?;
 //! let query = Digest::new(Algorithm::Pdq, vec![0xab; 32]);
 //! let found = set.lookup(&query, Threshold(31))?;
 //! assert_eq!(found.matches.len(), 1);
@@ -56,7 +56,7 @@ pub mod sign;
 pub use builder::{AlgorithmSummary, BuildSummary, Builder, DEFAULT_FPR};
 pub use error::Error;
 pub use list::Label;
-pub use lookup::{BloomAnswer, HashSet, Lookup, Match, MemoryUsage};
+pub use lookup::{BloomAnswer, Lookup, MatchedEntry, MemoryUsage, SignedSet};
 pub use manifest::{Manifest, Representation};
 pub use pins::VersionPins;
 

@@ -8,13 +8,13 @@
 //!
 //! ```no_run
 //! use std::path::Path;
-//! use cssim::hashset::{HashSet, VersionPins, sign};
+//! use cssim::hashset::{SignedSet, VersionPins, sign};
 //!
 //! # fn main() -> Result<(), cssim::hashset::Error> {
-//! let issuer = sign::PublicKey::read(Path::new("hashsets/demo-issuer.key.pub"))?;
+//! let issuer = sign::IssuerKey::read(Path::new("hashsets/demo-issuer.key.pub"))?;
 //! let set_path = Path::new("hashsets/demo.hashset");
 //! let pins_path = Path::new("state/alice.pins.json");
-//! let set = HashSet::open(set_path, &issuer.key)?; // signature and expiry
+//! let set = SignedSet::open(set_path, &issuer.key)?; // signature and expiry
 //! let mut pins = VersionPins::load(pins_path)?;
 //! pins.check_and_record(set.manifest()).map_err(|e| e.in_file(set_path))?;
 //! pins.save(pins_path)?;
@@ -159,7 +159,7 @@ impl VersionPins {
 
     /// [`check`](VersionPins::check), then pins the manifest's version if it
     /// is higher than (or the first for) its issuer and name. Call it only
-    /// with a manifest whose signature was verified ([`super::HashSet`]'s);
+    /// with a manifest whose signature was verified ([`super::SignedSet`]'s);
     /// [`save`](VersionPins::save) to keep the result.
     pub fn check_and_record(&mut self, manifest: &Manifest) -> Result<()> {
         self.check(manifest)?;

@@ -100,8 +100,8 @@ impl SecretKey {
     }
 
     /// The matching public key.
-    pub fn public(&self) -> PublicKey {
-        PublicKey {
+    pub fn public(&self) -> IssuerKey {
+        IssuerKey {
             issuer: self.issuer.clone(),
             key: self.key.verifying_key(),
         }
@@ -146,14 +146,14 @@ impl SecretKey {
 
 /// An issuer's public key with the issuer's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublicKey {
+pub struct IssuerKey {
     /// The issuer's name.
     pub issuer: String,
     /// The Ed25519 verifying key.
     pub key: VerifyingKey,
 }
 
-impl PublicKey {
+impl IssuerKey {
     /// The key's fingerprint (see [`fingerprint`]).
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.key)
@@ -170,19 +170,19 @@ impl PublicKey {
     }
 
     /// Parses a key file's text; errors name `path`.
-    pub fn parse(text: &str, path: &Path) -> Result<PublicKey> {
+    pub fn parse(text: &str, path: &Path) -> Result<IssuerKey> {
         let (issuer, bytes) = parse_key_file(text, path, PUBLIC_HEADER)?;
         let key = VerifyingKey::from_bytes(&bytes).map_err(|_| Error::Key {
             path: path.to_path_buf(),
             reason: "not a valid Ed25519 public key".into(),
         })?;
-        Ok(PublicKey { issuer, key })
+        Ok(IssuerKey { issuer, key })
     }
 
     /// Reads a key file.
-    pub fn read(path: &Path) -> Result<PublicKey> {
+    pub fn read(path: &Path) -> Result<IssuerKey> {
         let text = keys::read_text(path).map_err(key_err(path))?;
-        PublicKey::parse(&text, path)
+        IssuerKey::parse(&text, path)
     }
 
     /// Writes the key file atomically; refuses to replace an existing file.
@@ -250,7 +250,7 @@ mod tests {
         let k2 = SecretKey::read(&sp).unwrap();
         assert_eq!(k2.signing_key().to_bytes(), k.signing_key().to_bytes());
         assert_eq!(k2.issuer(), "Test issuer");
-        assert_eq!(PublicKey::read(&pp).unwrap(), k.public());
+        assert_eq!(IssuerKey::read(&pp).unwrap(), k.public());
         assert!(k.write(&sp).unwrap_err().to_string().contains("refusing"));
     }
 
@@ -275,7 +275,7 @@ mod tests {
         let e = SecretKey::parse(&public_text, p).unwrap_err().to_string();
         assert!(e.contains("is a public key"), "{e}");
         let secret_text = demo().to_file_text();
-        let e = PublicKey::parse(&secret_text, p).unwrap_err().to_string();
+        let e = IssuerKey::parse(&secret_text, p).unwrap_err().to_string();
         assert!(e.contains("is a secret key"), "{e}");
         let cut = secret_text.replace(&hex::encode([7u8; 32])[..10], "zz");
         assert!(SecretKey::parse(&cut, p).is_err());

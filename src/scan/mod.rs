@@ -49,13 +49,13 @@ pub trait Matcher: Send + Sync {
     }
 }
 
-impl Matcher for crate::hashset::HashSet {
+impl Matcher for crate::hashset::SignedSet {
     fn lookup(&self, digest: &Digest, threshold: Threshold) -> Result<Vec<Hit>, String> {
         if !self.algorithms().contains(&digest.algorithm()) {
             return Ok(Vec::new());
         }
-        let found =
-            crate::hashset::HashSet::lookup(self, digest, threshold).map_err(|e| e.to_string())?;
+        let found = crate::hashset::SignedSet::lookup(self, digest, threshold)
+            .map_err(|e| e.to_string())?;
         let fpr = found.bloom.as_ref().map(|b| b.compounded_fpr);
         Ok(found
             .matches
@@ -73,7 +73,7 @@ impl Matcher for crate::hashset::HashSet {
     }
 
     fn hash_config(&self) -> HashConfig {
-        crate::hashset::HashSet::hash_config(self)
+        crate::hashset::SignedSet::hash_config(self)
     }
 }
 
