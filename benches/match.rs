@@ -15,10 +15,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use cssim::bench_support::{Index, brute_force_matches, pack_into};
 use cssim::hash::{Algorithm, Digest, Threshold};
-use cssim::hashset::list::pack_into;
-use cssim::hashset::mih::Index;
-use cssim::hashset::{Builder, Representation, SignedSet, brute};
+use cssim::hashset::{Builder, Representation, SignedSet};
 use ed25519_dalek::SigningKey;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -119,7 +118,7 @@ fn bench(c: &mut Criterion) {
             .into_iter()
             .map(|m| (m.entry.expect("list entry"), m.distance))
             .collect();
-        let mut want: Vec<_> = brute::matches(&sorted, q, 31)
+        let mut want: Vec<_> = brute_force_matches(&sorted, q, 31)
             .into_iter()
             .map(|(i, d)| (sorted[i].clone(), d))
             .collect();
@@ -195,7 +194,7 @@ fn bench(c: &mut Criterion) {
     let queries: Vec<Digest> = (0..QUERIES).map(|i| dhash[i * 997].clone()).collect();
     let mut group = c.benchmark_group("bloom_64bit_1m");
     for r in [0u32, 1, 2] {
-        let probes = cssim::hashset::bloom::probe_count(64, r);
+        let probes = cssim::bench_support::probe_count(64, r);
         let n = if r == 2 { 100 } else { QUERIES };
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(

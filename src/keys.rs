@@ -135,7 +135,7 @@ pub fn read_secret_text(path: &Path) -> Result<Zeroizing<String>, String> {
 }
 
 /// Refuses to write over an existing key: overwriting one loses it for good.
-pub fn refuse_existing(path: &Path) -> Result<(), String> {
+pub(crate) fn refuse_existing(path: &Path) -> Result<(), String> {
     if path.exists() {
         return Err("already exists; refusing to overwrite a key".into());
     }
@@ -144,7 +144,7 @@ pub fn refuse_existing(path: &Path) -> Result<(), String> {
 
 /// Formats a 32-byte key as the 64 hex digits of its line, zeroized when
 /// dropped (for secrets).
-pub fn hex32(key: &[u8; 32]) -> Zeroizing<String> {
+pub(crate) fn hex32(key: &[u8; 32]) -> Zeroizing<String> {
     let mut buf = Zeroizing::new([0u8; 64]);
     hex::encode_to_slice(key, buf.as_mut()).expect("64 hex digits for 32 bytes");
     Zeroizing::new(buf.iter().map(|&b| char::from(b)).collect())

@@ -1,10 +1,10 @@
 //! Hashing: turning files, images and text into [`Digest`]s.
 //!
 //! - [`decode`]: bytes → RGB pixels, under limits;
-//! - [`jpeg`]: a JPEG's DC image (block means), read without a full decode;
-//! - [`thumbnail`]: grey images made from a JPEG's DC coefficients;
+//! - `jpeg`: a JPEG's DC image (block means), read without a full decode;
+//! - `thumbnail`: grey images made from a JPEG's DC coefficients;
 //! - [`pdq`]: Meta's PDQ, bit-exact with the reference;
-//! - [`pillow`]: Pillow's grey conversion and Lanczos resampling, exactly;
+//! - `pillow`: Pillow's grey conversion and Lanczos resampling, exactly;
 //! - [`classic`]: aHash, dHash, pHash, equal to Python `imagehash` 4.3's;
 //! - [`exact`]: SHA-256 and MD5 of bytes;
 //! - [`text`]: normalised text and URL hashes.
@@ -21,11 +21,11 @@ pub mod classic;
 pub mod decode;
 pub mod digest;
 pub mod exact;
-pub mod jpeg;
+pub(crate) mod jpeg;
 pub mod pdq;
-pub mod pillow;
+pub(crate) mod pillow;
 pub mod text;
-pub mod thumbnail;
+pub(crate) mod thumbnail;
 
 use std::path::{Path, PathBuf};
 

@@ -126,7 +126,7 @@ impl SignedSet {
         }
     }
 
-    /// Verifies `bytes` (see [`format`](mod@format) for the order of checks), then parses
+    /// Verifies `bytes` (see `format` for the order of checks), then parses
     /// the manifest and sections and checks they agree. Does not look at the
     /// expiry's time, only at its form; [`open`](SignedSet::open) and
     /// [`check_fresh`](SignedSet::check_fresh) do.

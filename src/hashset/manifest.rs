@@ -102,7 +102,7 @@ pub struct BloomInfo {
 pub struct BloomParams {
     /// The false-positive rate per probe the filters were sized for.
     pub target_fpr: f64,
-    /// The seed the filters' hash keys derive from (see [`super::bloom::sip_key`]).
+    /// The seed the filters' hash keys derive from (see `bloom::sip_key`).
     pub seed: u64,
 }
 

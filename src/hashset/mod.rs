@@ -4,16 +4,16 @@
 //! put what in it, can the client enumerate it, how exact is a match — so the
 //! file says all of that in a signed manifest and offers two forms:
 //!
-//! - **`list`** ([`list`]): every entry with its label (category, source),
+//! - **`list`** (`list`): every entry with its label (category, source),
 //!   auditable and exact. Perceptual lookups go through a multi-index hashing
-//!   index ([`mih`]) whose answers equal brute force ([`brute`]) exactly.
-//! - **`bloom`** ([`bloom`]): a Bloom filter per algorithm, sized for a target
+//!   index (`mih`) whose answers equal brute force (`brute`) exactly.
+//! - **`bloom`** (`bloom`): a Bloom filter per algorithm, sized for a target
 //!   false-positive rate. Entries cannot be read back, so a perceptual query
 //!   is answered by probing every hash within a small radius `r` of it; each
 //!   answer carries the number of probes and the compounded false-positive
 //!   rate `1 - (1 - p)^probes`.
 //!
-//! A file may carry both. [`format`](mod@format) is the byte layout and its checks,
+//! A file may carry both. `format` is the byte layout and its checks,
 //! [`sign`] the issuer keys, [`Builder`] makes files, [`SignedSet`] reads and
 //! matches, [`interchange`] converts the plain list formats other tools use.
 //!
@@ -40,21 +40,29 @@
 //! # Ok(()) }
 //! ```
 
-pub mod bloom;
-pub mod brute;
+pub(crate) mod bloom;
+pub(crate) mod brute;
 mod builder;
 mod error;
-pub mod format;
+pub(crate) mod format;
 pub mod interchange;
-pub mod list;
+pub(crate) mod list;
 mod lookup;
 pub mod manifest;
-pub mod mih;
+pub(crate) mod mih;
 pub mod pins;
 pub mod sign;
 
+#[cfg(test)]
+mod expiry_tests;
+#[cfg(test)]
+mod file_tests;
+#[cfg(test)]
+mod match_tests;
+
 pub use builder::{AlgorithmSummary, BuildSummary, Builder, DEFAULT_FPR};
 pub use error::Error;
+pub use format::{Inspection, SectionKind, inspect};
 pub use list::Label;
 pub use lookup::{BloomAnswer, Lookup, MatchedEntry, MemoryUsage, SignedSet};
 pub use manifest::{Manifest, Representation};

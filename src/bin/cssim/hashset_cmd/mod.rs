@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use cssim::hash::{self, Algorithm};
 use cssim::hashset::interchange::{self, Format};
 use cssim::hashset::sign::{IssuerKey, SecretKey};
-use cssim::hashset::{SignedSet, format, manifest};
+use cssim::hashset::{self, SignedSet, manifest};
 use serde_json::json;
 
 use crate::{EXIT_OK, EXIT_SOME_FAILED, style};
@@ -164,7 +164,7 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
     let bytes = read(&args.file)?;
-    let info = format::inspect(&bytes).map_err(|e| e.in_file(&args.file))?;
+    let info = hashset::inspect(&bytes).map_err(|e| e.in_file(&args.file))?;
     let verified = match &args.issuer {
         Some(p) => {
             let key = IssuerKey::read(p)?;

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use cssim::hash::{Algorithm, Digest};
-use cssim::hashset::format::{self, SectionKind};
-use cssim::hashset::manifest::parse_rfc3339;
-use cssim::hashset::{Builder, Error, Label, Representation, SignedSet, VersionPins, sign};
+use crate::hash::{Algorithm, Digest};
+use crate::hashset::format::{self, SectionKind};
+use crate::hashset::manifest::parse_rfc3339;
+use crate::hashset::{Builder, Error, Label, Representation, SignedSet, VersionPins, sign};
 use ed25519_dalek::SigningKey;
 
 const CREATED: &str = "2025-06-01T00:00:00Z";
@@ -235,7 +235,7 @@ fn pins_refuse_a_rollback_across_loads() {
 fn the_shipped_demo_set_expires_in_2036_and_is_pinned_by_version() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let issuer = sign::IssuerKey::read(&root.join("hashsets/demo-issuer.key.pub")).unwrap();
-    let set = SignedSet::from_bytes(cssim::workspace::DEMO_HASHSET, &issuer.key).unwrap();
+    let set = SignedSet::from_bytes(crate::workspace::DEMO_HASHSET, &issuer.key).unwrap();
     let m = set.manifest();
     assert_eq!((m.name.as_str(), m.version), ("demo", 1));
     assert_eq!(m.issuer.fingerprint, "dd4bc08c5e67c17e");

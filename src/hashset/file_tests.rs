@@ -1,9 +1,9 @@
 //! The hash-set file: signatures, tampering, truncation, bad input, and
 //! reproducible builds, through the public API.
 
-use cssim::hash::{Algorithm, Digest, Distance, Threshold};
-use cssim::hashset::format::{self, SectionKind};
-use cssim::hashset::{Builder, Error, Label, Representation, SignedSet};
+use crate::hash::{Algorithm, Digest, Distance, Threshold};
+use crate::hashset::format::{self, SectionKind};
+use crate::hashset::{Builder, Error, Label, Representation, SignedSet};
 use ed25519_dalek::SigningKey;
 
 fn key() -> SigningKey {
@@ -130,7 +130,7 @@ fn wrong_issuer_key_is_refused_and_says_whose_it_claims() {
         msg.starts_with("signature invalid (expected issuer fingerprint "),
         "{msg}"
     );
-    let real = cssim::hashset::sign::fingerprint(&key().verifying_key());
+    let real = crate::hashset::sign::fingerprint(&key().verifying_key());
     assert!(msg.ends_with(&format!("the file claims {real})")), "{msg}");
 }
 
@@ -321,7 +321,7 @@ fn a_file_changed_after_signing_says_so() {
         .unwrap();
     file[start] ^= 1;
     let e = SignedSet::from_bytes(&file, &key().verifying_key()).unwrap_err();
-    let real = cssim::hashset::sign::fingerprint(&key().verifying_key());
+    let real = crate::hashset::sign::fingerprint(&key().verifying_key());
     assert!(matches!(e, Error::ChangedAfterSigning { .. }));
     assert_eq!(
         e.to_string(),
