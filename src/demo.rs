@@ -394,7 +394,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
                     lines.push(format!(
                         "  {} matched '{}' via {} at distance {}",
                         m.part,
-                        m.hit.label.as_deref().unwrap_or("-"),
+                        m.hit.label_text(),
                         m.algorithm,
                         m.hit.distance
                     ));
