@@ -80,7 +80,7 @@ fn bench(c: &mut Criterion) {
             },
         );
         group.bench_with_input(BenchmarkId::new("jpeg dc read", &id), &bytes, |b, bytes| {
-            b.iter(|| hash::jpeg::read(bytes, &config.limits, 0))
+            b.iter(|| cssim::bench_support::jpeg_dc_image(bytes, &config.limits, 0))
         });
         group.bench_with_input(
             BenchmarkId::new("pdq-only (no decode)", &id),

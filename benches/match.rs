@@ -15,10 +15,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use cssim::bench_support::{Index, brute_force_matches, pack_into};
 use cssim::hash::{Algorithm, Digest, Threshold};
-use cssim::hashset::list::pack_into;
-use cssim::hashset::mih::Index;
-use cssim::hashset::{Builder, HashSet, Representation, brute};
+use cssim::hashset::{Builder, Representation, SignedSet};
 use ed25519_dalek::SigningKey;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -80,7 +79,7 @@ fn bench(c: &mut Criterion) {
     );
 
     let t = Instant::now();
-    let set = HashSet::from_bytes(&file, &key.verifying_key()).expect("load");
+    let set = SignedSet::from_bytes(&file, &key.verifying_key()).expect("load");
     println!(
         "load+verify 1M PDQ ({} MB file): {:.3} s (one-off)",
         file.len() / 1_000_000,
@@ -119,7 +118,7 @@ fn bench(c: &mut Criterion) {
             .into_iter()
             .map(|m| (m.entry.expect("list entry"), m.distance))
             .collect();
-        let mut want: Vec<_> = brute::matches(&sorted, q, 31)
+        let mut want: Vec<_> = brute_force_matches(&sorted, q, 31)
             .into_iter()
             .map(|(i, d)| (sorted[i].clone(), d))
             .collect();
@@ -184,18 +183,18 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Bytes(file.len() as u64));
     group.bench_function("pdq_list_bloom", |b| {
-        b.iter(|| black_box(HashSet::from_bytes(&file, &key.verifying_key()).expect("load")))
+        b.iter(|| black_box(SignedSet::from_bytes(&file, &key.verifying_key()).expect("load")))
     });
     group.finish();
     drop(set);
 
     let dhash = random_digests(&mut rng, ENTRIES, 8, Algorithm::Dhash);
     let bloom_file = build(&dhash, &[Representation::Bloom], &key);
-    let bloom_set = HashSet::from_bytes(&bloom_file, &key.verifying_key()).expect("load");
+    let bloom_set = SignedSet::from_bytes(&bloom_file, &key.verifying_key()).expect("load");
     let queries: Vec<Digest> = (0..QUERIES).map(|i| dhash[i * 997].clone()).collect();
     let mut group = c.benchmark_group("bloom_64bit_1m");
     for r in [0u32, 1, 2] {
-        let probes = cssim::hashset::bloom::probe_count(64, r);
+        let probes = cssim::bench_support::probe_count(64, r);
         let n = if r == 2 { 100 } else { QUERIES };
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(

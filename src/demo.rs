@@ -187,9 +187,9 @@ fn mirrored_step(
         pdq_dihedral: true,
         ..policy.clone()
     };
-    workspace::write_atomic(&policy_path, dihedral.to_toml().as_bytes())?;
+    crate::files::write_atomic(&policy_path, dihedral.to_toml().as_bytes(), false)?;
     let on = Device::open(ws, "alice").and_then(|mut d| d.send("bob", None, vec![attachment]));
-    workspace::write_atomic(&policy_path, &before)?;
+    crate::files::write_atomic(&policy_path, &before, false)?;
     let on = on?;
 
     let mut lines = vec![format!(
@@ -471,7 +471,7 @@ fn moderator_step(n: &mut Narrator<'_>, ws: &Workspace) -> Result<(), Error> {
             lines.push(format!(
                 "  {} matched '{}' via {} at distance {}",
                 m.part,
-                m.hit.label.as_deref().unwrap_or("-"),
+                m.hit.label_text(),
                 m.algorithm,
                 m.hit.distance
             ));

@@ -7,11 +7,19 @@
 //!
 //! - [`hash`]: image decoding with limits, Meta's PDQ (bit-exact with the
 //!   reference), the classic aHash/dHash/pHash, exact and text hashes;
+//! - [`hashset`]: signed hash-set files (lists with a multi-index, Bloom
+//!   filters), their issuer keys, builder, interchange formats and version pins;
 //! - [`message`]: messages and their wire form;
 //! - [`scan`]: the scanning policy and the scanner's verdict;
 //! - [`e2ee`], [`franking`], [`relay`], [`client`], [`moderation`]: the
 //!   messaging path (see `docs/SECURITY.md` for what it defends against);
-//! - [`eval`]: image edits for measuring robustness and evasion.
+//! - [`workspace`]: the folder a simulation lives in (`cssim init`), and
+//!   [`demo`], the narrated scenario run in one;
+//! - [`eval`]: image edits and measurements of robustness, evasion and
+//!   Bloom false-positive rates;
+//! - [`keys`]: fingerprints and the one key-file grammar; [`files`]: atomic
+//!   writes, the secret-file permission rule, I/O error reasons; [`clock`]:
+//!   Unix and RFC 3339 times.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -26,17 +34,30 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod atomic;
 pub mod client;
 pub mod clock;
 pub mod demo;
 pub mod e2ee;
 pub mod eval;
+pub mod files;
 pub mod franking;
 pub mod hash;
 pub mod hashset;
+mod hex_serde;
+pub mod keys;
 pub mod message;
 pub mod moderation;
 pub mod relay;
 pub mod scan;
 pub mod workspace;
+
+/// Internals the criterion benchmarks (`benches/`) time directly; not part
+/// of the API, and free to change.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::hash::jpeg::read as jpeg_dc_image;
+    pub use crate::hashset::bloom::probe_count;
+    pub use crate::hashset::brute::matches as brute_force_matches;
+    pub use crate::hashset::list::pack_into;
+    pub use crate::hashset::mih::Index;
+}

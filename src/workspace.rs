@@ -28,7 +28,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::e2ee::{Identity, PublicIdentity, PublicKey};
-use crate::hashset::{HashSet, sign};
+use crate::hashset::{SignedSet, sign};
 use crate::relay::{self, Relay, Signer};
 use crate::scan::Policy;
 
@@ -87,13 +87,16 @@ fn default_operator() -> String {
 #[non_exhaustive]
 pub enum Error {
     /// A workspace file could not be read or written.
-    #[error("{}: {}", path.display(), crate::hash::describe_io_error(source))]
+    #[error("{}: {}", path.display(), crate::files::describe_io_error(source))]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
     },
+    /// A workspace file (or its folder) could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
     /// The folder is not a workspace.
     #[error("{}: not a cssim workspace (no workspace.toml); create one with `cssim init {}`", path.display(), path.display())]
     NotAWorkspace {
@@ -191,13 +194,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Writes `bytes` to `path` atomically (see [`crate::atomic`]), creating
-/// its folder, so a crash never leaves a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-    }
-    crate::atomic::write_atomic(path, bytes, false).map_err(io(path))
+/// Writes `bytes` to `path` atomically ([`crate::files::write_atomic`]),
+/// creating its folder, so a crash never leaves a half-written file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    crate::files::create_parent(path)?;
+    Ok(crate::files::write_atomic(path, bytes, false)?)
 }
 
 /// The entries `init` creates at the top of a workspace folder.
@@ -594,9 +595,9 @@ impl Workspace {
     }
 
     /// Loads and verifies the hash set against the configured issuer key.
-    pub fn hashset(&self) -> Result<HashSet, Error> {
-        let issuer = sign::PublicKey::read(&self.root.join(&self.config.issuer))?;
-        Ok(HashSet::open(
+    pub fn hashset(&self) -> Result<SignedSet, Error> {
+        let issuer = sign::IssuerKey::read(&self.root.join(&self.config.issuer))?;
+        Ok(SignedSet::open(
             &self.root.join(&self.config.hashset),
             &issuer.key,
         )?)

@@ -15,7 +15,7 @@ use assert_cmd::Command;
 use cssim::eval::binomial::clopper_pearson;
 use cssim::eval::bloom::{self, Config};
 use cssim::hash::{self, Algorithm, Digest, HashConfig};
-use cssim::hashset::{Builder, HashSet, Representation};
+use cssim::hashset::{Builder, Representation, SignedSet};
 use ed25519_dalek::SigningKey;
 
 fn root() -> &'static Path {
@@ -94,7 +94,7 @@ fn issue_9_three_pdq_entries_at_radius_2_over_many_seeds() {
         for d in &listed {
             b.add(d.clone(), None);
         }
-        let set = HashSet::from_bytes(&b.build(&key).unwrap().0, &key.verifying_key()).unwrap();
+        let set = SignedSet::from_bytes(&b.build(&key).unwrap().0, &key.verifying_key()).unwrap();
         let info = set.manifest().algorithm(Algorithm::Pdq).unwrap();
         let p = info.bloom.as_ref().unwrap().estimated_fpr;
         for q in &benign {

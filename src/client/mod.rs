@@ -34,7 +34,7 @@ use serde::Serialize;
 
 use crate::e2ee::{Envelope, Identity, PublicIdentity, SeenIds, VerifyKey};
 use crate::franking;
-use crate::hashset::{HashSet, VersionPins};
+use crate::hashset::{SignedSet, VersionPins};
 use crate::message::{Attachment, Message, MessageId};
 use crate::moderation::Report;
 use crate::relay::{self, OutgoingMessage, Receipt, Relay};
@@ -129,7 +129,7 @@ pub struct Device {
     relay: Box<dyn Relay>,
     local: Local,
     policy: Policy,
-    hashset: Option<HashSet>,
+    hashset: Option<SignedSet>,
 }
 
 impl std::fmt::Debug for Device {
@@ -178,7 +178,7 @@ impl Device {
     /// The verified hash set, loaded once. Its version may only go up for
     /// the same issuer and name: a rollback to an older signed set (which a
     /// malicious server could replay to drop entries) is refused.
-    fn hashset(&mut self) -> Result<&HashSet, Error> {
+    fn hashset(&mut self) -> Result<&SignedSet, Error> {
         if self.hashset.is_none() {
             let set = self.ws.hashset()?;
             let pins_path = self

@@ -6,7 +6,8 @@
 //! the two public keys are bound to each other by construction, and an older
 //! key file (X25519 only) gains its signing key without a new file.
 //!
-//! Files are text: a header line naming the format, then hex.
+//! Files are text: a header line naming the format, then hex (the grammar
+//! every key file follows, `#` comments included, is in [`crate::keys`]).
 //! ```text
 //! cssim-x25519-secret-v1     cssim-identity-public-v2    (cssim-x25519-public-v1)
 //! <64 hex: X25519 secret>    <64 hex: X25519 public>     <64 hex: X25519 public>
@@ -15,7 +16,8 @@
 //! Secret files are created with mode 0600, atomically (a temporary file in
 //! the same folder, then a rename), and are refused when read if group or
 //! others may read them, as OpenSSH refuses such keys. A public key's
-//! fingerprint is the first 16 hex digits of SHA-256 of its 32 bytes.
+//! fingerprint is the first 16 hex digits of SHA-256 of its 32 bytes
+//! ([`crate::keys::fingerprint`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,6 +30,7 @@ use x25519_dalek::{PublicKey as XPublic, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::Error;
+use crate::keys::{self, KeyFile};
 
 const SECRET_HEADER: &str = "cssim-x25519-secret-v1";
 const PUBLIC_HEADER_V1: &str = "cssim-x25519-public-v1";
@@ -65,9 +68,9 @@ impl PublicKey {
         self.0.to_bytes()
     }
 
-    /// The first 16 hex digits of SHA-256 of the key.
+    /// The first 16 hex digits of SHA-256 of the key ([`keys::fingerprint`]).
     pub fn fingerprint(&self) -> String {
-        hex::encode(&Sha256::digest(self.0.as_bytes())[..8])
+        keys::fingerprint(self.0.as_bytes())
     }
 
     pub(crate) fn x25519(&self) -> &XPublic {
@@ -76,13 +79,14 @@ impl PublicKey {
 
     /// Reads the X25519 key of a public key file (either format).
     pub fn read(path: &Path) -> Result<PublicKey, Error> {
-        let text = read_text(path)?;
-        let mut lines = text.lines();
-        let first = lines.next();
-        if first.map(str::trim) != Some(PUBLIC_HEADER_V1) {
-            check_header(path, first, PUBLIC_HEADER)?;
-        }
-        Ok(PublicKey::from_bytes(*parse_hex32(path, lines.next())?))
+        let text = keys::read_text(path).map_err(|r| key_err(path, r))?;
+        let mut file = KeyFile::parse(&text);
+        let x = (|| {
+            file.expect_header(&[PUBLIC_HEADER, PUBLIC_HEADER_V1])?;
+            file.key32()
+        })()
+        .map_err(|r| key_err(path, r))?;
+        Ok(PublicKey::from_bytes(*x))
     }
 }
 
@@ -101,9 +105,9 @@ impl VerifyKey {
         self.0
     }
 
-    /// The first 16 hex digits of SHA-256 of the key.
+    /// The first 16 hex digits of SHA-256 of the key ([`keys::fingerprint`]).
     pub fn fingerprint(&self) -> String {
-        hex::encode(&Sha256::digest(self.0)[..8])
+        keys::fingerprint(&self.0)
     }
 
     /// Checks `signature` over `message` (strict verification: no
@@ -145,11 +149,16 @@ impl PublicIdentity {
 
     /// Reads a public key file with both keys.
     pub fn read(path: &Path) -> Result<PublicIdentity, Error> {
-        let text = read_text(path)?;
-        let mut lines = text.lines();
-        check_header(path, lines.next(), PUBLIC_HEADER)?;
-        let x = parse_hex32(path, lines.next())?;
-        let e = parse_hex32(path, lines.next())?;
+        let text = keys::read_text(path).map_err(|r| key_err(path, r))?;
+        let mut file = KeyFile::parse(&text);
+        let (x, e) = (|| {
+            file.expect_header(&[PUBLIC_HEADER])?;
+            let x = file.key32()?;
+            let e = file.key32()?;
+            Ok::<_, String>((x, e))
+        })()
+        .map_err(|r| key_err(path, r))?;
+        file.finish().map_err(|r| key_err(path, r))?;
         Ok(PublicIdentity {
             x25519: PublicKey::from_bytes(*x),
             ed25519: VerifyKey(*e),
@@ -279,24 +288,21 @@ impl Identity {
     /// Writes the secret key file (mode 0600, atomically). Every copy of
     /// the secret made on the way (the hex, the file text) is zeroized.
     pub fn write_secret(&self, path: &Path) -> Result<(), Error> {
-        let mut hex_buf = Zeroizing::new([0u8; 64]);
-        hex::encode_to_slice(self.secret.as_bytes(), &mut *hex_buf)
-            .expect("64 hex digits for 32 bytes");
-        let mut text = Zeroizing::new(Vec::with_capacity(SECRET_HEADER.len() + 66));
-        text.extend_from_slice(SECRET_HEADER.as_bytes());
-        text.push(b'\n');
-        text.extend_from_slice(&*hex_buf);
-        text.push(b'\n');
-        write_file(path, &text, true)
+        let hex = keys::hex32(self.secret.as_bytes());
+        let text = Zeroizing::new(format!("{SECRET_HEADER}\n{}\n", *hex));
+        write_file(path, text.as_bytes(), true)
     }
 
     /// Reads a secret key file, refusing one that group or others may read.
     pub fn read_secret(path: &Path) -> Result<Identity, Error> {
-        check_private(path)?;
-        let text = Zeroizing::new(read_text(path)?);
-        let mut lines = text.lines();
-        check_header(path, lines.next(), SECRET_HEADER)?;
-        let bytes = parse_hex32(path, lines.next())?;
+        let text = keys::read_secret_text(path).map_err(|r| key_err(path, r))?;
+        let mut file = KeyFile::parse(&text);
+        let bytes = (|| {
+            file.expect_header(&[SECRET_HEADER])?;
+            file.key32()
+        })()
+        .map_err(|r| key_err(path, r))?;
+        file.finish().map_err(|r| key_err(path, r))?;
         Ok(Identity::from_secret_bytes(bytes))
     }
 }
@@ -314,49 +320,15 @@ fn key_err(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, Error> {
-    let bytes =
-        std::fs::read(path).map_err(|e| key_err(path, crate::hash::describe_io_error(&e)))?;
-    String::from_utf8(bytes).map_err(|_| key_err(path, "not a key file (not text)"))
-}
-
-/// Refuses a secret file that group or others may read (the rule all
-/// secret key files share, [`crate::atomic::check_private`]).
-fn check_private(path: &Path) -> Result<(), Error> {
-    crate::atomic::check_private(path).map_err(|reason| key_err(path, reason))
-}
-
-fn check_header(path: &Path, line: Option<&str>, header: &str) -> Result<(), Error> {
-    match line {
-        Some(h) if h.trim() == header => Ok(()),
-        Some(h) if h.starts_with("cssim-") => Err(key_err(
-            path,
-            format!("expected a {header} file, found {}", h.trim()),
-        )),
-        _ => Err(key_err(
-            path,
-            format!("not a key file (expected the line {header})"),
-        )),
-    }
-}
-
-fn parse_hex32(path: &Path, line: Option<&str>) -> Result<Zeroizing<[u8; 32]>, Error> {
-    let hex_line = line.unwrap_or("").trim();
-    let bytes = Zeroizing::new(hex::decode(hex_line).map_err(|_| key_err(path, "key is not hex"))?);
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map(Zeroizing::new)
-        .map_err(|_| key_err(path, format!("key has {} bytes, expected 32", bytes.len())))
-}
-
-/// Writes atomically ([`crate::atomic`]); `private` files get mode 0600
-/// from creation.
+/// Writes atomically ([`crate::files`]), creating the folder; `private`
+/// files get mode 0600 from creation.
 fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), Error> {
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| key_err(dir, crate::hash::describe_io_error(&e)))?;
-    }
-    crate::atomic::write_atomic(path, bytes, private)
-        .map_err(|e| key_err(path, crate::hash::describe_io_error(&e)))
+    let named = |e: crate::files::WriteError| {
+        let reason = crate::files::describe_io_error(&e.source);
+        key_err(&e.path, reason)
+    };
+    crate::files::create_parent(path).map_err(named)?;
+    crate::files::write_atomic(path, bytes, private).map_err(named)
 }
 
 #[cfg(test)]
@@ -449,13 +421,45 @@ mod tests {
         assert!(Identity::read_secret(&sk).is_ok());
     }
 
+    /// Both public formats ever written (v1: X25519 only; v2: both keys)
+    /// and a secret file still read, with `#` comments allowed as in every
+    /// key file ([`crate::keys`]).
+    #[test]
+    fn every_format_ever_written_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Identity::from_secret(&[9u8; 32]);
+        let x = hex::encode(id.public().to_bytes());
+        let e = hex::encode(id.verify_key().to_bytes());
+        let v1 = dir.path().join("v1.pub");
+        std::fs::write(&v1, format!("{PUBLIC_HEADER_V1}\n{x}\n")).unwrap();
+        assert_eq!(PublicKey::read(&v1).unwrap(), id.public());
+        let v2 = dir.path().join("v2.pub");
+        std::fs::write(
+            &v2,
+            format!("# note\n{PUBLIC_HEADER}\n{x}\n# x25519 above\n{e}\n"),
+        )
+        .unwrap();
+        assert_eq!(PublicKey::read(&v2).unwrap(), id.public());
+        assert_eq!(PublicIdentity::read(&v2).unwrap(), id.public_identity());
+        let sk = dir.path().join("a.key");
+        let text = format!("{SECRET_HEADER}\n# comment\n{}\n", hex::encode([9u8; 32]));
+        crate::files::write_atomic(&sk, text.as_bytes(), true).unwrap();
+        assert_eq!(Identity::read_secret(&sk).unwrap().public(), id.public());
+        // A v1 public file is not a v2 one.
+        let err = PublicIdentity::read(&v1).unwrap_err().to_string();
+        assert!(
+            err.ends_with("expected a cssim-identity-public-v2 file, found cssim-x25519-public-v1"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn bad_key_files_name_the_file_and_reason() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.key");
         let err = |content: &str| {
             let _ = std::fs::remove_file(&p);
-            crate::atomic::write_atomic(&p, content.as_bytes(), true).unwrap();
+            crate::files::write_atomic(&p, content.as_bytes(), true).unwrap();
             Identity::read_secret(&p).unwrap_err().to_string()
         };
         assert!(err("hello").contains("not a key file"));

@@ -2,8 +2,8 @@
 //! Python's `imagehash` 4.3 computes them, so that lists interoperate.
 //!
 //! All three start from the image's grey version (Pillow's `convert("L")`,
-//! [`pillow::to_luma`]), resize it with Pillow's Lanczos filter
-//! ([`pillow::resize_lanczos`]) to a few pixels a side and set one bit per
+//! `pillow::to_luma`), resize it with Pillow's Lanczos filter
+//! (`pillow::resize_lanczos`) to a few pixels a side and set one bit per
 //! comparison, row by row:
 //! - **aHash** (`average_hash`): an `n×n` image, each pixel `>` the mean;
 //! - **dHash** (`dhash`): an `(n+1)×n` image, each pixel's right neighbour
@@ -68,7 +68,7 @@ impl Hashers {
     }
 
     /// Hashes a grey image (Pillow's `convert("L")` of the input, see
-    /// [`pillow::to_luma`]) with `algorithm`, which must be aHash, dHash or
+    /// `pillow::to_luma`) with `algorithm`, which must be aHash, dHash or
     /// pHash; `None` for any other algorithm.
     pub fn hash_grey(&self, grey: &GrayImage, algorithm: Algorithm) -> Option<Digest> {
         let n = self.size;

@@ -86,7 +86,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, DecodeError> {
 
 /// Decodes `bytes` under `limits` into the decoder's own pixel format (EXIF
 /// orientation applied as for [`decode`]), for conversions that depend on it
-/// (the classic hashes' grey, [`super::pillow::to_luma`]).
+/// (the classic hashes' grey, `pillow::to_luma`).
 pub fn decode_image(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, DecodeError> {
     check_input(bytes, limits)?;
     let reader = ImageReader::new(Cursor::new(bytes))

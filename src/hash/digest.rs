@@ -144,7 +144,7 @@ impl fmt::Display for Threshold {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Digest {
     algorithm: Algorithm,
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hex_serde")]
     bytes: Vec<u8>,
 }
 
@@ -271,19 +271,6 @@ pub fn hamming(a: &[u8], b: &[u8]) -> Distance {
         d += (x ^ y).count_ones();
     }
     Distance(d)
-}
-
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        hex::decode(&s).map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]

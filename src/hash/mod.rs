@@ -1,10 +1,10 @@
 //! Hashing: turning files, images and text into [`Digest`]s.
 //!
 //! - [`decode`]: bytes → RGB pixels, under limits;
-//! - [`jpeg`]: a JPEG's DC image (block means), read without a full decode;
-//! - [`thumbnail`]: grey images made from a JPEG's DC coefficients;
+//! - `jpeg`: a JPEG's DC image (block means), read without a full decode;
+//! - `thumbnail`: grey images made from a JPEG's DC coefficients;
 //! - [`pdq`]: Meta's PDQ, bit-exact with the reference;
-//! - [`pillow`]: Pillow's grey conversion and Lanczos resampling, exactly;
+//! - `pillow`: Pillow's grey conversion and Lanczos resampling, exactly;
 //! - [`classic`]: aHash, dHash, pHash, equal to Python `imagehash` 4.3's;
 //! - [`exact`]: SHA-256 and MD5 of bytes;
 //! - [`text`]: normalised text and URL hashes.
@@ -21,11 +21,11 @@ pub mod classic;
 pub mod decode;
 pub mod digest;
 pub mod exact;
-pub mod jpeg;
+pub(crate) mod jpeg;
 pub mod pdq;
-pub mod pillow;
+pub(crate) mod pillow;
 pub mod text;
-pub mod thumbnail;
+pub(crate) mod thumbnail;
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ pub use digest::{
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
-    #[error("{}: {}", path.display(), describe_io_error(source))]
+    #[error("{}: {}", path.display(), crate::files::describe_io_error(source))]
     Read {
         /// The file.
         path: PathBuf,
@@ -76,17 +76,6 @@ pub enum ContentError {
     /// The text algorithm was asked for, but the bytes are not UTF-8.
     #[error("not UTF-8 text (invalid byte at offset {0})")]
     NotText(usize),
-}
-
-/// A short, lower-case reason for an I/O error ("no such file", "permission
-/// denied"), without the OS error number.
-pub fn describe_io_error(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::IsADirectory => "is a directory".into(),
-        _ => e.to_string(),
-    }
 }
 
 /// How files are hashed: decoding limits, the classic hash size, and where

@@ -13,11 +13,13 @@
 
 use super::jpeg::{Axes, DcImage, Plane, axes};
 use image::GrayImage;
+#[cfg(test)]
 use image::RgbImage;
 
 /// The thumbnail of decoded pixels: Rec. 709 luma in integers, truncated
 /// (`(2126 R + 7152 G + 722 B) / 10000`; exact for grey), averaged over
 /// `k × k` cells with the remainder rows and columns dropped.
+#[cfg(test)]
 pub fn from_rgb(image: &RgbImage, min_side: u32) -> GrayImage {
     let (w, h) = image.dimensions();
     let k = (w.min(h) / min_side.max(1)).max(1);
@@ -46,6 +48,7 @@ pub fn from_rgb(image: &RgbImage, min_side: u32) -> GrayImage {
     GrayImage::from_raw(tw, th, out).unwrap_or_else(|| GrayImage::new(1, 1))
 }
 
+#[cfg(test)]
 fn luma(r: u8, g: u8, b: u8) -> u32 {
     (2126 * u32::from(r) + 7152 * u32::from(g) + 722 * u32::from(b)) / 10000
 }
@@ -55,6 +58,7 @@ fn luma(r: u8, g: u8, b: u8) -> u32 {
 /// one, and each cell's mean is the area-weighted mean of the blocks it
 /// overlaps. `None` when a cell would be smaller than a block (`k < 8`): the
 /// DC image then has too little detail and the caller decodes fully.
+#[cfg(test)]
 pub fn from_dc(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
     let (ow, oh) = dc.oriented_dimensions();
     let k = ow.min(oh) / min_side.max(1);

@@ -19,7 +19,8 @@ use super::manifest::{
     self, AlgorithmInfo, BloomInfo, BloomParams, Hashing, Issuer, Manifest, Representation,
 };
 use super::sign::{check_issuer_name, fingerprint};
-use super::{Error, Result, write_atomic};
+use super::{Error, Result};
+use crate::files::write_atomic;
 use crate::hash::{Algorithm, Digest, Threshold};
 
 /// An entry on its way into the file: digest bytes and label.

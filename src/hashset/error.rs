@@ -16,13 +16,16 @@ use crate::hash::Algorithm;
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read or written.
-    #[error("{}: {}", path.display(), crate::hash::describe_io_error(source))]
+    #[error("{}: {}", path.display(), crate::files::describe_io_error(source))]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
     /// An error about the contents of a named file.
     #[error("{}: {source}", path.display())]
     InFile {
@@ -109,7 +112,7 @@ pub enum Error {
         /// The variant this build computes.
         expected: &'static str,
     },
-    /// The set's expiry has passed: clients refuse it ([`super::HashSet::open`]).
+    /// The set's expiry has passed: clients refuse it ([`super::SignedSet::open`]).
     /// Opening names the file in front of this message.
     #[error(
         "expired at {expires} (it is now {now}): a client refuses an expired set; the issuer must publish a newer one"
@@ -256,6 +259,7 @@ impl Error {
     pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
         match self {
             e @ (Error::Io { .. }
+            | Error::Write(_)
             | Error::InFile { .. }
             | Error::Key { .. }
             | Error::PinsFile { .. }) => e,

@@ -107,6 +107,7 @@ impl<'a> Container<'a> {
 }
 
 /// Lays out `sections` (manifest first) as format version 1 and signs the result.
+#[cfg(test)]
 pub fn encode(sections: &[(SectionKind, &[u8])], key: &SigningKey) -> Vec<u8> {
     encode_version(sections, key, VERSION_DEFAULT_HASHING)
 }

@@ -15,7 +15,7 @@
 //! PDQ quality is checked and counted but not kept: the hash-set file
 //! records entries, not how good the image they came from was.
 
-use std::collections::HashSet as StdHashSet;
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -106,7 +106,7 @@ impl Imported {
 /// Parses `text` in `format`. Zero entries is an error.
 pub fn parse(text: &str, format: Format) -> Result<Imported> {
     let mut out = Imported::default();
-    let mut seen = StdHashSet::new();
+    let mut seen = HashSet::new();
     let mut header: Option<Vec<String>> = None;
     let mut first = true;
     for (i, raw) in text.lines().enumerate() {

@@ -33,7 +33,31 @@ pub struct Label {
     pub source: Option<String>,
 }
 
+/// `category (source)`, or `category` without a source: how a label is
+/// shown, and how a match's label is written in JSON and reports.
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{} ({source})", self.category),
+            None => f.write_str(&self.category),
+        }
+    }
+}
+
 impl Label {
+    /// Reads a label back from its [`Display`](std::fmt::Display) form: from
+    /// the first ` (` to a final `)` is the source (which may hold
+    /// parentheses of its own). A category that itself holds ` (` reads back
+    /// split differently, and displays exactly as before.
+    pub fn from_text(text: &str) -> Label {
+        if let Some(inner) = text.strip_suffix(')')
+            && let Some((category, source)) = inner.split_once(" (")
+        {
+            return Label::new(category).with_source(source);
+        }
+        Label::new(text)
+    }
+
     /// A label with a category and no source.
     pub fn new(category: impl Into<String>) -> Label {
         Label {
@@ -288,6 +312,18 @@ pub fn check_label(label: &Label) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_display_and_read_back() {
+        for l in [
+            Label::new("demo").with_source("NCMEC (US)"),
+            Label::new("demo"),
+        ] {
+            assert_eq!(Label::from_text(&l.to_string()), l);
+        }
+        assert_eq!(Label::new("a").with_source("b").to_string(), "a (b)");
+        assert_eq!(Label::from_text("x(y)"), Label::new("x(y)"));
+    }
 
     #[test]
     fn round_trip_and_binary_search() {

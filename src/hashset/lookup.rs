@@ -1,6 +1,6 @@
 //! A verified hash set in memory, and matching against it.
 //!
-//! [`HashSet::lookup`] answers from the list when the file has one (exact:
+//! [`SignedSet::lookup`] answers from the list when the file has one (exact:
 //! equality for exact algorithms, the multi-index for perceptual ones), and
 //! from the Bloom filter otherwise, probing every digest within
 //! `min(bloom radius, threshold)` of the query.
@@ -21,7 +21,7 @@ use crate::hash::{Algorithm, Digest, Distance, HashConfig, Threshold};
 
 /// One matching entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Match {
+pub struct MatchedEntry {
     /// The entry (list representation only; a Bloom filter cannot say).
     pub entry: Option<Digest>,
     /// The entry's label (list representation only).
@@ -53,7 +53,7 @@ pub struct Lookup {
     /// Which representation answered.
     pub via: Representation,
     /// Matches, nearest first.
-    pub matches: Vec<Match>,
+    pub matches: Vec<MatchedEntry>,
     /// Probe figures, when the Bloom filter answered.
     pub bloom: Option<BloomAnswer>,
 }
@@ -75,7 +75,7 @@ pub struct MemoryUsage {
 
 /// A verified hash set, ready for lookups.
 #[derive(Clone, Debug)]
-pub struct HashSet {
+pub struct SignedSet {
     manifest: Manifest,
     list: Option<List>,
     /// Parallel to `list.entries`; `Some` for perceptual algorithms.
@@ -84,7 +84,7 @@ pub struct HashSet {
     bloom_radius: u32,
 }
 
-impl HashSet {
+impl SignedSet {
     /// Reads and verifies a hash-set file against the issuer key the caller
     /// expects, and refuses it if it has expired by the system clock
     /// ([`Error::Expired`]); errors name the file. This is how a client
@@ -92,25 +92,25 @@ impl HashSet {
     ///
     /// Rollback to an older version is a separate check, across loads:
     /// see [`super::pins::VersionPins`].
-    pub fn open(path: &Path, issuer: &VerifyingKey) -> Result<HashSet> {
-        HashSet::open_at(path, issuer, manifest::now_unix())
+    pub fn open(path: &Path, issuer: &VerifyingKey) -> Result<SignedSet> {
+        SignedSet::open_at(path, issuer, manifest::now_unix())
     }
 
-    /// [`open`](HashSet::open) with "now" given, in seconds since the Unix epoch.
-    pub fn open_at(path: &Path, issuer: &VerifyingKey, now_unix: u64) -> Result<HashSet> {
-        let set = HashSet::open_ignoring_expiry(path, issuer)?;
+    /// [`open`](SignedSet::open) with "now" given, in seconds since the Unix epoch.
+    pub fn open_at(path: &Path, issuer: &VerifyingKey, now_unix: u64) -> Result<SignedSet> {
+        let set = SignedSet::open_ignoring_expiry(path, issuer)?;
         set.check_fresh(now_unix).map_err(|e| e.in_file(path))?;
         Ok(set)
     }
 
     /// Reads and verifies a hash-set file without looking at its expiry:
     /// for auditing (`verify`, `export`), never for scanning.
-    pub fn open_ignoring_expiry(path: &Path, issuer: &VerifyingKey) -> Result<HashSet> {
+    pub fn open_ignoring_expiry(path: &Path, issuer: &VerifyingKey) -> Result<SignedSet> {
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        HashSet::from_bytes(&bytes, issuer).map_err(|e| e.in_file(path))
+        SignedSet::from_bytes(&bytes, issuer).map_err(|e| e.in_file(path))
     }
 
     /// Refuses the set if it has expired at `now_unix` (seconds since the
@@ -126,11 +126,11 @@ impl HashSet {
         }
     }
 
-    /// Verifies `bytes` (see [`format`](mod@format) for the order of checks), then parses
+    /// Verifies `bytes` (see `format` for the order of checks), then parses
     /// the manifest and sections and checks they agree. Does not look at the
-    /// expiry's time, only at its form; [`open`](HashSet::open) and
-    /// [`check_fresh`](HashSet::check_fresh) do.
-    pub fn from_bytes(bytes: &[u8], issuer: &VerifyingKey) -> Result<HashSet> {
+    /// expiry's time, only at its form; [`open`](SignedSet::open) and
+    /// [`check_fresh`](SignedSet::check_fresh) do.
+    pub fn from_bytes(bytes: &[u8], issuer: &VerifyingKey) -> Result<SignedSet> {
         let container = format::verify(bytes, issuer)?;
         let manifest = format::parse_manifest(&container)?;
         let bad = |reason: String| Error::Manifest { reason };
@@ -230,7 +230,7 @@ impl HashSet {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(HashSet {
+        Ok(SignedSet {
             manifest,
             list,
             indexes,
@@ -386,7 +386,7 @@ impl HashSet {
         hits.sort_by_key(|&(i, d)| (d, i));
         let matches = hits
             .into_iter()
-            .map(|(i, d)| Match {
+            .map(|(i, d)| MatchedEntry {
                 entry: Some(entries.digest(i)),
                 label: entries.label_index(i).map(|l| list.labels[l].clone()),
                 distance: Distance(d),
@@ -435,7 +435,7 @@ impl HashSet {
             via: Representation::Bloom,
             matches: hits
                 .into_iter()
-                .map(|d| Match {
+                .map(|d| MatchedEntry {
                     entry: None,
                     label: None,
                     distance: Distance(d),
@@ -574,8 +574,8 @@ mod tests {
         b.build(&key()).map(|(bytes, _)| bytes).unwrap_or_default()
     }
 
-    fn built(hashing: Hashing, digests: &[Digest]) -> Result<HashSet> {
-        HashSet::from_bytes(&bytes_of(hashing, digests), &key().verifying_key())
+    fn built(hashing: Hashing, digests: &[Digest]) -> Result<SignedSet> {
+        SignedSet::from_bytes(&bytes_of(hashing, digests), &key().verifying_key())
     }
 
     #[test]
@@ -599,7 +599,7 @@ mod tests {
         let v2 = bytes_of(off, std::slice::from_ref(&phash256));
         let sections = format::parse_structure(&v2).unwrap().sections;
         let v1 = format::encode(&sections, &key());
-        let e = HashSet::from_bytes(&v1, &key().verifying_key())
+        let e = SignedSet::from_bytes(&v1, &key().verifying_key())
             .unwrap_err()
             .to_string();
         assert!(

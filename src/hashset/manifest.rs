@@ -80,7 +80,7 @@ pub struct AlgorithmInfo {
     /// [`crate::hash::classic::VARIANT`] (`imagehash-4.3`, Python imagehash's
     /// values and hex). Absent for other algorithms, and in sets built before
     /// variants were recorded, whose classic entries are `img_hash`'s values:
-    /// [`super::HashSet::from_bytes`] refuses those.
+    /// [`super::SignedSet::from_bytes`] refuses those.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
 }
@@ -102,7 +102,7 @@ pub struct BloomInfo {
 pub struct BloomParams {
     /// The false-positive rate per probe the filters were sized for.
     pub target_fpr: f64,
-    /// The seed the filters' hash keys derive from (see [`super::bloom::sip_key`]).
+    /// The seed the filters' hash keys derive from (see `bloom::sip_key`).
     pub seed: u64,
 }
 
@@ -173,7 +173,7 @@ pub struct Manifest {
     /// When it was built, RFC 3339, as given by the builder (for reproducibility).
     pub created: String,
     /// When it stops being valid, RFC 3339, later than `created`; clients
-    /// refuse the set from this instant on ([`super::HashSet::open`]).
+    /// refuse the set from this instant on ([`super::SignedSet::open`]).
     ///
     /// `None` means the set never expires. Files written before expiries
     /// existed have no such field and read as `None`; a set without an

@@ -4,27 +4,27 @@
 //! put what in it, can the client enumerate it, how exact is a match — so the
 //! file says all of that in a signed manifest and offers two forms:
 //!
-//! - **`list`** ([`list`]): every entry with its label (category, source),
+//! - **`list`** (`list`): every entry with its label (category, source),
 //!   auditable and exact. Perceptual lookups go through a multi-index hashing
-//!   index ([`mih`]) whose answers equal brute force ([`brute`]) exactly.
-//! - **`bloom`** ([`bloom`]): a Bloom filter per algorithm, sized for a target
+//!   index (`mih`) whose answers equal brute force (`brute`) exactly.
+//! - **`bloom`** (`bloom`): a Bloom filter per algorithm, sized for a target
 //!   false-positive rate. Entries cannot be read back, so a perceptual query
 //!   is answered by probing every hash within a small radius `r` of it; each
 //!   answer carries the number of probes and the compounded false-positive
 //!   rate `1 - (1 - p)^probes`.
 //!
-//! A file may carry both. [`format`](mod@format) is the byte layout and its checks,
-//! [`sign`] the issuer keys, [`Builder`] makes files, [`HashSet`] reads and
+//! A file may carry both. `format` is the byte layout and its checks,
+//! [`sign`] the issuer keys, [`Builder`] makes files, [`SignedSet`] reads and
 //! matches, [`interchange`] converts the plain list formats other tools use.
 //!
 //! A set carries a version and may carry an expiry, both signed:
-//! [`HashSet::open`] refuses an expired set, and [`VersionPins`] remembers the
+//! [`SignedSet::open`] refuses an expired set, and [`VersionPins`] remembers the
 //! highest version accepted per issuer and name so that a client refuses a
 //! rollback to an older signed set.
 //!
 //! ```no_run
 //! use cssim::hash::{Algorithm, Digest, Threshold};
-//! use cssim::hashset::{Builder, HashSet, Label, sign};
+//! use cssim::hashset::{Builder, SignedSet, Label, sign};
 //!
 //! # fn main() -> Result<(), cssim::hashset::Error> {
 //! let secret = sign::SecretKey::generate("Demo issuer")?;
@@ -33,41 +33,40 @@
 //! builder.add(Digest::new(Algorithm::Pdq, vec![0xab; 32]), Some(Label::new("demo")));
 //! let (bytes, _summary) = builder.build(secret.signing_key())?;
 //!
-//! let set = HashSet::from_bytes(&bytes, &secret.public().key)?;
+//! let set = SignedSet::from_bytes(&bytes, &secret.public().key)?;
 //! let query = Digest::new(Algorithm::Pdq, vec![0xab; 32]);
 //! let found = set.lookup(&query, Threshold(31))?;
 //! assert_eq!(found.matches.len(), 1);
 //! # Ok(()) }
 //! ```
 
-pub mod bloom;
-pub mod brute;
+pub(crate) mod bloom;
+pub(crate) mod brute;
 mod builder;
 mod error;
-pub mod format;
+pub(crate) mod format;
 pub mod interchange;
-pub mod list;
+pub(crate) mod list;
 mod lookup;
 pub mod manifest;
-pub mod mih;
+pub(crate) mod mih;
 pub mod pins;
 pub mod sign;
 
+#[cfg(test)]
+mod expiry_tests;
+#[cfg(test)]
+mod file_tests;
+#[cfg(test)]
+mod match_tests;
+
 pub use builder::{AlgorithmSummary, BuildSummary, Builder, DEFAULT_FPR};
 pub use error::Error;
+pub use format::{Inspection, SectionKind, inspect};
 pub use list::Label;
-pub use lookup::{BloomAnswer, HashSet, Lookup, Match, MemoryUsage};
+pub use lookup::{BloomAnswer, Lookup, MatchedEntry, MemoryUsage, SignedSet};
 pub use manifest::{Manifest, Representation};
 pub use pins::VersionPins;
-
-/// Writes `bytes` to `path` atomically ([`crate::atomic::write_atomic`]),
-/// naming the file in the error.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8], private: bool) -> Result<()> {
-    crate::atomic::write_atomic(path, bytes, private).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

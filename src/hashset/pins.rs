@@ -8,13 +8,13 @@
 //!
 //! ```no_run
 //! use std::path::Path;
-//! use cssim::hashset::{HashSet, VersionPins, sign};
+//! use cssim::hashset::{SignedSet, VersionPins, sign};
 //!
 //! # fn main() -> Result<(), cssim::hashset::Error> {
-//! let issuer = sign::PublicKey::read(Path::new("hashsets/demo-issuer.key.pub"))?;
+//! let issuer = sign::IssuerKey::read(Path::new("hashsets/demo-issuer.key.pub"))?;
 //! let set_path = Path::new("hashsets/demo.hashset");
 //! let pins_path = Path::new("state/alice.pins.json");
-//! let set = HashSet::open(set_path, &issuer.key)?; // signature and expiry
+//! let set = SignedSet::open(set_path, &issuer.key)?; // signature and expiry
 //! let mut pins = VersionPins::load(pins_path)?;
 //! pins.check_and_record(set.manifest()).map_err(|e| e.in_file(set_path))?;
 //! pins.save(pins_path)?;
@@ -36,7 +36,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
-use super::{Error, Result, write_atomic};
+use super::{Error, Result};
+use crate::files::write_atomic;
 
 /// The `format` field of a pins file.
 pub const FORMAT: &str = "cssim-version-pins-v1";
@@ -130,7 +131,7 @@ impl VersionPins {
             reason: e.to_string(),
         })?;
         json.push(b'\n');
-        write_atomic(path, &json, false)
+        Ok(write_atomic(path, &json, false)?)
     }
 
     /// The highest version accepted for `name` from the issuer with key
@@ -158,7 +159,7 @@ impl VersionPins {
 
     /// [`check`](VersionPins::check), then pins the manifest's version if it
     /// is higher than (or the first for) its issuer and name. Call it only
-    /// with a manifest whose signature was verified ([`super::HashSet`]'s);
+    /// with a manifest whose signature was verified ([`super::SignedSet`]'s);
     /// [`save`](VersionPins::save) to keep the result.
     pub fn check_and_record(&mut self, manifest: &Manifest) -> Result<()> {
         self.check(manifest)?;

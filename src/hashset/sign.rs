@@ -1,6 +1,7 @@
 //! Issuer keys: Ed25519 key pairs and their text files.
 //!
-//! A secret key file is three lines (plus `#` comments):
+//! A secret key file is three lines (plus `#` comments; the grammar every
+//! key file follows is in [`crate::keys`]):
 //!
 //! ```text
 //! cssim-ed25519-secret-v1
@@ -18,10 +19,10 @@ use std::fmt;
 use std::path::Path;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use sha2::Digest as _;
 use zeroize::Zeroizing;
 
-use super::{Error, Result, write_atomic};
+use super::{Error, Result};
+use crate::keys::{self, KeyFile};
 
 /// First line of a secret key file.
 pub const SECRET_HEADER: &str = "cssim-ed25519-secret-v1";
@@ -30,10 +31,9 @@ pub const PUBLIC_HEADER: &str = "cssim-ed25519-public-v1";
 /// Longest issuer name, in characters.
 pub const MAX_ISSUER_LEN: usize = 200;
 
-/// The fingerprint of a public key: the first 16 hex digits of its SHA-256.
+/// The fingerprint of a public key ([`crate::keys::fingerprint`]).
 pub fn fingerprint(key: &VerifyingKey) -> String {
-    let h = sha2::Sha256::digest(key.as_bytes());
-    hex::encode(&h[..8])
+    keys::fingerprint(key.as_bytes())
 }
 
 /// Checks an issuer name: 1–200 characters, no control characters (it is
@@ -100,8 +100,8 @@ impl SecretKey {
     }
 
     /// The matching public key.
-    pub fn public(&self) -> PublicKey {
-        PublicKey {
+    pub fn public(&self) -> IssuerKey {
+        IssuerKey {
             issuer: self.issuer.clone(),
             key: self.key.verifying_key(),
         }
@@ -109,7 +109,7 @@ impl SecretKey {
 
     /// The text of the key file.
     pub fn to_file_text(&self) -> Zeroizing<String> {
-        let hex = Zeroizing::new(hex::encode(self.key.to_bytes()));
+        let hex = keys::hex32(&self.key.to_bytes());
         Zeroizing::new(format!(
             "{SECRET_HEADER}\n# Ed25519 secret key of a cssim hash-set issuer. Keep it private.\nissuer: {}\n{}\n",
             self.issuer, *hex
@@ -126,34 +126,34 @@ impl SecretKey {
     }
 
     /// Reads a key file, refusing one that group or others may read (as
-    /// identity keys are: [`crate::atomic::check_private`]).
+    /// identity keys are: [`crate::keys::read_secret_text`]).
     pub fn read(path: &Path) -> Result<SecretKey> {
-        crate::atomic::check_private(path).map_err(|reason| Error::Key {
-            path: path.to_path_buf(),
-            reason,
-        })?;
-        let text = Zeroizing::new(read_text(path)?);
+        let text = keys::read_secret_text(path).map_err(key_err(path))?;
         SecretKey::parse(&text, path)
     }
 
     /// Writes the key file (mode 0600, atomically). Refuses to replace an
     /// existing file: overwriting an issuer key loses it for good.
     pub fn write(&self, path: &Path) -> Result<()> {
-        refuse_existing(path)?;
-        write_atomic(path, self.to_file_text().as_bytes(), true)
+        keys::refuse_existing(path).map_err(key_err(path))?;
+        Ok(crate::files::write_atomic(
+            path,
+            self.to_file_text().as_bytes(),
+            true,
+        )?)
     }
 }
 
 /// An issuer's public key with the issuer's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublicKey {
+pub struct IssuerKey {
     /// The issuer's name.
     pub issuer: String,
     /// The Ed25519 verifying key.
     pub key: VerifyingKey,
 }
 
-impl PublicKey {
+impl IssuerKey {
     /// The key's fingerprint (see [`fingerprint`]).
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.key)
@@ -170,87 +170,65 @@ impl PublicKey {
     }
 
     /// Parses a key file's text; errors name `path`.
-    pub fn parse(text: &str, path: &Path) -> Result<PublicKey> {
+    pub fn parse(text: &str, path: &Path) -> Result<IssuerKey> {
         let (issuer, bytes) = parse_key_file(text, path, PUBLIC_HEADER)?;
         let key = VerifyingKey::from_bytes(&bytes).map_err(|_| Error::Key {
             path: path.to_path_buf(),
             reason: "not a valid Ed25519 public key".into(),
         })?;
-        Ok(PublicKey { issuer, key })
+        Ok(IssuerKey { issuer, key })
     }
 
     /// Reads a key file.
-    pub fn read(path: &Path) -> Result<PublicKey> {
-        PublicKey::parse(&read_text(path)?, path)
+    pub fn read(path: &Path) -> Result<IssuerKey> {
+        let text = keys::read_text(path).map_err(key_err(path))?;
+        IssuerKey::parse(&text, path)
     }
 
     /// Writes the key file atomically; refuses to replace an existing file.
     pub fn write(&self, path: &Path) -> Result<()> {
-        refuse_existing(path)?;
-        write_atomic(path, self.to_file_text().as_bytes(), false)
+        keys::refuse_existing(path).map_err(key_err(path))?;
+        Ok(crate::files::write_atomic(
+            path,
+            self.to_file_text().as_bytes(),
+            false,
+        )?)
     }
 }
 
-fn refuse_existing(path: &Path) -> Result<()> {
-    if path.exists() {
-        return Err(Error::Key {
-            path: path.to_path_buf(),
-            reason: "already exists; refusing to overwrite a key".into(),
-        });
-    }
-    Ok(())
-}
-
-fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    String::from_utf8(bytes).map_err(|_| Error::Key {
-        path: path.to_path_buf(),
-        reason: "not a cssim key file (not UTF-8 text)".into(),
-    })
-}
-
-/// Parses `header`, `issuer: NAME`, 64 hex digits; `#` lines and blank lines
-/// are skipped. Returns the issuer and the 32 key bytes.
-fn parse_key_file(text: &str, path: &Path, header: &str) -> Result<(String, Zeroizing<[u8; 32]>)> {
-    let bad = |reason: String| Error::Key {
+fn key_err(path: &Path) -> impl FnOnce(String) -> Error + '_ {
+    move |reason| Error::Key {
         path: path.to_path_buf(),
         reason,
-    };
-    let mut lines = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'));
-    match lines.next() {
-        Some(h) if h == header => {}
-        Some(h) if h == SECRET_HEADER => {
+    }
+}
+
+/// Parses `header`, `issuer: NAME`, 64 hex digits, by the grammar of
+/// [`crate::keys`] (`#` comments and blank lines skipped). Returns the
+/// issuer and the 32 key bytes.
+fn parse_key_file(text: &str, path: &Path, header: &str) -> Result<(String, Zeroizing<[u8; 32]>)> {
+    let bad = key_err(path);
+    let mut file = KeyFile::parse(text);
+    match file.header() {
+        h if h == header => {}
+        SECRET_HEADER => {
             return Err(bad(
                 "is a secret key; pass the public key file (KEY.pub)".into()
             ));
         }
-        Some(h) if h == PUBLIC_HEADER => {
+        PUBLIC_HEADER => {
             return Err(bad("is a public key; pass the secret key file".into()));
         }
-        _ => return Err(bad(format!("not a cssim key file (expected '{header}')"))),
+        _ => return Err(bad(file.expect_header(&[header]).unwrap_err())),
     }
-    let issuer = lines
-        .next()
-        .and_then(|l| l.strip_prefix("issuer:"))
-        .map(|s| s.trim().to_string())
-        .ok_or_else(|| bad("missing 'issuer: NAME' line".into()))?;
-    check_issuer_name(&issuer).map_err(|e| bad(e.to_string()))?;
-    let hex_line = lines
-        .next()
-        .ok_or_else(|| bad("missing the key line (64 hex digits)".into()))?;
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(hex_line, bytes.as_mut())
-        .map_err(|_| bad("the key line is not 64 hex digits".into()))?;
-    if lines.next().is_some() {
-        return Err(bad("unexpected text after the key line".into()));
-    }
-    Ok((issuer, bytes))
+    let parsed = (|| {
+        let issuer = file.named("issuer")?.to_string();
+        check_issuer_name(&issuer).map_err(|e| e.to_string())?;
+        let bytes = file.key32()?;
+        file.finish()?;
+        Ok((issuer, bytes))
+    })();
+    parsed.map_err(key_err(path))
 }
 
 #[cfg(test)]
@@ -272,14 +250,16 @@ mod tests {
         let k2 = SecretKey::read(&sp).unwrap();
         assert_eq!(k2.signing_key().to_bytes(), k.signing_key().to_bytes());
         assert_eq!(k2.issuer(), "Test issuer");
-        assert_eq!(PublicKey::read(&pp).unwrap(), k.public());
+        assert_eq!(IssuerKey::read(&pp).unwrap(), k.public());
         assert!(k.write(&sp).unwrap_err().to_string().contains("refusing"));
     }
 
     #[test]
     fn fingerprint_is_16_hex_of_sha256() {
         let fp = demo().public().fingerprint();
-        let full = hex::encode(sha2::Sha256::digest(demo().public().key.as_bytes()));
+        let full = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            demo().public().key.as_bytes(),
+        ));
         assert_eq!(fp, full[..16]);
     }
 
@@ -289,13 +269,13 @@ mod tests {
         let e = SecretKey::parse("hello\n", p).unwrap_err().to_string();
         assert_eq!(
             e,
-            "issuer.key: not a cssim key file (expected 'cssim-ed25519-secret-v1')"
+            "issuer.key: not a key file (expected the line cssim-ed25519-secret-v1)"
         );
         let public_text = demo().public().to_file_text();
         let e = SecretKey::parse(&public_text, p).unwrap_err().to_string();
         assert!(e.contains("is a public key"), "{e}");
         let secret_text = demo().to_file_text();
-        let e = PublicKey::parse(&secret_text, p).unwrap_err().to_string();
+        let e = IssuerKey::parse(&secret_text, p).unwrap_err().to_string();
         assert!(e.contains("is a secret key"), "{e}");
         let cut = secret_text.replace(&hex::encode([7u8; 32])[..10], "zz");
         assert!(SecretKey::parse(&cut, p).is_err());

@@ -163,7 +163,7 @@ pub enum Error {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutgoingMessage {
     /// Message id.
-    #[serde(with = "hex_array")]
+    #[serde(with = "crate::hex_serde")]
     pub id: [u8; 16],
     /// Sender name (routing metadata the relay necessarily sees).
     pub from: String,
@@ -172,7 +172,7 @@ pub struct OutgoingMessage {
     /// Unix time the sender stated.
     pub sent_at: u64,
     /// The sealed envelope (opaque to the relay).
-    #[serde(with = "hex_vec")]
+    #[serde(with = "crate::hex_serde")]
     pub envelope: Vec<u8>,
 }
 
@@ -239,14 +239,14 @@ impl Receipt {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredReport {
     /// Report id.
-    #[serde(with = "hex_array")]
+    #[serde(with = "crate::hex_serde")]
     pub id: [u8; 16],
     /// When the relay received it (unix seconds).
     pub created: u64,
     /// The user whose signed request submitted it (over HTTP, authenticated).
     pub submitted_by: String,
     /// The sealed bytes (only the moderator can open them).
-    #[serde(with = "hex_vec")]
+    #[serde(with = "crate::hex_serde")]
     pub sealed: Vec<u8>,
     /// Open, or the moderator's latest decision.
     pub status: ReportStatus,
@@ -506,31 +506,5 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
         Err(Error::InvalidName {
             name: name.to_string(),
         })
-    }
-}
-
-mod hex_vec {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(b))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
-mod hex_array {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(b: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(b))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 16], D::Error> {
-        let v = hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)?;
-        v.try_into()
-            .map_err(|_| serde::de::Error::custom("expected 16 bytes"))
     }
 }

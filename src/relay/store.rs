@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use sha2::{Digest as _, Sha256};
 
 use super::{
     Error, MessageMeta, Outcome, OutgoingMessage, Overview, Receipt, Relay, ReportMeta,
@@ -139,7 +138,8 @@ impl Store {
             reason,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| db_err(crate::hash::describe_io_error(&e)))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| db_err(crate::files::describe_io_error(&e)))?;
         }
         // Create the file 0600 before SQLite opens it: it will hold the
         // relay's signing secret and every user's metadata.
@@ -154,7 +154,7 @@ impl Store {
             match options.open(path) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(db_err(crate::hash::describe_io_error(&e))),
+                Err(e) => return Err(db_err(crate::files::describe_io_error(&e))),
             }
         }
         let conn = Connection::open(path).map_err(|e| db_err(e.to_string()))?;
@@ -490,10 +490,6 @@ impl Store {
     }
 }
 
-fn fingerprint(key: &[u8]) -> String {
-    hex::encode(&Sha256::digest(key)[..8])
-}
-
 /// A stored value that does not decode (the schema's checks were bypassed,
 /// or the file was damaged): the table, row and field, and what is wrong.
 #[derive(Debug)]
@@ -737,7 +733,7 @@ impl Relay for Store {
         self.with(|c| {
             let users = c
                 .prepare("SELECT name, x25519 FROM users ORDER BY name")?
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, fingerprint(&r.get::<_, Vec<u8>>(1)?))))?
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, crate::keys::fingerprint(&r.get::<_, Vec<u8>>(1)?))))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let messages = c
                 .prepare(

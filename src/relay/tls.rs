@@ -43,7 +43,7 @@ fn tls_err(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 fn read_pem(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| tls_err(path, crate::hash::describe_io_error(&e)))
+    std::fs::read(path).map_err(|e| tls_err(path, crate::files::describe_io_error(&e)))
 }
 
 /// Every `CERTIFICATE` block of a PEM file, in order; errors name `path`.

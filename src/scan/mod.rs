@@ -21,19 +21,36 @@ use serde::{Deserialize, Serialize};
 pub use policy::{OnMatch, OnUnscannable, Policy, PolicyError};
 
 use crate::hash::{self, Algorithm, Digest, Distance, HashConfig, Threshold};
+use crate::hashset::Label;
 use crate::message::{Attachment, Message};
 
 /// One entry of a hash set that a digest matched.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// In JSON (and in a report) the label is one string, `category (source)`
+/// or `category`, and the entry its hex form: the fields' structure is kept
+/// in memory, the output is unchanged.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Hit {
     /// Hamming distance (0 for exact algorithms).
     pub distance: Distance,
     /// The entry's label (category, source), if the set has one.
-    pub label: Option<String>,
-    /// The entry itself, when the set can reveal it (a list; not a Bloom filter).
-    pub entry: Option<String>,
+    #[serde(serialize_with = "wire::label_text")]
+    pub label: Option<Label>,
+    /// The entry itself, when the set can reveal it (a list; not a Bloom
+    /// filter); its algorithm is the match's.
+    #[serde(serialize_with = "wire::entry_hex")]
+    pub entry: Option<Digest>,
     /// For a Bloom filter: the chance this hit is a false positive.
     pub false_positive_rate: Option<f64>,
+}
+
+impl Hit {
+    /// The label as shown: `category (source)`, `category`, or `-` without one.
+    pub fn label_text(&self) -> String {
+        self.label
+            .as_ref()
+            .map_or_else(|| "-".into(), ToString::to_string)
+    }
 }
 
 /// Something that can say which entries a digest matches: a hash set.
@@ -49,31 +66,28 @@ pub trait Matcher: Send + Sync {
     }
 }
 
-impl Matcher for crate::hashset::HashSet {
+impl Matcher for crate::hashset::SignedSet {
     fn lookup(&self, digest: &Digest, threshold: Threshold) -> Result<Vec<Hit>, String> {
         if !self.algorithms().contains(&digest.algorithm()) {
             return Ok(Vec::new());
         }
-        let found =
-            crate::hashset::HashSet::lookup(self, digest, threshold).map_err(|e| e.to_string())?;
+        let found = crate::hashset::SignedSet::lookup(self, digest, threshold)
+            .map_err(|e| e.to_string())?;
         let fpr = found.bloom.as_ref().map(|b| b.compounded_fpr);
         Ok(found
             .matches
             .into_iter()
             .map(|m| Hit {
                 distance: m.distance,
-                label: m.label.map(|l| match l.source {
-                    Some(src) => format!("{} ({src})", l.category),
-                    None => l.category,
-                }),
-                entry: m.entry.map(|d| d.to_hex()),
+                label: m.label,
+                entry: m.entry,
                 false_positive_rate: fpr,
             })
             .collect())
     }
 
     fn hash_config(&self) -> HashConfig {
-        crate::hashset::HashSet::hash_config(self)
+        crate::hashset::SignedSet::hash_config(self)
     }
 }
 
@@ -109,6 +123,7 @@ impl std::fmt::Display for Part {
 
 /// One match.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "wire::Match")]
 pub struct Match {
     /// What matched.
     pub part: Part,
@@ -141,8 +156,68 @@ impl std::fmt::Display for Match {
             self.algorithm,
             self.hit.distance,
             self.threshold,
-            self.hit.label.as_deref().unwrap_or("-")
+            self.hit.label_text()
         )
+    }
+}
+
+/// The JSON form of a match, as reports carry it: the hit's label and entry
+/// as text, read back into their types.
+mod wire {
+    use serde::{Deserialize, Serialize, Serializer};
+
+    use super::{Algorithm, Digest, Distance, Label, Part, Threshold};
+
+    pub(super) fn label_text<S: Serializer>(l: &Option<Label>, s: S) -> Result<S::Ok, S::Error> {
+        l.as_ref().map(ToString::to_string).serialize(s)
+    }
+
+    pub(super) fn entry_hex<S: Serializer>(d: &Option<Digest>, s: S) -> Result<S::Ok, S::Error> {
+        d.as_ref().map(Digest::to_hex).serialize(s)
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Hit {
+        distance: Distance,
+        label: Option<String>,
+        entry: Option<String>,
+        false_positive_rate: Option<f64>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Match {
+        part: Part,
+        algorithm: Algorithm,
+        digest: String,
+        threshold: Threshold,
+        hit: Hit,
+        #[serde(default)]
+        orientation: Option<String>,
+    }
+
+    impl TryFrom<Match> for super::Match {
+        type Error = String;
+
+        fn try_from(m: Match) -> Result<super::Match, String> {
+            let entry = m
+                .hit
+                .entry
+                .map(|e| Digest::from_hex(m.algorithm, &e).map_err(|e| format!("hit entry: {e}")))
+                .transpose()?;
+            Ok(super::Match {
+                part: m.part,
+                algorithm: m.algorithm,
+                digest: m.digest,
+                threshold: m.threshold,
+                hit: super::Hit {
+                    distance: m.hit.distance,
+                    label: m.hit.label.as_deref().map(Label::from_text),
+                    entry,
+                    false_positive_rate: m.hit.false_positive_rate,
+                },
+                orientation: m.orientation,
+            })
+        }
     }
 }
 
@@ -592,8 +667,8 @@ mod tests {
                     let distance = d.distance(digest)?;
                     threshold.admits(distance).then(|| Hit {
                         distance,
-                        label: Some(label.to_string()),
-                        entry: Some(d.to_hex()),
+                        label: Some(Label::new(*label)),
+                        entry: Some(d.clone()),
                         false_positive_rate: None,
                     })
                 })
@@ -659,7 +734,7 @@ mod tests {
         assert_eq!(v.matches.len(), 1);
         let hit = &v.matches[0];
         assert_eq!(hit.algorithm, Algorithm::Pdq);
-        assert_eq!(hit.hit.label.as_deref(), Some("stand-in/pattern"));
+        assert_eq!(hit.hit.label_text(), "stand-in/pattern");
         assert!(hit.hit.distance.0 <= 31);
         for step in [
             "hash text",
@@ -967,7 +1042,7 @@ mod tests {
             let v = scanner.scan(&message(None, vec![listed_copy.clone(), cut.clone()]));
             assert_eq!(v.action, expected, "{on_match:?} + {on_unscannable:?}");
             assert_eq!(v.matches.len(), 1);
-            assert_eq!(v.matches[0].hit.label.as_deref(), Some("stand-in/pattern"));
+            assert_eq!(v.matches[0].hit.label_text(), "stand-in/pattern");
             assert_eq!(v.unscannable.len(), 1);
             assert_eq!(
                 v.unscannable[0].part,
@@ -1096,5 +1171,44 @@ mod tests {
         assert_eq!(json["unscannable"][0]["cause"], "undecodable");
         let back: Verdict = serde_json::from_value(json).unwrap();
         assert_eq!(back, v);
+    }
+
+    /// The hit's label and entry are typed in memory, but a match's JSON (what
+    /// `--json` prints and a report carries) is the same text as before, and
+    /// reads back into the same value.
+    #[test]
+    fn a_match_writes_its_label_and_entry_as_text_and_reads_them_back() {
+        let entry = Digest::from_hex(Algorithm::Pdq, &"ab".repeat(32)).unwrap();
+        let m = Match {
+            part: Part::Attachment {
+                index: 0,
+                name: "a.jpg".into(),
+            },
+            algorithm: Algorithm::Pdq,
+            digest: "cd".repeat(32),
+            threshold: Threshold(31),
+            hit: Hit {
+                distance: Distance(3),
+                label: Some(Label::new("demo").with_source("test list")),
+                entry: Some(entry),
+                false_positive_rate: None,
+            },
+            orientation: None,
+        };
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["hit"]["label"], "demo (test list)");
+        assert_eq!(json["hit"]["entry"], "ab".repeat(32));
+        assert_eq!(serde_json::from_value::<Match>(json).unwrap(), m);
+        let mut plain = m.clone();
+        plain.hit.label = Some(Label::new("demo"));
+        plain.hit.entry = None;
+        let json = serde_json::to_value(&plain).unwrap();
+        assert_eq!(json["hit"]["label"], "demo");
+        assert!(json["hit"]["entry"].is_null());
+        assert_eq!(serde_json::from_value::<Match>(json).unwrap(), plain);
+        assert_eq!(plain.hit.label_text(), "demo");
+        let mut bad = serde_json::to_value(&m).unwrap();
+        bad["hit"]["entry"] = "zz".into();
+        assert!(serde_json::from_value::<Match>(bad).is_err());
     }
 }

@@ -155,7 +155,7 @@ impl Default for Policy {
 #[non_exhaustive]
 pub enum PolicyError {
     /// The file could not be read.
-    #[error("{}: {}", path.display(), crate::hash::describe_io_error(source))]
+    #[error("{}: {}", path.display(), crate::files::describe_io_error(source))]
     Read {
         /// The file.
         path: PathBuf,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use cssim::e2ee::{Envelope, Identity};
 use cssim::hash::{self, Algorithm, Digest, Threshold};
-use cssim::hashset::{Builder, HashSet, Representation};
+use cssim::hashset::{Builder, Representation, SignedSet};
 use cssim::message::{Attachment, Message, MessageId};
 use cssim::scan::Matcher;
 use rand::{Rng, SeedableRng};
@@ -122,7 +122,7 @@ fn time<T>(out: &mut Vec<u64>, f: impl FnOnce() -> T) -> T {
 
 /// The set benchmarked, and how it is described.
 struct Loaded {
-    set: HashSet,
+    set: SignedSet,
     source: serde_json::Value,
     description: String,
     load_nanos: Option<u64>,
@@ -142,9 +142,9 @@ fn random_pdq(n: u64, seed: u64) -> Vec<Digest> {
 
 fn load(args: &BenchArgs) -> anyhow::Result<Loaded> {
     if let (Some(path), Some(issuer)) = (&args.hashset, &args.issuer) {
-        let key = cssim::hashset::sign::PublicKey::read(issuer)?;
+        let key = cssim::hashset::sign::IssuerKey::read(issuer)?;
         let start = Instant::now();
-        let set = HashSet::open(path, &key.key)?;
+        let set = SignedSet::open(path, &key.key)?;
         let load_nanos = start.elapsed().as_nanos() as u64;
         let m = set.manifest();
         return Ok(Loaded {
@@ -174,7 +174,7 @@ fn load(args: &BenchArgs) -> anyhow::Result<Loaded> {
         }
         let (bytes, _) = builder.build(&key)?;
         let start = Instant::now();
-        let set = HashSet::from_bytes(&bytes, &key.verifying_key())?;
+        let set = SignedSet::from_bytes(&bytes, &key.verifying_key())?;
         let load_nanos = start.elapsed().as_nanos() as u64;
         let reprs: Vec<&str> = args.repr.iter().map(|r| r.name()).collect();
         let distinct = set.manifest().total_entries();
@@ -191,11 +191,11 @@ fn load(args: &BenchArgs) -> anyhow::Result<Loaded> {
             load_nanos: Some(load_nanos),
         });
     }
-    let issuer = cssim::hashset::sign::PublicKey::parse(
+    let issuer = cssim::hashset::sign::IssuerKey::parse(
         cssim::workspace::DEMO_ISSUER_PUB,
         std::path::Path::new("demo-issuer.key.pub"),
     )?;
-    let set = HashSet::from_bytes(cssim::workspace::DEMO_HASHSET, &issuer.key)?;
+    let set = SignedSet::from_bytes(cssim::workspace::DEMO_HASHSET, &issuer.key)?;
     let entries = set.manifest().total_entries();
     Ok(Loaded {
         set,
@@ -206,7 +206,7 @@ fn load(args: &BenchArgs) -> anyhow::Result<Loaded> {
 }
 
 /// A listed PDQ hash with 8 bits flipped: a query that hits.
-fn near_entry(set: &HashSet) -> Option<Digest> {
+fn near_entry(set: &SignedSet) -> Option<Digest> {
     let entries = set.entries(Algorithm::Pdq).ok()?;
     let (first, _) = entries.first()?;
     let mut b = first.bytes().to_vec();

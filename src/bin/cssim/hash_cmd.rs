@@ -183,7 +183,7 @@ pub fn expand_paths(
                     let at = e.path().unwrap_or(p).to_path_buf();
                     let why = e
                         .io_error()
-                        .map_or_else(|| e.to_string(), hash::describe_io_error);
+                        .map_or_else(|| e.to_string(), cssim::files::describe_io_error);
                     problems.push((at.clone(), format!("{}: {why}", at.display())));
                 }
             }

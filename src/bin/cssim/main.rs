@@ -103,7 +103,7 @@ fn error_message(err: &anyhow::Error) -> String {
     let mut msg = String::new();
     for cause in err.chain() {
         let text = match cause.downcast_ref::<std::io::Error>() {
-            Some(io) => cssim::hash::describe_io_error(io),
+            Some(io) => cssim::files::describe_io_error(io),
             None => cause.to_string(),
         };
         if msg.contains(&text) {

@@ -180,7 +180,11 @@ fn read_attachment(path: &Path, max: u64) -> anyhow::Result<Attachment> {
         |n| n.to_string_lossy().into_owned(),
     );
     let meta = std::fs::metadata(path).map_err(|e| {
-        anyhow::anyhow!("{}: {}", path.display(), cssim::hash::describe_io_error(&e))
+        anyhow::anyhow!(
+            "{}: {}",
+            path.display(),
+            cssim::files::describe_io_error(&e)
+        )
     })?;
     if meta.len() > max {
         bail!(
@@ -190,7 +194,11 @@ fn read_attachment(path: &Path, max: u64) -> anyhow::Result<Attachment> {
         );
     }
     let bytes = std::fs::read(path).map_err(|e| {
-        anyhow::anyhow!("{}: {}", path.display(), cssim::hash::describe_io_error(&e))
+        anyhow::anyhow!(
+            "{}: {}",
+            path.display(),
+            cssim::files::describe_io_error(&e)
+        )
     })?;
     let is_image = image::guess_format(&bytes).is_ok();
     Ok(if is_image {
@@ -279,7 +287,7 @@ fn read_text(reader: impl std::io::Read, what: &str, max: u64) -> anyhow::Result
     reader
         .take(max.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("{what}: {}", cssim::hash::describe_io_error(&e)))?;
+        .map_err(|e| anyhow::anyhow!("{what}: {}", cssim::files::describe_io_error(&e)))?;
     if bytes.len() as u64 > max {
         bail!(
             "{what}: the text is more than {max} bytes; the policy allows at most {max} per part (max_attachment_bytes)"
@@ -302,7 +310,7 @@ fn message_text(args: &SendArgs, max: u64) -> anyhow::Result<Option<String>> {
         (None, Some(f)) if f.as_os_str() == "-" => Some(stdin()?),
         (None, Some(f)) => {
             let file = std::fs::File::open(f).map_err(|e| {
-                anyhow::anyhow!("{}: {}", f.display(), cssim::hash::describe_io_error(&e))
+                anyhow::anyhow!("{}: {}", f.display(), cssim::files::describe_io_error(&e))
             })?;
             Some(read_text(file, &f.display().to_string(), max)?)
         }

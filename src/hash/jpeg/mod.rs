@@ -19,6 +19,8 @@
 //! Damage confined to AC data that the reader steps over goes unnoticed: such
 //! a file gets classic hashes where a full decode might refuse it.
 
+#[cfg(test)]
+mod dc_tests;
 mod huffman;
 mod scan;
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use cssim::hash::{self, Algorithm, Threshold};
 use cssim::hashset::manifest::Hashing;
-use cssim::hashset::sign::PublicKey;
-use cssim::hashset::{HashSet, Lookup};
+use cssim::hashset::sign::IssuerKey;
+use cssim::hashset::{Lookup, SignedSet};
 use serde_json::json;
 
 use crate::hash_cmd::{DecodeOpts, expand_paths, report_failure};
@@ -52,8 +52,8 @@ pub struct CheckArgs {
 }
 
 pub(super) fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
-    let key = PublicKey::read(&args.issuer)?;
-    let mut set = HashSet::open(&args.file, &key.key)?;
+    let key = IssuerKey::read(&args.issuer)?;
+    let mut set = SignedSet::open(&args.file, &key.key)?;
     set.set_bloom_radius(args.radius);
     let algos = set.algorithms();
     let config = set_config(&set, &args.decode);
@@ -178,7 +178,7 @@ fn no_match_reason(l: &Lookup, nearest: Option<hash::Distance>) -> String {
 /// JPEG DC route, classic hash size), with the size limits of `opts`. An
 /// option given that says otherwise is overridden, with a note on stderr:
 /// hashes made another way would never match.
-fn set_config(set: &HashSet, opts: &DecodeOpts) -> hash::HashConfig {
+fn set_config(set: &SignedSet, opts: &DecodeOpts) -> hash::HashConfig {
     let mut config = set.hash_config();
     let recorded = Hashing::of(&config);
     let size = config_size(&config);

@@ -6,8 +6,8 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use cssim::hash::{self, Algorithm};
 use cssim::hashset::interchange::{self, Format};
-use cssim::hashset::sign::{PublicKey, SecretKey};
-use cssim::hashset::{HashSet, format, manifest};
+use cssim::hashset::sign::{IssuerKey, SecretKey};
+use cssim::hashset::{self, SignedSet, manifest};
 use serde_json::json;
 
 use crate::{EXIT_OK, EXIT_SOME_FAILED, style};
@@ -153,17 +153,22 @@ pub fn run(args: HashsetArgs) -> anyhow::Result<u8> {
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), hash::describe_io_error(&e)))
+    std::fs::read(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            path.display(),
+            cssim::files::describe_io_error(&e)
+        )
+    })
 }
 
 fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
     let bytes = read(&args.file)?;
-    let info = format::inspect(&bytes).map_err(|e| e.in_file(&args.file))?;
+    let info = hashset::inspect(&bytes).map_err(|e| e.in_file(&args.file))?;
     let verified = match &args.issuer {
         Some(p) => {
-            let key = PublicKey::read(p)?;
-            HashSet::from_bytes(&bytes, &key.key).map_err(|e| e.in_file(&args.file))?;
+            let key = IssuerKey::read(p)?;
+            SignedSet::from_bytes(&bytes, &key.key).map_err(|e| e.in_file(&args.file))?;
             format!("signature valid ({} {})", key.issuer, key.fingerprint())
         }
         None => "signature not verified (pass --issuer PUBKEY to verify)".to_string(),
@@ -250,8 +255,8 @@ fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
 }
 
 fn run_verify(args: VerifyArgs) -> anyhow::Result<u8> {
-    let key = PublicKey::read(&args.issuer)?;
-    match HashSet::open(&args.file, &key.key) {
+    let key = IssuerKey::read(&args.issuer)?;
+    match SignedSet::open(&args.file, &key.key) {
         Ok(set) => {
             let m = set.manifest();
             let expiry = m
@@ -288,7 +293,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<u8> {
         imported.entries.iter().map(|(d, l)| (d, l.as_ref())),
         Format::Csv,
     )?;
-    cssim::hashset::write_atomic(&args.output, text.as_bytes(), false)?;
+    cssim::files::write_atomic(&args.output, text.as_bytes(), false)?;
     println!(
         "wrote {} entries to {} ({} duplicates dropped, {} below PDQ quality {})",
         imported.entries.len(),
@@ -301,9 +306,9 @@ fn run_import(args: ImportArgs) -> anyhow::Result<u8> {
 }
 
 fn run_export(args: ExportArgs) -> anyhow::Result<u8> {
-    let key = PublicKey::read(&args.issuer)?;
+    let key = IssuerKey::read(&args.issuer)?;
     // Exporting is auditing: an expired set can still be read out.
-    let set = HashSet::open_ignoring_expiry(&args.file, &key.key)?;
+    let set = SignedSet::open_ignoring_expiry(&args.file, &key.key)?;
     let algos: Vec<Algorithm> = match args.format.algorithm() {
         Some(a) => vec![a],
         None => set.algorithms(),
@@ -313,7 +318,7 @@ fn run_export(args: ExportArgs) -> anyhow::Result<u8> {
         entries.extend(set.entries(a).map_err(|e| e.in_file(&args.file))?);
     }
     let text = interchange::write(entries.iter().map(|(d, l)| (d, *l)), args.format)?;
-    cssim::hashset::write_atomic(&args.output, text.as_bytes(), false)?;
+    cssim::files::write_atomic(&args.output, text.as_bytes(), false)?;
     println!(
         "wrote {} entries to {}",
         entries.len(),

@@ -1,13 +1,13 @@
 //! Rollback protection through the public API: a set's signed expiry
-//! (`HashSet::open` refuses an expired set) and its version
+//! (`SignedSet::open` refuses an expired set) and its version
 //! (`VersionPins` refuses a lower one than already accepted).
 
 use std::path::Path;
 
-use cssim::hash::{Algorithm, Digest};
-use cssim::hashset::format::{self, SectionKind};
-use cssim::hashset::manifest::parse_rfc3339;
-use cssim::hashset::{Builder, Error, HashSet, Label, Representation, VersionPins, sign};
+use crate::hash::{Algorithm, Digest};
+use crate::hashset::format::{self, SectionKind};
+use crate::hashset::manifest::parse_rfc3339;
+use crate::hashset::{Builder, Error, Label, Representation, SignedSet, VersionPins, sign};
 use ed25519_dalek::SigningKey;
 
 const CREATED: &str = "2025-06-01T00:00:00Z";
@@ -46,7 +46,7 @@ fn an_expired_set_is_refused_naming_file_expiry_and_now() {
     let vk = key().verifying_key();
 
     // One second before the expiry it is fresh; at the expiry it is not.
-    let set = HashSet::open_ignoring_expiry(&p, &vk).unwrap();
+    let set = SignedSet::open_ignoring_expiry(&p, &vk).unwrap();
     assert_eq!(
         set.manifest().expires.as_deref(),
         Some("2026-01-01T00:00:00Z")
@@ -59,7 +59,7 @@ fn an_expired_set_is_refused_naming_file_expiry_and_now() {
          an expired set; the issuer must publish a newer one"
     );
 
-    let e = HashSet::open_at(&p, &vk, NEW_YEAR_2026 + 86_400 + 3_661).unwrap_err();
+    let e = SignedSet::open_at(&p, &vk, NEW_YEAR_2026 + 86_400 + 3_661).unwrap_err();
     assert!(matches!(e.kind(), Error::Expired { .. }), "{e:?}");
     assert_eq!(
         e.to_string(),
@@ -69,10 +69,10 @@ fn an_expired_set_is_refused_naming_file_expiry_and_now() {
             p.display()
         )
     );
-    assert!(HashSet::open_at(&p, &vk, NEW_YEAR_2026 - 1).is_ok());
+    assert!(SignedSet::open_at(&p, &vk, NEW_YEAR_2026 - 1).is_ok());
 
     // By the system clock (this test runs after 2026-01-01).
-    let e = HashSet::open(&p, &vk).unwrap_err();
+    let e = SignedSet::open(&p, &vk).unwrap_err();
     assert!(matches!(e.kind(), Error::Expired { .. }), "{e:?}");
     let msg = e.to_string();
     assert!(
@@ -93,7 +93,7 @@ fn a_set_expiring_in_the_future_opens() {
         1,
         Some("2099-01-01T00:00:00+01:00"),
     );
-    let set = HashSet::open(&p, &key().verifying_key()).unwrap();
+    let set = SignedSet::open(&p, &key().verifying_key()).unwrap();
     assert_eq!(set.manifest().total_entries(), 1);
     // The offset counts: 2099-01-01T00:00:00+01:00 is 2098-12-31T23:00:00Z.
     let until = parse_rfc3339("t", "2098-12-31T23:00:00Z").unwrap() as u64;
@@ -109,7 +109,7 @@ fn a_set_expiring_in_the_future_opens() {
 #[test]
 fn a_set_without_expiry_opens_at_any_time_and_keeps_the_old_bytes() {
     let (bytes, _) = builder(1, None).build(&key()).unwrap();
-    let set = HashSet::from_bytes(&bytes, &key().verifying_key()).unwrap();
+    let set = SignedSet::from_bytes(&bytes, &key().verifying_key()).unwrap();
     assert_eq!(set.manifest().expires, None);
     set.check_fresh(u64::MAX).unwrap();
     // No `"expires": null`: a set built without an expiry has the bytes it
@@ -164,7 +164,7 @@ fn a_signed_manifest_with_an_unusable_expiry_is_refused() {
         })
         .collect();
     let forged = format::encode(&sections, &key());
-    let e = HashSet::from_bytes(&forged, &key().verifying_key()).unwrap_err();
+    let e = SignedSet::from_bytes(&forged, &key().verifying_key()).unwrap_err();
     assert_eq!(
         e.to_string(),
         "manifest: expires: '2024-01-01T00:00:00Z' is not after the creation time 2025-06-01T00:00:00Z"
@@ -184,14 +184,14 @@ fn pins_refuse_a_rollback_across_loads() {
     // A client accepts v2 and remembers it.
     let mut pins = VersionPins::load(&pins_path).unwrap();
     assert!(pins.is_empty());
-    let set = HashSet::open(&v2, &vk).unwrap();
+    let set = SignedSet::open(&v2, &vk).unwrap();
     pins.check_and_record(set.manifest()).unwrap();
     pins.save(&pins_path).unwrap();
 
     // Later, offered v1: refused, and the pins file is unchanged.
     let saved = std::fs::read(&pins_path).unwrap();
     let mut pins = VersionPins::load(&pins_path).unwrap();
-    let set = HashSet::open(&v1, &vk).unwrap();
+    let set = SignedSet::open(&v1, &vk).unwrap();
     let e = pins
         .check_and_record(set.manifest())
         .map_err(|e| e.in_file(&v1))
@@ -218,7 +218,7 @@ fn pins_refuse_a_rollback_across_loads() {
 
     // v2 again and then v3 are accepted; v3 becomes the pin.
     for (p, pinned) in [(&v2, 2), (&v3, 3)] {
-        let set = HashSet::open(p, &vk).unwrap();
+        let set = SignedSet::open(p, &vk).unwrap();
         pins.check_and_record(set.manifest()).unwrap();
         assert_eq!(pins.pinned(&fp, "test"), Some(pinned));
     }
@@ -226,7 +226,7 @@ fn pins_refuse_a_rollback_across_loads() {
     let pins = VersionPins::load(&pins_path).unwrap();
     assert_eq!(pins.pinned(&fp, "test"), Some(3));
     assert!(
-        pins.check(HashSet::open(&v2, &vk).unwrap().manifest())
+        pins.check(SignedSet::open(&v2, &vk).unwrap().manifest())
             .is_err()
     );
 }
@@ -234,8 +234,8 @@ fn pins_refuse_a_rollback_across_loads() {
 #[test]
 fn the_shipped_demo_set_expires_in_2036_and_is_pinned_by_version() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let issuer = sign::PublicKey::read(&root.join("hashsets/demo-issuer.key.pub")).unwrap();
-    let set = HashSet::from_bytes(cssim::workspace::DEMO_HASHSET, &issuer.key).unwrap();
+    let issuer = sign::IssuerKey::read(&root.join("hashsets/demo-issuer.key.pub")).unwrap();
+    let set = SignedSet::from_bytes(crate::workspace::DEMO_HASHSET, &issuer.key).unwrap();
     let m = set.manifest();
     assert_eq!((m.name.as_str(), m.version), ("demo", 1));
     assert_eq!(m.issuer.fingerprint, "dd4bc08c5e67c17e");

@@ -1,24 +1,69 @@
-//! Atomic file writes.
+//! Files: atomic writes, the secret-file permission rule, and the short
+//! reason an I/O error is given in every error message.
 //!
-//! Writing a file so that readers see either the old file or the whole new
-//! one, never a prefix: write a temporary file in the same folder, flush it
-//! to disk, then rename it over the target (rename is atomic within a file
-//! system, which is why the temporary file must not live in `/tmp`), then
-//! flush the folder, so that the rename itself survives a crash.
+//! The one place every module (hash sets, identities, issuer keys, the
+//! workspace, the relay) writes a file from: [`write_atomic`] writes a file
+//! so that readers see either the old file or the whole new one, never a
+//! prefix: a temporary file in the same folder, flushed to disk, then
+//! renamed over the target (rename is atomic within a file system, which is
+//! why the temporary file must not live in `/tmp`), then the folder flushed,
+//! so that the rename itself survives a crash. Key files are read and
+//! written through [`crate::keys`], which builds on this module.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `path` atomically. With `private`, the file is created
-/// readable by its owner only (mode 0600 on Unix) *before* any byte is
-/// written, so a secret is never briefly world-readable.
+/// A file could not be written (or its folder created): the file and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {}", path.display(), describe_io_error(source))]
+pub struct WriteError {
+    /// The file (or the folder that could not be created).
+    pub path: PathBuf,
+    /// The underlying error.
+    pub source: std::io::Error,
+}
+
+/// A short, lower-case reason for an I/O error ("no such file", "permission
+/// denied"), without the OS error number: what every error message that
+/// names a file says after the file's name.
+pub fn describe_io_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a directory".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Writes `bytes` to `path` atomically; the error names `path`. With
+/// `private`, the file is created readable by its owner only (mode 0600 on
+/// Unix) *before* any byte is written, so a secret is never briefly
+/// world-readable. The folder must exist ([`create_parent`] makes it).
 ///
-/// On failure the temporary file is removed and `path` is untouched; the
-/// caller names `path` in its own error. The one exception is a failure to
-/// flush the folder after the rename: the new content is then in place but
-/// may not survive a crash, and the error says so.
-pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
+/// On failure the temporary file is removed and `path` is untouched. The
+/// one exception is a failure to flush the folder after the rename: the new
+/// content is then in place but may not survive a crash, and the error says
+/// so.
+pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), WriteError> {
+    write_atomic_io(path, bytes, private).map_err(|source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Creates `path`'s folder (and the folders above it) if missing.
+pub fn create_parent(path: &Path) -> Result<(), WriteError> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => fs::create_dir_all(dir).map_err(|source| WriteError {
+            path: dir.to_path_buf(),
+            source,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn write_atomic_io(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -49,7 +94,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
 
 /// Refuses a secret file that group or others may read (Unix), as OpenSSH
 /// does: a key anyone on the machine could copy is not a secret. The one
-/// rule for every secret key cssim reads (identities, hash-set issuers);
+/// rule for every secret key cssim reads (identities, hash-set issuers,
+/// through [`crate::keys::read_secret_text`]);
 /// the error is the reason, with the command that fixes it, for the caller
 /// to put next to the file's name. A file that cannot be examined passes
 /// here (reading it reports why).
@@ -179,6 +225,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         sync_dir(dir.path()).unwrap();
         sync_dir(&dir.path().join("missing")).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_file_and_a_short_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("missing-dir").join("out.bin");
+        let e = write_atomic(&p, b"x", false).unwrap_err();
+        assert_eq!(e.to_string(), format!("{}: no such file", p.display()));
+        create_parent(&p).unwrap();
+        write_atomic(&p, b"x", false).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"x");
     }
 
     #[test]

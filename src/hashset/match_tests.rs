@@ -1,11 +1,11 @@
 //! Invariants of matching: the multi-index equals brute force, and Bloom
 //! filters have no false negatives.
 
-use cssim::hash::{Algorithm, Digest, Threshold};
-use cssim::hashset::bloom::Filter;
-use cssim::hashset::list::pack_into;
-use cssim::hashset::mih::Index;
-use cssim::hashset::{Builder, HashSet, Representation, brute};
+use crate::hash::{Algorithm, Digest, Threshold};
+use crate::hashset::bloom::Filter;
+use crate::hashset::list::pack_into;
+use crate::hashset::mih::Index;
+use crate::hashset::{Builder, Representation, SignedSet, brute};
 use proptest::prelude::*;
 
 /// Flips `k` distinct bits of `bytes`, chosen by `picks`.
@@ -175,7 +175,7 @@ fn lookups_through_the_file_equal_brute_force() {
     for e in &entries {
         b.add(Digest::new(Algorithm::Pdq, e.clone()), None);
     }
-    let set = HashSet::from_bytes(&b.build(&key).unwrap().0, &key.verifying_key()).unwrap();
+    let set = SignedSet::from_bytes(&b.build(&key).unwrap().0, &key.verifying_key()).unwrap();
     let all: Vec<Digest> = set
         .entries(Algorithm::Pdq)
         .unwrap()

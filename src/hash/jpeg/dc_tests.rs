@@ -1,9 +1,9 @@
 //! The classic hashes' JPEG route: thumbnails from DC coefficients
-//! (`cssim::hash::jpeg`) against thumbnails from fully decoded pixels.
+//! (`crate::hash::jpeg`) against thumbnails from fully decoded pixels.
 
 use std::path::{Path, PathBuf};
 
-use cssim::hash::{self, Algorithm, HashConfig, decode, jpeg, thumbnail};
+use crate::hash::{self, Algorithm, HashConfig, decode, jpeg, thumbnail};
 use image::metadata::Orientation;
 
 const ORIENTATIONS: [Orientation; 8] = [
@@ -157,8 +157,10 @@ fn small_jpegs_are_decoded_fully() {
 #[test]
 fn both_routes_give_classic_hashes_within_four_bits() {
     let algos = [Algorithm::Ahash, Algorithm::Dhash, Algorithm::Phash];
-    let mut fast = HashConfig::default();
-    fast.jpeg_dc = true;
+    let fast = HashConfig {
+        jpeg_dc: true,
+        ..HashConfig::default()
+    };
     let full = HashConfig::default();
     let mut identical = 0;
     let mut total = 0;
@@ -282,8 +284,10 @@ fn dc_images_match_libjpeg_turbo_on_every_structure() {
 fn cmyk_rgb_arithmetic_and_truncated_jpegs_are_left_to_the_full_decoder() {
     let dir = root().join("tests/data/jpeg");
     let algos = [Algorithm::Phash, Algorithm::Dhash];
-    let mut dc = HashConfig::default();
-    dc.jpeg_dc = true;
+    let dc = HashConfig {
+        jpeg_dc: true,
+        ..HashConfig::default()
+    };
     for name in [
         "cmyk_adobe_coffee_203x141.jpg",
         "rgb_no_transform_chelsea_203x141.jpg",
@@ -411,8 +415,10 @@ fn exif_orientation(o: u16) -> Vec<u8> {
 /// Both routes give the same classic hashes, or the same error.
 fn assert_routes_agree(bytes: &[u8], what: &str) {
     let algos = [Algorithm::Phash, Algorithm::Dhash, Algorithm::Ahash];
-    let mut dc = HashConfig::default();
-    dc.jpeg_dc = true;
+    let dc = HashConfig {
+        jpeg_dc: true,
+        ..HashConfig::default()
+    };
     let a = hash::digest_bytes(bytes, &algos, &dc);
     let b = hash::digest_bytes(bytes, &algos, &HashConfig::default());
     assert_eq!(

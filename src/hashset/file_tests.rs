@@ -1,9 +1,9 @@
 //! The hash-set file: signatures, tampering, truncation, bad input, and
 //! reproducible builds, through the public API.
 
-use cssim::hash::{Algorithm, Digest, Distance, Threshold};
-use cssim::hashset::format::{self, SectionKind};
-use cssim::hashset::{Builder, Error, HashSet, Label, Representation};
+use crate::hash::{Algorithm, Digest, Distance, Threshold};
+use crate::hashset::format::{self, SectionKind};
+use crate::hashset::{Builder, Error, Label, Representation, SignedSet};
 use ed25519_dalek::SigningKey;
 
 fn key() -> SigningKey {
@@ -39,7 +39,7 @@ fn both() -> Vec<u8> {
 
 #[test]
 fn a_good_file_loads_and_matches() {
-    let set = HashSet::from_bytes(&both(), &key().verifying_key()).unwrap();
+    let set = SignedSet::from_bytes(&both(), &key().verifying_key()).unwrap();
     assert_eq!(set.manifest().total_entries(), 2);
     assert_eq!(set.algorithms(), vec![Algorithm::Pdq, Algorithm::Md5]);
     let mut q = vec![0x0f; 32];
@@ -73,7 +73,7 @@ fn flipping_any_single_byte_is_caught() {
                 let mut bad = file.clone();
                 bad[i] ^= flip;
                 assert!(
-                    HashSet::from_bytes(&bad, &vk).is_err(),
+                    SignedSet::from_bytes(&bad, &vk).is_err(),
                     "byte {i} ^ {flip:#x} of {} went unnoticed",
                     file.len()
                 );
@@ -97,7 +97,7 @@ fn truncation_names_the_section() {
     let file = both();
     let vk = key().verifying_key();
     let check = |len: usize, section: &str| {
-        let e = HashSet::from_bytes(&file[..len], &vk).unwrap_err();
+        let e = SignedSet::from_bytes(&file[..len], &vk).unwrap_err();
         assert_eq!(
             e.to_string(),
             format!("truncated at section {section}"),
@@ -116,21 +116,21 @@ fn truncation_names_the_section() {
     check(file.len() - 64, "signature");
     let mut long = file.clone();
     long.push(0);
-    let e = HashSet::from_bytes(&long, &vk).unwrap_err();
+    let e = SignedSet::from_bytes(&long, &vk).unwrap_err();
     assert_eq!(e.to_string(), "1 unexpected bytes after the signature");
 }
 
 #[test]
 fn wrong_issuer_key_is_refused_and_says_whose_it_claims() {
     let other = SigningKey::from_bytes(&[1u8; 32]).verifying_key();
-    let e = HashSet::from_bytes(&both(), &other).unwrap_err();
+    let e = SignedSet::from_bytes(&both(), &other).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::SignatureInvalid { .. }));
     assert!(
         msg.starts_with("signature invalid (expected issuer fingerprint "),
         "{msg}"
     );
-    let real = cssim::hashset::sign::fingerprint(&key().verifying_key());
+    let real = crate::hashset::sign::fingerprint(&key().verifying_key());
     assert!(msg.ends_with(&format!("the file claims {real})")), "{msg}");
 }
 
@@ -138,7 +138,7 @@ fn wrong_issuer_key_is_refused_and_says_whose_it_claims() {
 fn a_future_version_is_named() {
     let mut file = both();
     file[8] = 3;
-    let e = HashSet::from_bytes(&file, &key().verifying_key()).unwrap_err();
+    let e = SignedSet::from_bytes(&file, &key().verifying_key()).unwrap_err();
     assert_eq!(
         e.to_string(),
         "unsupported version 3 (this build reads 1 to 2)"
@@ -153,7 +153,7 @@ fn open_names_the_file() {
         .write_to(&p, &key())
         .unwrap();
     let other = SigningKey::from_bytes(&[1u8; 32]).verifying_key();
-    let e = HashSet::open(&p, &other).unwrap_err();
+    let e = SignedSet::open(&p, &other).unwrap_err();
     assert!(
         e.to_string()
             .starts_with(&format!("{}: signature invalid", p.display()))
@@ -179,7 +179,7 @@ fn duplicates_are_dropped_counted_and_labelled_copies_kept() {
     assert_eq!(summary.duplicates, 3);
     assert_eq!(summary.algorithms[1].added, 3);
     assert_eq!(summary.algorithms[1].duplicates, 2);
-    let set = HashSet::from_bytes(&bytes, &key().verifying_key()).unwrap();
+    let set = SignedSet::from_bytes(&bytes, &key().verifying_key()).unwrap();
     let e = set.entries(Algorithm::Md5).unwrap();
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].1.unwrap().category, "later label");
@@ -187,7 +187,7 @@ fn duplicates_are_dropped_counted_and_labelled_copies_kept() {
 
 #[test]
 fn thresholds_outside_the_hash_are_refused() {
-    let set = HashSet::from_bytes(&both(), &key().verifying_key()).unwrap();
+    let set = SignedSet::from_bytes(&both(), &key().verifying_key()).unwrap();
     let e = set.lookup(&pdq(0), Threshold(257)).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -248,7 +248,7 @@ fn bloom_only_sets_report_probes_and_compounded_fpr() {
         .build(&key())
         .unwrap()
         .0;
-    let mut set = HashSet::from_bytes(&bytes, &key().verifying_key()).unwrap();
+    let mut set = SignedSet::from_bytes(&bytes, &key().verifying_key()).unwrap();
     assert!(matches!(
         set.entries(Algorithm::Pdq),
         Err(Error::NotRecoverable)
@@ -320,8 +320,8 @@ fn a_file_changed_after_signing_says_so() {
         .find(|(k, _, _)| *k != SectionKind::Manifest)
         .unwrap();
     file[start] ^= 1;
-    let e = HashSet::from_bytes(&file, &key().verifying_key()).unwrap_err();
-    let real = cssim::hashset::sign::fingerprint(&key().verifying_key());
+    let e = SignedSet::from_bytes(&file, &key().verifying_key()).unwrap_err();
+    let real = crate::hashset::sign::fingerprint(&key().verifying_key());
     assert!(matches!(e, Error::ChangedAfterSigning { .. }));
     assert_eq!(
         e.to_string(),
