@@ -8,15 +8,12 @@ use cssim::hash::{Algorithm, Digest};
 use cssim::hashset::format::{self, SectionKind};
 use cssim::hashset::manifest::parse_rfc3339;
 use cssim::hashset::{Builder, Error, HashSet, Label, Representation, VersionPins, sign};
-use ed25519_dalek::SigningKey;
+
+use crate::util::key;
 
 const CREATED: &str = "2025-06-01T00:00:00Z";
 /// 2026-01-01T00:00:00Z in seconds since the Unix epoch.
 const NEW_YEAR_2026: u64 = 1_767_225_600;
-
-fn key() -> SigningKey {
-    SigningKey::from_bytes(&[42u8; 32])
-}
 
 fn builder(version: u32, expires: Option<&str>) -> Builder {
     let mut b = Builder::new("test", "Test issuer");

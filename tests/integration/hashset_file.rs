@@ -6,9 +6,7 @@ use cssim::hashset::format::{self, SectionKind};
 use cssim::hashset::{Builder, Error, HashSet, Label, Representation};
 use ed25519_dalek::SigningKey;
 
-fn key() -> SigningKey {
-    SigningKey::from_bytes(&[42u8; 32])
-}
+use crate::util::key;
 
 fn pdq(fill: u8) -> Digest {
     Digest::new(Algorithm::Pdq, vec![fill; 32])

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use cssim::hash::{self, Algorithm, HashConfig, decode, jpeg, thumbnail};
 use image::metadata::Orientation;
 
+use crate::util::root;
+
 const ORIENTATIONS: [Orientation; 8] = [
     Orientation::NoTransforms,
     Orientation::Rotate90,
@@ -16,10 +18,6 @@ const ORIENTATIONS: [Orientation; 8] = [
     Orientation::Rotate90FlipH,
     Orientation::Rotate270FlipH,
 ];
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Every committed JPEG, sorted.
 fn committed_jpegs() -> Vec<PathBuf> {

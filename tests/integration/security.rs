@@ -19,11 +19,9 @@ use cssim::relay::{
 use cssim::workspace::Workspace;
 use sha2::{Digest as _, Sha256};
 
-const LISTED: &str = "examples/images/listed/rocket.jpg";
+use crate::util::root;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+const LISTED: &str = "examples/images/listed/rocket.jpg";
 
 fn now() -> u64 {
     std::time::SystemTime::now()
