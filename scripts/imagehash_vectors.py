@@ -19,7 +19,7 @@ BMP and lossless WebP, whose pixels every decoder agrees on; 0 for JPEG and
 lossy WebP, where decoders differ in their last bits), exif_orientation (the
 EXIF Orientation tag, 1 if none: imagehash ignores it, so cssim matches these
 rows with --no-exif-rotate), then ahash, dhash, phash, ahash16, dhash16,
-phash16 in imagehash's hex. tests/imagehash_vectors.rs asserts cssim's values
+phash16 in imagehash's hex. tests/integration/imagehash_vectors.rs asserts cssim's values
 equal these on every lossless row.
 """
 import argparse

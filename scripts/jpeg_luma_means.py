@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write tests/data/jpeg/luma_block_means.csv: the mean of 8x8 luma blocks of
 each JPEG fixture as libjpeg-turbo decodes it, the oracle for the DC reader
-(src/hash/jpeg/) in tests/jpeg_dc.rs.
+(src/hash/jpeg/) in src/hash/jpeg/dc_tests.rs.
 
 usage: scripts/jpeg_luma_means.py      (Pillow; scripts/setup-reference-venv.sh)
 

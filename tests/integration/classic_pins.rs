@@ -3,8 +3,8 @@
 //! These are cssim's own outputs, pinned so that an upgrade of a decoder that
 //! changes hashes is caught here rather than silently invalidating hash sets
 //! built with an older version. The PNGs' values are imagehash 4.3's too
-//! (`tests/imagehash_vectors.rs` checks every lossless file against it); the
-//! JPEGs' are what cssim's decoder gives, which `tests/imagehash_vectors.rs`
+//! (`tests/integration/imagehash_vectors.rs` checks every lossless file against it); the
+//! JPEGs' are what cssim's decoder gives, which `tests/integration/imagehash_vectors.rs`
 //! bounds against imagehash's.
 //!
 //! [`DC_PINS`] pins the opt-in JPEG-DC route (`HashConfig::jpeg_dc`) on the

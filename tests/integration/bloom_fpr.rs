@@ -18,9 +18,7 @@ use cssim::hash::{self, Algorithm, Digest, HashConfig};
 use cssim::hashset::{Builder, Representation, SignedSet};
 use ed25519_dalek::SigningKey;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::util::root;
 
 fn images(folder: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("examples/images").join(folder))

@@ -3,13 +3,9 @@
 //! measured against, and that every figure is given to the nanosecond the
 //! clock measured, not to a dozen digits.
 
-use std::path::Path;
-
 use assert_cmd::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::util::root;
 
 fn bench(args: &[&str]) -> serde_json::Value {
     let out = Command::cargo_bin("cssim")

@@ -10,26 +10,16 @@ use std::process::Output;
 use assert_cmd::Command;
 use tempfile::TempDir;
 
+use crate::util::{root, stderr, stdout};
+
 const LISTED: &str = "examples/images/listed/rocket.jpg";
 const EXIF6: &str = "tests/data/jpeg/exif_orient6_chelsea_stored_141x203.jpg";
 const CREATED: &str = "2025-06-01T00:00:00Z";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn cssim() -> Command {
     let mut c = Command::cargo_bin("cssim").expect("binary");
     c.env("NO_COLOR", "1").current_dir(root());
     c
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {

@@ -3,15 +3,10 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use image::{ImageFormat, RgbImage};
 use predicates::prelude::*;
 
-fn cssim() -> Command {
-    let mut c = Command::cargo_bin("cssim").expect("binary");
-    c.env("NO_COLOR", "1");
-    c
-}
+use crate::util::cssim;
 
 /// A 0600 copy of the committed demo issuer key in `dir`: git checks the
 /// file out 0644, and cssim refuses a secret key others may read.

@@ -5,17 +5,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-const MD5_A: &str = "900150983cd24fb0d6963f7d28e17f72";
+use crate::util::cssim;
 
-fn cssim() -> Command {
-    let mut c = Command::cargo_bin("cssim").expect("binary built");
-    c.env("NO_COLOR", "1");
-    c
-}
+const MD5_A: &str = "900150983cd24fb0d6963f7d28e17f72";
 
 /// A folder with a key pair (`issuer.key`, `issuer.key.pub`) and three
 /// "listed" files.

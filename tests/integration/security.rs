@@ -19,11 +19,9 @@ use cssim::relay::{
 use cssim::workspace::Workspace;
 use sha2::{Digest as _, Sha256};
 
-const LISTED: &str = "examples/images/listed/rocket.jpg";
+use crate::util::root;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+const LISTED: &str = "examples/images/listed/rocket.jpg";
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -1236,7 +1234,7 @@ fn a_failed_send_files_no_report() {
 }
 
 /// Issue 8.8: an unknown relay scheme (`ftp://`; `https://` is served
-/// since the relay has TLS, see tests/relay_serve.rs) is refused, not taken
+/// since the relay has TLS, see tests/integration/relay_serve.rs) is refused, not taken
 /// for a file name; a secret key readable by others is refused.
 #[test]
 fn unknown_relay_schemes_and_open_key_files_are_refused() {

@@ -4,16 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use image::{ImageFormat, RgbImage};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-fn cssim() -> Command {
-    let mut c = Command::cargo_bin("cssim").expect("binary built");
-    c.env("NO_COLOR", "1");
-    c
-}
+use crate::util::cssim;
 
 /// A smooth, non-flat test picture (so PDQ quality is high).
 fn picture(w: u32, h: u32) -> RgbImage {

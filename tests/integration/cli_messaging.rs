@@ -2,19 +2,16 @@
 //! relay show, moderate, demo — and every kind of bad input the issue lists.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use assert_cmd::Command;
 use cssim::message::Attachment;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
+use crate::util::{root, stderr, stdout};
+
 const LISTED: &str = "examples/images/listed/rocket.jpg";
 const BENIGN: &str = "examples/images/benign/astronaut.jpg";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn cssim(ws: &Path) -> Command {
     let mut c = Command::cargo_bin("cssim").expect("binary");
@@ -42,14 +39,6 @@ fn workspace() -> Ws {
             "identities: alice, bob, moderator",
         ));
     Ws { _dir: dir, path }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn send_json(ws: &Path, args: &[&str]) -> serde_json::Value {
