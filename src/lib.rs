@@ -38,5 +38,6 @@ pub mod hashset;
 pub mod message;
 pub mod moderation;
 pub mod relay;
+pub mod report;
 pub mod scan;
 pub mod workspace;

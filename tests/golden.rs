@@ -7,7 +7,10 @@
 #[test]
 fn cli_outputs() {
     trycmd::TestCases::new()
-        .register_bin("cssim", std::path::PathBuf::from(env!("CARGO_BIN_EXE_cssim")))
+        .register_bin(
+            "cssim",
+            std::path::PathBuf::from(env!("CARGO_BIN_EXE_cssim")),
+        )
         .env("NO_COLOR", "1")
         .case("tests/cmd/*.toml");
 }

@@ -33,6 +33,17 @@ pub struct Label {
     pub source: Option<String>,
 }
 
+/// `category (source)`, or the category alone: how every table and
+/// verdict names an entry's label.
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{} ({source})", self.category),
+            None => f.write_str(&self.category),
+        }
+    }
+}
+
 impl Label {
     /// A label with a category and no source.
     pub fn new(category: impl Into<String>) -> Label {

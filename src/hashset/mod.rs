@@ -43,6 +43,7 @@
 pub mod bloom;
 pub mod brute;
 mod builder;
+mod check;
 mod error;
 pub mod format;
 pub mod interchange;
@@ -54,6 +55,7 @@ pub mod pins;
 pub mod sign;
 
 pub use builder::{AlgorithmSummary, BuildSummary, Builder, DEFAULT_FPR};
+pub use check::{Check, CheckedLookup};
 pub use error::Error;
 pub use list::Label;
 pub use lookup::{BloomAnswer, HashSet, Lookup, Match, MemoryUsage};

@@ -62,10 +62,7 @@ impl Matcher for crate::hashset::HashSet {
             .into_iter()
             .map(|m| Hit {
                 distance: m.distance,
-                label: m.label.map(|l| match l.source {
-                    Some(src) => format!("{} ({src})", l.category),
-                    None => l.category,
-                }),
+                label: m.label.map(|l| l.to_string()),
                 entry: m.entry.map(|d| d.to_hex()),
                 false_positive_rate: fpr,
             })
@@ -480,9 +477,8 @@ impl Run<'_, '_> {
                     continue;
                 };
                 let min = self.scanner.policy.min_pdq_quality;
-                if pdq.quality.0 < min {
-                    let reason = format!("PDQ quality {} below {min}, not matched", pdq.quality);
-                    self.unscannable(part.clone(), Cause::LowQuality, reason);
+                if let Err(low) = hash::pdq::quality_gate(pdq.quality, min) {
+                    self.unscannable(part.clone(), Cause::LowQuality, low.to_string());
                     continue;
                 }
                 self.check(part.clone(), pdq.hash.to_digest());
@@ -508,9 +504,8 @@ impl Run<'_, '_> {
             return;
         };
         let min = self.scanner.policy.min_pdq_quality;
-        if variants.quality.0 < min {
-            let reason = format!("PDQ quality {} below {min}, not matched", variants.quality);
-            self.unscannable(part.clone(), Cause::LowQuality, reason);
+        if let Err(low) = hash::pdq::quality_gate(variants.quality, min) {
+            self.unscannable(part.clone(), Cause::LowQuality, low.to_string());
             return;
         }
         let threshold = self.scanner.policy.threshold(Algorithm::Pdq);

@@ -1,0 +1,97 @@
+//! The terminal table.
+
+use super::{Align, Cell, Column, Error, Exporter, Layout, Tabular, Tone};
+
+/// Rows under a header, cells padded to their columns' widths (or separated
+/// by tabs, as the result's [`Layout`] says); [`Tone`]s coloured when asked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Table {
+    colour: bool,
+}
+
+impl Table {
+    /// A table without colour.
+    pub fn plain() -> Table {
+        Table { colour: false }
+    }
+
+    /// A table with colour when `colour` (the caller decides: a terminal,
+    /// no `NO_COLOR`).
+    pub fn coloured(colour: bool) -> Table {
+        Table { colour }
+    }
+
+    fn paint(&self, cell: &Cell, text: String) -> String {
+        let code = match cell.tone {
+            Tone::Plain => return text,
+            Tone::Alarm => "1;31",
+            Tone::Calm => "32",
+        };
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text
+        }
+    }
+
+    fn line(&self, columns: &[Column], layout: Layout, cells: &[Cell]) -> String {
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if layout == Layout::Tabs {
+                if i > 0 {
+                    line.push('\t');
+                }
+                line.push_str(&self.paint(cell, cell.text.clone()));
+                continue;
+            }
+            let column = columns.get(i);
+            if i > 0 {
+                line.push_str(column.map_or(" ", |c| c.gap));
+            }
+            let last = i + 1 == cells.len();
+            let text = match column {
+                Some(c) if !last => pad(&cell.text, c.width, c.align),
+                _ => cell.text.clone(),
+            };
+            line.push_str(&self.paint(cell, text));
+        }
+        line.push('\n');
+        line
+    }
+}
+
+/// `text` padded with spaces to `width` characters, as `format!("{:<w$}")`
+/// and `format!("{:>w$}")` pad.
+fn pad(text: &str, width: usize, align: Align) -> String {
+    match align {
+        Align::Left => format!("{text:<width$}"),
+        Align::Right => format!("{text:>width$}"),
+    }
+}
+
+impl Exporter for Table {
+    fn header<T: Tabular>(&self) -> String {
+        if T::layout() == Layout::Tabs {
+            return String::new();
+        }
+        let columns = T::columns();
+        let names: Vec<Cell> = columns.iter().map(|c| Cell::from(c.name)).collect();
+        self.line(&columns, Layout::Aligned, &names)
+    }
+
+    fn record<T: Tabular>(&self, result: &T) -> Result<String, Error> {
+        let columns = T::columns();
+        Ok(result
+            .rows()
+            .iter()
+            .map(|row| self.line(&columns, T::layout(), row))
+            .collect())
+    }
+
+    fn document<T: Tabular>(&self, result: &T) -> Result<String, Error> {
+        let mut out: String = result.preamble().iter().map(|l| format!("{l}\n")).collect();
+        out.push_str(&self.header::<T>());
+        out.push_str(&self.record(result)?);
+        Ok(out)
+    }
+}
