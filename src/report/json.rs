@@ -3,21 +3,38 @@
 use super::{Error, Exporter, Tabular};
 
 /// The result as JSON: one compact object a line (a stream of results is
-/// JSON Lines), or pretty-printed for a result shown alone.
+/// JSON Lines), or pretty-printed for a result shown alone; keys sorted
+/// unless [`Json::in_declared_order`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Json {
     pretty: bool,
+    declared_order: bool,
 }
 
 impl Json {
     /// One compact object a line.
     pub fn lines() -> Json {
-        Json { pretty: false }
+        Json {
+            pretty: false,
+            declared_order: false,
+        }
     }
 
     /// Pretty-printed (two-space indent).
     pub fn pretty() -> Json {
-        Json { pretty: true }
+        Json {
+            pretty: true,
+            declared_order: false,
+        }
+    }
+
+    /// Fields in the order the type declares them, not sorted (`relay
+    /// show --json` has always printed its fields so).
+    pub fn in_declared_order(self) -> Json {
+        Json {
+            declared_order: true,
+            ..self
+        }
     }
 }
 
@@ -27,13 +44,13 @@ impl Exporter for Json {
     }
 
     fn record<T: Tabular>(&self, result: &T) -> Result<String, Error> {
-        // Through `Value`: its maps keep keys sorted, the order every
-        // `--json` of cssim has printed.
-        let value = serde_json::to_value(result)?;
-        let mut text = if self.pretty {
-            serde_json::to_string_pretty(&value)?
-        } else {
-            serde_json::to_string(&value)?
+        let mut text = match (self.declared_order, self.pretty) {
+            (true, true) => serde_json::to_string_pretty(result)?,
+            (true, false) => serde_json::to_string(result)?,
+            // Through `Value`: its maps keep keys sorted, the order cssim's
+            // `--json` output has.
+            (false, true) => serde_json::to_string_pretty(&serde_json::to_value(result)?)?,
+            (false, false) => serde_json::to_string(&serde_json::to_value(result)?)?,
         };
         text.push('\n');
         Ok(text)

@@ -31,12 +31,16 @@
 
 mod csv;
 mod json;
+mod moderation;
+mod relay;
+mod send;
 mod table;
 
 use serde::Serialize;
 
 pub use csv::Csv;
 pub use json::Json;
+pub use moderation::{Queue, QueueContent, QueueRow};
 pub use table::Table;
 
 /// An error while exporting a result.
@@ -152,6 +156,9 @@ pub enum Layout {
     Aligned,
     /// No header; cells separated by tabs (for `cut` and `awk`).
     Tabs,
+    /// No header; each row's cells joined as they are: lines of prose
+    /// whose parts carry [`Tone`]s.
+    Lines,
 }
 
 /// A result that reads as rows under fixed columns.

@@ -37,6 +37,10 @@ impl Table {
     fn line(&self, columns: &[Column], layout: Layout, cells: &[Cell]) -> String {
         let mut line = String::new();
         for (i, cell) in cells.iter().enumerate() {
+            if layout == Layout::Lines {
+                line.push_str(&self.paint(cell, cell.text.clone()));
+                continue;
+            }
             if layout == Layout::Tabs {
                 if i > 0 {
                     line.push('\t');
@@ -71,7 +75,7 @@ fn pad(text: &str, width: usize, align: Align) -> String {
 
 impl Exporter for Table {
     fn header<T: Tabular>(&self) -> String {
-        if T::layout() == Layout::Tabs {
+        if T::layout() != Layout::Aligned {
             return String::new();
         }
         let columns = T::columns();
