@@ -11,7 +11,10 @@
 //! - [`scan`]: the scanning policy and the scanner's verdict;
 //! - [`e2ee`], [`franking`], [`relay`], [`client`], [`moderation`]: the
 //!   messaging path (see `docs/SECURITY.md` for what it defends against);
-//! - [`eval`]: image edits for measuring robustness and evasion.
+//! - [`eval`]: image edits for measuring robustness and evasion;
+//! - [`report`]: results as typed data ([`hash::Record`], [`hash::Comparison`],
+//!   [`hashset::Check`], [`hashset::Info`], [`report::Queue`], …) and the one
+//!   layer that renders them as a terminal table, JSON or CSV.
 //!
 //! ```no_run
 //! use std::path::Path;

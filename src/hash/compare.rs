@@ -225,3 +225,88 @@ impl Tabular for Comparison {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/images")
+            .join(name)
+    }
+
+    const ALGOS: [Algorithm; 3] = [Algorithm::Pdq, Algorithm::Phash, Algorithm::Sha256];
+
+    #[test]
+    fn a_file_matches_itself_under_every_algorithm() {
+        let cat = shipped("listed/cat.jpg");
+        let c = compare(&cat, &cat, &ALGOS, None, &HashConfig::default()).unwrap();
+        let names: Vec<&str> = c.results.iter().map(|r| r.algorithm.as_str()).collect();
+        assert_eq!(names, ["pdq", "phash", "sha256", "pdq-dihedral"]);
+        assert!(c.results.iter().all(|r| r.matched));
+        assert_eq!(c.results[2].measure, Measure::Equal { equal: true });
+        assert_eq!(c.a.pdq_quality, Some(Quality(100)));
+    }
+
+    #[test]
+    fn different_photos_do_not_match_and_the_distances_are_the_pinned_ones() {
+        let (cat, camera) = (shipped("listed/cat.jpg"), shipped("benign/camera.jpg"));
+        let c = compare(&cat, &camera, &ALGOS, None, &HashConfig::default()).unwrap();
+        assert!(c.results.iter().all(|r| !r.matched));
+        let distances: Vec<Option<u32>> = c
+            .results
+            .iter()
+            .map(|r| match r.measure {
+                Measure::Distance { distance, .. } => Some(distance),
+                Measure::Equal { .. } => None,
+            })
+            .collect();
+        // As `tests/cmd/compare-table.stdout` shows them.
+        assert_eq!(distances, [Some(128), Some(32), None, Some(116)]);
+        // A threshold wide enough admits the pHash pair.
+        let wide = compare(
+            &cat,
+            &camera,
+            &ALGOS,
+            Some(Threshold(40)),
+            &HashConfig::default(),
+        )
+        .unwrap();
+        assert!(wide.results[1].matched);
+    }
+
+    #[test]
+    fn a_flat_image_never_matches_by_pdq_even_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let flat = dir.path().join("flat.png");
+        image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]))
+            .save(&flat)
+            .unwrap();
+        let c = compare(&flat, &flat, &ALGOS, None, &HashConfig::default()).unwrap();
+        assert_eq!(
+            c.results[0].measure,
+            Measure::Distance {
+                distance: 0,
+                bits: 256,
+                threshold: 31,
+                below_min_quality: true
+            }
+        );
+        assert!(!c.results[0].matched && !c.results[3].matched);
+        assert!(c.results[1].matched && c.results[2].matched);
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let err = compare(
+            Path::new("no-such.jpg"),
+            &shipped("listed/cat.jpg"),
+            &ALGOS,
+            None,
+            &HashConfig::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "no-such.jpg: no such file");
+    }
+}

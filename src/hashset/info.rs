@@ -79,7 +79,7 @@ impl Info {
             version: m.version,
             expires: m.expires.clone(),
             expired: !matches!(expiry, Ok(false)),
-            hashing: m.hashing.clone(),
+            hashing: m.hashing,
             expiry_unreadable: expiry.is_err(),
             section_order,
             manifest: m,

@@ -18,7 +18,7 @@ fn field(text: &str) -> String {
 
 fn line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
     let mut out = cells.map(field).collect::<Vec<_>>().join(",");
-    out.push_str("\n");
+    out.push('\n');
     out
 }
 

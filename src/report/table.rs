@@ -99,3 +99,50 @@ impl Exporter for Table {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Verdicts(Vec<(&'static str, bool)>);
+
+    impl Tabular for Verdicts {
+        fn columns() -> Vec<Column> {
+            vec![
+                Column::left("ALGO", 6),
+                Column::left("VERDICT", 0).after("  "),
+            ]
+        }
+        fn rows(&self) -> Vec<Vec<Cell>> {
+            self.0
+                .iter()
+                .map(|(a, m)| {
+                    let tone = if *m { Tone::Alarm } else { Tone::Calm };
+                    vec![
+                        (*a).into(),
+                        Cell::toned(if *m { "match" } else { "no match" }, tone),
+                    ]
+                })
+                .collect()
+        }
+        fn preamble(&self) -> Vec<String> {
+            vec!["A: x".into(), String::new()]
+        }
+    }
+
+    #[test]
+    fn aligned_rows_pad_all_but_the_last_column_and_colour_only_when_asked() {
+        let v = Verdicts(vec![("pdq", true), ("sha256x", false)]);
+        let plain = Table::plain().document(&v).unwrap();
+        assert_eq!(
+            plain,
+            "A: x\n\nALGO    VERDICT\npdq     match\nsha256x  no match\n"
+        );
+        let coloured = Table::coloured(true).record(&v).unwrap();
+        assert_eq!(
+            coloured,
+            "pdq     \x1b[1;31mmatch\x1b[0m\nsha256x  \x1b[32mno match\x1b[0m\n"
+        );
+    }
+}
