@@ -64,7 +64,8 @@ pub enum Align {
 /// One column of a [`Tabular`] result: its header and, for the aligned
 /// terminal table, the width its cells are padded to (a longer cell is
 /// printed whole and pushes the rest of its row on), its alignment and the
-/// space before it. The last column is never padded.
+/// space before it. A last column aligned left is not padded (no trailing
+/// spaces).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
     /// The header (`PATH`, `ALGO`, …).

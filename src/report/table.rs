@@ -54,7 +54,8 @@ impl Table {
             }
             let last = i + 1 == cells.len();
             let text = match column {
-                Some(c) if !last => pad(&cell.text, c.width, c.align),
+                // No trailing spaces: a last left-aligned cell is not padded.
+                Some(c) if !(last && c.align == Align::Left) => pad(&cell.text, c.width, c.align),
                 _ => cell.text.clone(),
             };
             line.push_str(&self.paint(cell, text));
