@@ -314,11 +314,14 @@ fn message_text(args: &SendArgs, max: u64) -> anyhow::Result<Option<String>> {
 /// `cssim send`.
 pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
     let ws = args.ws.open()?;
-    let policy = ws.policy()?;
-    let text = message_text(&args, policy.max_attachment_bytes)?;
+    // The device loads the policy once; its size limit also bounds what is
+    // read from disk here (a file over it is refused before it is read).
+    let mut device = Device::open(&ws, &args.from)?;
+    let max = device.policy().max_attachment_bytes;
+    let text = message_text(&args, max)?;
     let mut attachments = Vec::new();
     for p in &args.attach {
-        attachments.push(read_attachment(p, policy.max_attachment_bytes)?);
+        attachments.push(read_attachment(p, max)?);
     }
     attachments.extend(
         args.link
@@ -328,7 +331,7 @@ pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
     if text.is_none() && attachments.is_empty() {
         bail!("nothing to send: give --text, --text-file, --attach or --link");
     }
-    let outcome = Device::open(&ws, &args.from)?.send(&args.to, text, attachments)?;
+    let outcome = device.send(&args.to, text, attachments)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
