@@ -12,5 +12,6 @@ fn cli_outputs() {
             std::path::PathBuf::from(env!("CARGO_BIN_EXE_cssim")),
         )
         .env("NO_COLOR", "1")
-        .case("tests/cmd/*.toml");
+        .case("tests/cmd/*.toml")
+        .case("tests/cmd/*.md");
 }
