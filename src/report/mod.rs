@@ -30,6 +30,7 @@
 //! ```
 
 mod csv;
+mod eval;
 mod json;
 mod moderation;
 mod relay;
@@ -59,6 +60,8 @@ pub enum Align {
     Left,
     /// Padded on the left.
     Right,
+    /// Padded on both sides (the left gets the smaller half).
+    Centre,
 }
 
 /// One column of a [`Tabular`] result: its header and, for the aligned
@@ -76,6 +79,8 @@ pub struct Column {
     pub align: Align,
     /// What separates it from the column before (one space unless set).
     pub gap: &'static str,
+    /// The header's alignment, when it differs from the cells'.
+    pub header_align: Option<Align>,
 }
 
 impl Column {
@@ -86,6 +91,7 @@ impl Column {
             width,
             align: Align::Left,
             gap: " ",
+            header_align: None,
         }
     }
 
@@ -100,6 +106,14 @@ impl Column {
     /// The same column, with `gap` before it instead of one space.
     pub fn after(self, gap: &'static str) -> Column {
         Column { gap, ..self }
+    }
+
+    /// The same column with its header centred over the cells.
+    pub fn header_centred(self) -> Column {
+        Column {
+            header_align: Some(Align::Centre),
+            ..self
+        }
     }
 }
 
@@ -176,6 +190,12 @@ pub trait Tabular: Serialize {
     /// Lines printed above the header when the value is shown alone
     /// ([`Exporter::document`]): what was compared, a note.
     fn preamble(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Lines printed below the rows when the value is shown alone: a
+    /// conclusion.
+    fn epilogue(&self) -> Vec<String> {
         Vec::new()
     }
 

@@ -71,6 +71,7 @@ fn pad(text: &str, width: usize, align: Align) -> String {
     match align {
         Align::Left => format!("{text:<width$}"),
         Align::Right => format!("{text:>width$}"),
+        Align::Centre => format!("{text:^width$}"),
     }
 }
 
@@ -79,7 +80,13 @@ impl Exporter for Table {
         if T::layout() != Layout::Aligned {
             return String::new();
         }
-        let columns = T::columns();
+        let columns: Vec<Column> = T::columns()
+            .into_iter()
+            .map(|c| Column {
+                align: c.header_align.unwrap_or(c.align),
+                ..c
+            })
+            .collect();
         let names: Vec<Cell> = columns.iter().map(|c| Cell::from(c.name)).collect();
         self.line(&columns, Layout::Aligned, &names)
     }
@@ -97,6 +104,10 @@ impl Exporter for Table {
         let mut out: String = result.preamble().iter().map(|l| format!("{l}\n")).collect();
         out.push_str(&self.header::<T>());
         out.push_str(&self.record(result)?);
+        for l in result.epilogue() {
+            out.push_str(&l);
+            out.push('\n');
+        }
         Ok(out)
     }
 }
