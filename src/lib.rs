@@ -20,6 +20,9 @@
 //! - [`keys`]: fingerprints and the one key-file grammar; [`files`]: atomic
 //!   writes, the secret-file permission rule, I/O error reasons; [`clock`]:
 //!   Unix and RFC 3339 times.
+//! - [`report`]: results as typed data ([`hash::Record`], [`hash::Comparison`],
+//!   [`hashset::Check`], [`hashset::Info`], [`report::Queue`], …) and the one
+//!   layer that renders them as a terminal table, JSON or CSV.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -48,6 +51,7 @@ pub mod keys;
 pub mod message;
 pub mod moderation;
 pub mod relay;
+pub mod report;
 pub mod scan;
 pub mod workspace;
 

@@ -18,12 +18,14 @@
 //! Nothing here knows about hash sets, messages or I/O beyond reading bytes.
 
 pub mod classic;
+mod compare;
 pub mod decode;
 pub mod digest;
 pub mod exact;
 pub(crate) mod jpeg;
 pub mod pdq;
 pub(crate) mod pillow;
+mod record;
 pub mod text;
 pub(crate) mod thumbnail;
 
@@ -31,9 +33,11 @@ use std::path::{Path, PathBuf};
 
 use image::{GrayImage, RgbImage};
 
+pub use compare::{AlgorithmComparison, Comparison, Measure, Side, compare};
 pub use digest::{
     Algorithm, Digest, DigestParseError, Distance, Threshold, UnknownAlgorithm, hamming,
 };
+pub use record::Record;
 
 /// What can go wrong hashing a file. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +154,13 @@ impl FileDigests {
     pub fn get(&self, algorithm: Algorithm) -> Option<&Digest> {
         self.digests.iter().find(|d| d.algorithm() == algorithm)
     }
+
+    /// Why the PDQ digest must not be matched, if PDQ was computed and its
+    /// quality is below [`pdq::MIN_QUALITY`] ([`pdq::quality_gate`]).
+    pub fn low_pdq_quality(&self) -> Option<pdq::LowQuality> {
+        self.pdq_quality
+            .and_then(|q| pdq::quality_gate(q, pdq::MIN_QUALITY).err())
+    }
 }
 
 /// An input decoded for a set of algorithms by [`decode_for`]: what each
@@ -236,15 +247,26 @@ pub fn digest_bytes(
     } else {
         None
     };
+    digest_decoded(bytes, decoded.as_ref(), algorithms, config)
+}
+
+/// [`digest_bytes`] on an input already decoded for `algorithms` (`decoded`
+/// is `Some` whenever one of them needs pixels).
+fn digest_decoded(
+    bytes: &[u8],
+    decoded: Option<&Decoded>,
+    algorithms: &[Algorithm],
+    config: &HashConfig,
+) -> Result<FileDigests, ContentError> {
     let mut out = FileDigests {
         digests: Vec::with_capacity(algorithms.len()),
         pdq_quality: None,
-        dimensions: decoded.as_ref().map(Decoded::dimensions),
+        dimensions: decoded.map(Decoded::dimensions),
         urls: Vec::new(),
         skipped: Vec::new(),
     };
     for &algorithm in algorithms {
-        let digest = match (algorithm, &decoded) {
+        let digest = match (algorithm, decoded) {
             (Algorithm::Pdq, Some(d)) => {
                 let p = d.pdq().expect("decoded for PDQ");
                 out.pdq_quality = Some(p.quality);

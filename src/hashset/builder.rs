@@ -259,19 +259,7 @@ impl Builder {
                 .get(&algorithm)
                 .copied()
                 .unwrap_or_else(|| algorithm.default_threshold());
-            if !algorithm.is_perceptual() && threshold.0 != 0 {
-                return Err(Error::ThresholdOnExact {
-                    algorithm,
-                    threshold: threshold.0,
-                });
-            }
-            if threshold.0 > bits {
-                return Err(Error::ThresholdOutOfRange {
-                    algorithm,
-                    threshold: threshold.0,
-                    bits,
-                });
-            }
+            super::lookup::check_threshold(algorithm, threshold.0, bits)?;
             summaries.push(AlgorithmSummary {
                 algorithm,
                 added,

@@ -339,19 +339,7 @@ impl SignedSet {
                 got: query.bits(),
             });
         }
-        if !algorithm.is_perceptual() && threshold != 0 {
-            return Err(Error::ThresholdOnExact {
-                algorithm,
-                threshold,
-            });
-        }
-        if threshold > info.bits {
-            return Err(Error::ThresholdOutOfRange {
-                algorithm,
-                threshold,
-                bits: info.bits,
-            });
-        }
+        check_threshold(algorithm, threshold, info.bits)?;
         Ok(info.bits)
     }
 
@@ -550,6 +538,26 @@ fn check_filters(manifest: &Manifest, filters: &[Filter]) -> Result<()> {
                 params.seed
             )));
         }
+    }
+    Ok(())
+}
+
+/// The one range rule for a threshold of `algorithm` on `bits`-bit hashes,
+/// for a lookup and for a set being built: 0 for an exact algorithm (equal
+/// or not), at most `bits` for a perceptual one.
+pub(crate) fn check_threshold(algorithm: Algorithm, threshold: u32, bits: u32) -> Result<()> {
+    if !algorithm.is_perceptual() && threshold != 0 {
+        return Err(Error::ThresholdOnExact {
+            algorithm,
+            threshold,
+        });
+    }
+    if threshold > bits {
+        return Err(Error::ThresholdOutOfRange {
+            algorithm,
+            threshold,
+            bits,
+        });
     }
     Ok(())
 }

@@ -43,8 +43,10 @@
 pub(crate) mod bloom;
 pub(crate) mod brute;
 mod builder;
+mod check;
 mod error;
 pub(crate) mod format;
+mod info;
 pub mod interchange;
 pub(crate) mod list;
 mod lookup;
@@ -61,8 +63,10 @@ mod file_tests;
 mod match_tests;
 
 pub use builder::{AlgorithmSummary, BuildSummary, Builder, DEFAULT_FPR};
+pub use check::{Check, CheckedLookup};
 pub use error::Error;
 pub use format::{Inspection, SectionKind, inspect};
+pub use info::Info;
 pub use list::Label;
 pub use lookup::{BloomAnswer, Lookup, MatchedEntry, MemoryUsage, SignedSet};
 pub use manifest::{Manifest, Representation};

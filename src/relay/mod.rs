@@ -397,33 +397,6 @@ pub struct ReportMeta {
     pub status: ReportStatus,
 }
 
-impl fmt::Display for Overview {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "users ({}):", self.users.len())?;
-        for (name, fp) in &self.users {
-            writeln!(f, "  {name:<12} key {fp}")?;
-        }
-        writeln!(f, "messages ({}):", self.messages.len())?;
-        for m in &self.messages {
-            writeln!(
-                f,
-                "  {}  {} → {}  {} bytes  {}  ciphertext {}…",
-                &m.id[..12],
-                m.from,
-                m.to,
-                m.size,
-                if m.delivered { "delivered" } else { "waiting" },
-                m.head
-            )?;
-        }
-        writeln!(f, "sealed reports ({}):", self.reports.len())?;
-        for r in &self.reports {
-            writeln!(f, "  {}  {} bytes  {}", &r.id[..12], r.size, r.status)?;
-        }
-        Ok(())
-    }
-}
-
 /// A relay, embedded or remote.
 pub trait Relay: Send + Sync {
     /// Registers a user's public keys (X25519 and the Ed25519 key bound to it).

@@ -555,9 +555,8 @@ impl Run<'_, '_> {
                     continue;
                 };
                 let min = self.scanner.policy.min_pdq_quality;
-                if pdq.quality.0 < min {
-                    let reason = format!("PDQ quality {} below {min}, not matched", pdq.quality);
-                    self.unscannable(part.clone(), Cause::LowQuality, reason);
+                if let Err(low) = hash::pdq::quality_gate(pdq.quality, min) {
+                    self.unscannable(part.clone(), Cause::LowQuality, low.to_string());
                     continue;
                 }
                 self.check(part.clone(), pdq.hash.to_digest());
@@ -583,9 +582,8 @@ impl Run<'_, '_> {
             return;
         };
         let min = self.scanner.policy.min_pdq_quality;
-        if variants.quality.0 < min {
-            let reason = format!("PDQ quality {} below {min}, not matched", variants.quality);
-            self.unscannable(part.clone(), Cause::LowQuality, reason);
+        if let Err(low) = hash::pdq::quality_gate(variants.quality, min) {
+            self.unscannable(part.clone(), Cause::LowQuality, low.to_string());
             return;
         }
         let threshold = self.scanner.policy.threshold(Algorithm::Pdq);

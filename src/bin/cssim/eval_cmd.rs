@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use cssim::eval::bloom::{self, Config, Report};
+use cssim::eval::bloom::{self, Config};
+use cssim::report::Exporter;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{EXIT_OK, EXIT_SOME_FAILED};
@@ -121,7 +122,7 @@ fn run_bloom(args: BloomArgs) -> anyhow::Result<u8> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&report);
+        print!("{}", cssim::report::Table::plain().document(&report)?);
         eprintln!("took {:.1} s", start.elapsed().as_secs_f64());
     }
     Ok(if report.all_agree {
@@ -131,95 +132,9 @@ fn run_bloom(args: BloomArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn print_table(report: &Report) {
-    println!(
-        "{} Bloom sets, seed {}: measured false positives against the stated rate.",
-        report.algorithm.name().to_uppercase(),
-        report.config.seed
-    );
-    println!(
-        "Intervals: exact (Clopper-Pearson) at {:.3}% each, so that by chance none of the {} \
-         comparisons disagrees with {:.0}% confidence.",
-        report.comparison_confidence * 100.0,
-        report.comparisons,
-        report.config.family_confidence * 100.0
-    );
-    println!();
-    println!("{:32}  {:-^36}  {:-^17}", "", " per probe ", " per lookup ");
-    println!(
-        "{:>6} {:>8} {:>3} {:>2} {:>9}  {:>8} {:>8} {:^18}  {:>8} {:>8}  agree",
-        "target",
-        "entries",
-        "k",
-        "r",
-        "lookups",
-        "stated",
-        "measured",
-        "interval",
-        "stated",
-        "measured"
-    );
-    for c in &report.cells {
-        let agree = match (c.per_probe.agrees, c.per_lookup.agrees) {
-            (true, true) => "yes",
-            (false, true) => "NO (per probe)",
-            (true, false) => "NO (per lookup)",
-            (false, false) => "NO",
-        };
-        let i = c.per_probe.interval;
-        println!(
-            "{:>6} {:>8} {:>3} {:>2} {:>9}  {:>8} {:>8} {:>18}  {:>8} {:>8}  {agree}",
-            format!("{:.0e}", c.target_fpr),
-            c.entries,
-            c.hashes,
-            c.radius,
-            c.lookups,
-            sci(c.per_probe.stated),
-            sci(c.per_probe.measured),
-            format!("[{}, {}]", sci(i.lower), sci(i.upper)),
-            sci(c.per_lookup.stated),
-            sci(c.per_lookup.measured),
-        );
-    }
-    println!();
-    if report.all_agree {
-        println!("Every stated rate agrees with the measured one.");
-    } else {
-        let n = report
-            .cells
-            .iter()
-            .filter(|c| !(c.per_probe.agrees && c.per_lookup.agrees))
-            .count();
-        println!(
-            "{n} of {} cells disagree: the set states a rate the measurement rules out.",
-            report.cells.len()
-        );
-    }
-}
-
-/// Three significant digits: `1.07e-7`, `3.24e-2`, `0.925`, `1`, `0`.
-fn sci(x: f64) -> String {
-    if x == 0.0 || x == 1.0 {
-        format!("{x}")
-    } else if x >= 0.1 {
-        format!("{x:.3}")
-    } else {
-        format!("{x:.2e}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{parse_count, sci};
-
-    #[test]
-    fn rates_print_in_three_digits() {
-        assert_eq!(sci(0.0), "0");
-        assert_eq!(sci(1.0), "1");
-        assert_eq!(sci(0.9254), "0.925");
-        assert_eq!(sci(1.0703e-7), "1.07e-7");
-        assert_eq!(sci(0.0324), "3.24e-2");
-    }
+    use super::parse_count;
 
     #[test]
     fn counts_take_suffixes() {

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use cssim::hash::{self, Algorithm, FileDigests, HashConfig, decode::Limits};
+use cssim::report::{Exporter, Json, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde_json::json;
 
 use crate::style;
 
@@ -93,8 +93,9 @@ Output: a table (path, algorithm, digest, PDQ quality or note; text adds one
 row for each URL in it), or with --json one JSON object a line: {\"path\",
 \"width\", \"height\", \"pdq_quality\", \"digests\": {algo: hex}}, plus \"urls\":
 [{\"url\", \"text\": hex}] with text and \"skipped\": {algo: reason} when any
-was skipped. PDQ digests are Meta's 64-hex-character form. Paths in JSON are
-UTF-8, bytes that are not replaced by U+FFFD.
+was skipped. With --csv: the table's columns and rows as CSV. PDQ digests
+are Meta's 64-hex-character form. Paths in JSON are UTF-8, bytes that are
+not replaced by U+FFFD.
 
 Examples:
   cssim hash examples/images/
@@ -107,8 +108,11 @@ pub struct HashArgs {
     #[arg(long, short, value_delimiter = ',', default_value = "pdq,phash,sha256")]
     pub algo: Vec<Algorithm>,
     /// One JSON object a line instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// CSV (a header, then the table's rows) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
@@ -272,50 +276,18 @@ pub fn run_hash(args: HashArgs) -> anyhow::Result<u8> {
     });
     bar.finish_and_clear();
 
-    if !args.json && !files.is_empty() {
-        writeln!(
-            out,
-            "{:<40} {:<7} {:<64} QUALITY / NOTE",
-            "PATH", "ALGO", "DIGEST"
-        )?;
+    let format = crate::style::format(args.json, args.csv);
+    if !files.is_empty() {
+        write!(out, "{}", style::header::<hash::Record>(format))?;
     }
     for (path, result) in files.iter().zip(results) {
         match result {
-            Ok(d) if args.json => writeln!(out, "{}", digests_json(path, &d))?,
-            Ok(d) => {
-                for digest in &d.digests {
-                    let quality = match (digest.algorithm(), d.pdq_quality) {
-                        (Algorithm::Pdq, Some(q)) => q.to_string(),
-                        _ => "-".into(),
-                    };
-                    writeln!(
-                        out,
-                        "{:<40} {:<7} {:<64} {quality}",
-                        path.display(),
-                        digest.algorithm(),
-                        digest.to_hex()
-                    )?;
-                    if digest.algorithm() == Algorithm::Text {
-                        for (url, u) in &d.urls {
-                            writeln!(
-                                out,
-                                "{:<40} {:<7} {:<64} url {url}",
-                                path.display(),
-                                Algorithm::Text,
-                                u.to_hex()
-                            )?;
-                        }
-                    }
-                }
-                for s in &d.skipped {
-                    writeln!(
-                        out,
-                        "{:<40} {:<7} {:<64} -",
-                        path.display(),
-                        s.algorithm,
-                        format!("skipped: {}", s.reason)
-                    )?;
-                }
+            Ok(digests) => {
+                let record = hash::Record {
+                    path: path.clone(),
+                    digests,
+                };
+                write!(out, "{}", style::record(format, &record)?)?;
             }
             Err(e) => {
                 failed = true;
@@ -348,49 +320,6 @@ pub fn report_failure(
     }
 }
 
-fn digests_json(path: &Path, d: &FileDigests) -> serde_json::Value {
-    let digests: serde_json::Map<String, serde_json::Value> = d
-        .digests
-        .iter()
-        .map(|g| (g.algorithm().to_string(), json!(g.to_hex())))
-        .collect();
-    let mut v = json!({
-        "path": style::json_path(path),
-        "width": d.dimensions.map(|x| x.0),
-        "height": d.dimensions.map(|x| x.1),
-        "pdq_quality": d.pdq_quality.map(|q| q.0),
-        "digests": digests,
-    });
-    if d.get(Algorithm::Text).is_some() {
-        v["urls"] = d
-            .urls
-            .iter()
-            .map(|(url, u)| json!({"url": url, "text": u.to_hex()}))
-            .collect();
-    }
-    if !d.skipped.is_empty() {
-        v["skipped"] = d
-            .skipped
-            .iter()
-            .map(|s| (s.algorithm.to_string(), json!(s.reason)))
-            .collect::<serde_json::Map<_, _>>()
-            .into();
-    }
-    v
-}
-
-/// One row of `cssim compare`.
-struct Row {
-    name: String,
-    /// Hamming distance and bits, for perceptual algorithms.
-    distance: Option<(u32, u32)>,
-    /// For exact algorithms: whether the digests are equal.
-    equal: Option<bool>,
-    threshold: Option<u32>,
-    matched: bool,
-    low_quality: bool,
-}
-
 /// `cssim compare`.
 pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     let algos = dedup_algorithms(&args.algo);
@@ -398,123 +327,13 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
         bail!("--algo text compares messages, not files; use sha256 for exact file identity");
     }
     let config = args.decode.config();
-    let a = hash::digest_file(&args.a, &algos, &config)?;
-    let b = hash::digest_file(&args.b, &algos, &config)?;
-    let threshold_for = |algo: Algorithm| match args.threshold {
-        Some(t) => hash::Threshold(t),
-        None => algo.default_threshold(),
+    let threshold = args.threshold.map(hash::Threshold);
+    let comparison = hash::compare(&args.a, &args.b, &algos, threshold, &config)?;
+    let text = if args.json {
+        Json::pretty().document(&comparison)?
+    } else {
+        Table::coloured(style::stdout_colour()).document(&comparison)?
     };
-    let pdq_low = [a.pdq_quality, b.pdq_quality]
-        .iter()
-        .any(|q| q.is_some_and(|q| !q.is_matchable()));
-    let mut rows = Vec::new();
-    for (da, db) in a.digests.iter().zip(&b.digests) {
-        let algo = da.algorithm();
-        if !algo.is_perceptual() {
-            rows.push(Row {
-                name: algo.to_string(),
-                distance: None,
-                equal: Some(da == db),
-                threshold: None,
-                matched: da == db,
-                low_quality: false,
-            });
-            continue;
-        }
-        let distance = da.distance(db).map_or(u32::MAX, |d| d.0);
-        let threshold = threshold_for(algo);
-        let low_quality = algo == Algorithm::Pdq && pdq_low;
-        rows.push(Row {
-            name: algo.to_string(),
-            distance: Some((distance, da.bits())),
-            equal: None,
-            threshold: Some(threshold.0),
-            matched: threshold.admits(hash::Distance(distance)) && !low_quality,
-            low_quality,
-        });
-    }
-    if algos.contains(&Algorithm::Pdq) {
-        let best = dihedral_distance(&args.a, &args.b, &config)?;
-        let t = threshold_for(Algorithm::Pdq).0;
-        rows.push(Row {
-            name: "pdq-dihedral".into(),
-            distance: Some((best, 256)),
-            equal: None,
-            threshold: Some(t),
-            matched: best <= t && !pdq_low,
-            low_quality: pdq_low,
-        });
-    }
-
-    if args.json {
-        let json_rows: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                let mut v = json!({"algorithm": r.name, "match": r.matched});
-                match (r.distance, r.equal) {
-                    (Some((d, bits)), _) => {
-                        v["distance"] = json!(d);
-                        v["bits"] = json!(bits);
-                        v["threshold"] = json!(r.threshold);
-                        v["below_min_quality"] = json!(r.low_quality);
-                    }
-                    (None, equal) => v["equal"] = json!(equal),
-                }
-                v
-            })
-            .collect();
-        let v = json!({
-            "a": {"path": style::json_path(&args.a), "pdq_quality": a.pdq_quality.map(|q| q.0)},
-            "b": {"path": style::json_path(&args.b), "pdq_quality": b.pdq_quality.map(|q| q.0)},
-            "results": json_rows,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(crate::EXIT_OK);
-    }
-    let colour = style::stdout_colour();
-    println!("A: {}", args.a.display());
-    println!("B: {}", args.b.display());
-    if let (Some(qa), Some(qb)) = (a.pdq_quality, b.pdq_quality) {
-        println!(
-            "PDQ quality: A {qa}, B {qb} (below {} is not matched)",
-            hash::pdq::MIN_QUALITY
-        );
-    }
-    println!();
-    println!(
-        "{:<13} {:>9} {:>9}  VERDICT",
-        "ALGORITHM", "DISTANCE", "THRESHOLD"
-    );
-    for r in rows {
-        let verdict = match (r.equal, r.matched, r.low_quality) {
-            (Some(true), ..) => style::paint("equal", "1;31", colour),
-            (Some(false), ..) => style::paint("different", "32", colour),
-            (None, true, _) => style::paint("match", "1;31", colour),
-            (None, false, true) => "no match (quality too low)".to_string(),
-            (None, false, false) => style::paint("no match", "32", colour),
-        };
-        let distance = r
-            .distance
-            .map_or_else(|| "-".to_string(), |(d, bits)| format!("{d}/{bits}"));
-        let threshold = r
-            .threshold
-            .map_or_else(|| "-".to_string(), |t| t.to_string());
-        println!("{:<13} {distance:>9} {threshold:>9}  {verdict}", r.name);
-    }
+    print!("{text}");
     Ok(crate::EXIT_OK)
-}
-
-fn dihedral_distance(a: &Path, b: &Path, config: &HashConfig) -> anyhow::Result<u32> {
-    let decode = |p: &Path| -> anyhow::Result<image::RgbImage> {
-        let bytes = std::fs::read(p).with_context(|| p.display().to_string())?;
-        hash::decode::decode(&bytes, &config.limits).with_context(|| p.display().to_string())
-    };
-    let variants = hash::pdq::hash_image_dihedral(&decode(a)?);
-    let hb = hash::pdq::hash_image(&decode(b)?).hash;
-    Ok(variants
-        .hashes
-        .iter()
-        .map(|h| h.distance(&hb).0)
-        .min()
-        .unwrap_or(256))
 }

@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use cssim::client::{Device, Received, Saved, SendOutcome, save_attachments};
+use cssim::client::{Device, Received, Saved, save_attachments};
 use cssim::clock::rfc3339_from_unix;
 use cssim::e2ee::PublicIdentity;
 use cssim::message::Attachment;
 use cssim::moderation::{self, Outcome, ReportStatus};
+use cssim::report::{Exporter, Json, Queue, Table};
 use cssim::workspace::{Error as WsError, Workspace};
 use serde_json::json;
 
@@ -321,11 +322,14 @@ fn message_text(args: &SendArgs, max: u64) -> anyhow::Result<Option<String>> {
 /// `cssim send`.
 pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
     let ws = args.ws.open()?;
-    let policy = ws.policy()?;
-    let text = message_text(&args, policy.max_attachment_bytes)?;
+    // The device loads the policy once; its size limit also bounds what is
+    // read from disk here (a file over it is refused before it is read).
+    let mut device = Device::open(&ws, &args.from)?;
+    let max = device.policy().max_attachment_bytes;
+    let text = message_text(&args, max)?;
     let mut attachments = Vec::new();
     for p in &args.attach {
-        attachments.push(read_attachment(p, policy.max_attachment_bytes)?);
+        attachments.push(read_attachment(p, max)?);
     }
     attachments.extend(
         args.link
@@ -335,11 +339,14 @@ pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
     if text.is_none() && attachments.is_empty() {
         bail!("nothing to send: give --text, --text-file, --attach or --link");
     }
-    let outcome = Device::open(&ws, &args.from)?.send(&args.to, text, attachments)?;
+    let outcome = device.send(&args.to, text, attachments)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
-        print_send(&outcome);
+        print!(
+            "{}",
+            Table::coloured(style::stdout_colour()).document(&outcome)?
+        );
     }
     // Blocked by the policy: nothing was sent, which a script must be able
     // to tell from a message that went.
@@ -348,74 +355,6 @@ pub fn run_send(args: SendArgs) -> anyhow::Result<u8> {
     } else {
         crate::EXIT_BLOCKED
     })
-}
-
-/// Human-readable account of a send.
-pub fn print_send(o: &SendOutcome) {
-    let colour = style::stdout_colour();
-    let v = &o.verdict;
-    let action = format!("{:?}", v.action).to_lowercase();
-    let action = if v.matches.is_empty() {
-        style::paint(&action, "32", colour)
-    } else {
-        style::paint(&action, "1;31", colour)
-    };
-    println!(
-        "scan: {} match(es) → {action}  ({:.2} ms)",
-        v.matches.len(),
-        v.total().as_secs_f64() * 1e3
-    );
-    for m in &v.matches {
-        println!("  {m}");
-    }
-    for u in &v.unscannable {
-        println!("  unscannable: {u}");
-    }
-    for n in &v.notes {
-        println!("  note: {n}");
-    }
-    for t in &v.timings {
-        println!("  {:>9.3} ms  {}", t.micros as f64 / 1e3, t.step);
-    }
-    if !v.matches.is_empty() || !v.unscannable.is_empty() {
-        println!(
-            "sender told: {}",
-            if o.sender_told {
-                "yes"
-            } else {
-                "no — the sender's app shows nothing (policy notify_sender = false); this line is the simulator's view"
-            }
-        );
-    }
-    if let Some(r) = &o.report {
-        if let Some(e) = &r.release_error {
-            println!(
-                "report: sealed ({} bytes) but not yet released ({e}); {} held, retried with the next send",
-                r.sealed_size, r.held
-            );
-        } else if r.released_now > 0 {
-            println!(
-                "report: sealed to the moderator ({} bytes); {} released to the relay (account at {}/{} matches)",
-                r.sealed_size, r.released_now, r.account_matches, r.account_threshold
-            );
-        } else {
-            println!(
-                "report: sealed ({} bytes) and held on this device until the account reaches {} matches ({} so far)",
-                r.sealed_size, r.account_threshold, r.account_matches
-            );
-        }
-    }
-    if o.sent {
-        println!(
-            "sent: message {} — {} bytes of plaintext as a {}-byte envelope (sealed in {:.3} ms)",
-            o.message_id,
-            o.plaintext_size,
-            o.envelope_size.unwrap_or(0),
-            o.seal_micros.unwrap_or(0) as f64 / 1e3
-        );
-    } else {
-        println!("not sent: the policy blocks messages that match");
-    }
 }
 
 /// Saves the attachments of each readable message into `dir` (if given):
@@ -565,11 +504,12 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
         RelayCommand::Show { json, ws } => {
             let ws = ws.open()?;
             let overview = ws.relay_as(&ws.config().operator)?.overview()?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&overview)?);
+            let text = if json {
+                Json::pretty().in_declared_order().document(&overview)?
             } else {
-                print!("{}", overview);
-            }
+                Table::plain().document(&overview)?
+            };
+            print!("{text}");
         }
         RelayCommand::Serve {
             listen,
@@ -629,19 +569,6 @@ pub fn run_relay(cmd: RelayCommand) -> anyhow::Result<u8> {
         }
     }
     Ok(crate::EXIT_OK)
-}
-
-/// The parts a report's matches name, each once, in order (one image
-/// matched by PDQ and SHA-256 is one part).
-fn matched_parts(matches: &[cssim::scan::Match]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for m in matches {
-        let part = m.part.to_string();
-        if !parts.contains(&part) {
-            parts.push(part);
-        }
-    }
-    parts.join(", ")
 }
 
 /// `cssim moderate`.
@@ -710,46 +637,13 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
     };
     match cmd {
         ModerateCommand::List { json, .. } => {
-            if json {
-                let v: Vec<_> = reviewed
-                    .iter()
-                    .map(|r| match &r.opened {
-                        Ok(o) => json!({"id": hex::encode(r.stored.id), "status": r.stored.status, "received": rfc3339_from_unix(r.stored.created), "account": o.report.account,
-                                        "submitted_by": r.stored.submitted_by,
-                                        "verified": r.verification.as_ref().is_some_and(|v| v.verified),
-                                        "problems": r.verification.as_ref().map(|v| v.problems.clone()).unwrap_or_default(),
-                                        "matches": o.report.matches.len(), "account_matches": o.report.account_matches}),
-                        Err(e) => json!({"id": hex::encode(r.stored.id), "status": r.stored.status, "received": rfc3339_from_unix(r.stored.created), "verified": false, "error": e}),
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else if reviewed.is_empty() {
-                println!("no reports");
+            let queue = Queue::of(&reviewed);
+            let text = if json {
+                Json::pretty().document(&queue)?
             } else {
-                for r in &reviewed {
-                    let id = hex::encode(r.stored.id);
-                    match &r.opened {
-                        Ok(o) => println!(
-                            "{}  {}  {:<14} account {:<10} {} match(es): {}  [{}]",
-                            &id[..12],
-                            rfc3339_from_unix(r.stored.created),
-                            r.stored.status,
-                            o.report.account,
-                            o.report.matches.len(),
-                            matched_parts(&o.report.matches),
-                            verdict(r)
-                        ),
-                        Err(e) => {
-                            println!(
-                                "{}  {}  {:<14} cannot open: {e}",
-                                &id[..12],
-                                rfc3339_from_unix(r.stored.created),
-                                r.stored.status
-                            )
-                        }
-                    }
-                }
-            }
+                Table::plain().document(&queue)?
+            };
+            print!("{text}");
         }
         ModerateCommand::Open { save, .. } => {
             let r = find(want.as_deref().unwrap_or_default())?;

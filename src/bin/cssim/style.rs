@@ -45,3 +45,36 @@ pub fn json_path(path: &std::path::Path) -> serde_json::Value {
 pub fn json_failure(path: &std::path::Path, message: &str) -> String {
     serde_json::json!({"path": json_path(path), "error": message}).to_string()
 }
+
+/// The exporter `--json` / `--csv` choose (a table otherwise).
+pub fn format(json: bool, csv: bool) -> cssim::report::Format {
+    use cssim::report::Format;
+    match (json, csv) {
+        (true, _) => Format::Json,
+        (_, true) => Format::Csv,
+        _ => Format::Table,
+    }
+}
+
+/// What starts a stream of `T` in `format` (a table's header line).
+pub fn header<T: cssim::report::Tabular>(format: cssim::report::Format) -> String {
+    use cssim::report::{Csv, Exporter, Format, Json, Table};
+    match format {
+        Format::Table => Table::coloured(stdout_colour()).header::<T>(),
+        Format::Json => Json::lines().header::<T>(),
+        Format::Csv => Csv.header::<T>(),
+    }
+}
+
+/// One result of a stream in `format` (a JSON line, a table's rows).
+pub fn record<T: cssim::report::Tabular>(
+    format: cssim::report::Format,
+    result: &T,
+) -> Result<String, cssim::report::Error> {
+    use cssim::report::{Csv, Exporter, Format, Json, Table};
+    match format {
+        Format::Table => Table::coloured(stdout_colour()).record(result),
+        Format::Json => Json::lines().record(result),
+        Format::Csv => Csv.record(result),
+    }
+}

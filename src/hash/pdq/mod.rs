@@ -105,7 +105,38 @@ pub struct Quality(pub u8);
 impl Quality {
     /// Whether the hash is good enough to match on ([`MIN_QUALITY`] or more).
     pub fn is_matchable(self) -> bool {
-        self.0 >= MIN_QUALITY
+        quality_gate(self, MIN_QUALITY).is_ok()
+    }
+}
+
+/// A PDQ hash below the quality floor: it is not matched (Meta's guidance:
+/// a flat or tiny image's hash says little about it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LowQuality {
+    /// The hash's quality.
+    pub quality: Quality,
+    /// The floor it is below.
+    pub min: u8,
+}
+
+impl fmt::Display for LowQuality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PDQ quality {} below {}, not matched",
+            self.quality, self.min
+        )
+    }
+}
+
+/// The one PDQ quality gate (`hash`/`compare`, `hashset build` and `check`,
+/// the scanner): a hash of quality below `min` is not matched. `min` is
+/// [`MIN_QUALITY`] unless a policy sets its own.
+pub fn quality_gate(quality: Quality, min: u8) -> Result<(), LowQuality> {
+    if quality.0 < min {
+        Err(LowQuality { quality, min })
+    } else {
+        Ok(())
     }
 }
 

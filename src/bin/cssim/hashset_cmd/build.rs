@@ -131,9 +131,9 @@ pub(super) fn run_build(args: BuildArgs) -> anyhow::Result<u8> {
         for f in &files {
             match hash::digest_file(f, &algos, &config) {
                 Ok(d) => {
+                    let pdq_low = d.low_pdq_quality().is_some();
                     for digest in d.digests {
-                        let low = digest.algorithm() == Algorithm::Pdq
-                            && d.pdq_quality.is_some_and(|q| !q.is_matchable());
+                        let low = digest.algorithm() == Algorithm::Pdq && pdq_low;
                         if low {
                             low_quality += 1;
                         } else {

@@ -4,11 +4,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use cssim::hash::{self, Algorithm, Threshold};
+use cssim::hash::{self, Threshold};
+
+use cssim::hashset::SignedSet;
 use cssim::hashset::manifest::Hashing;
 use cssim::hashset::sign::IssuerKey;
-use cssim::hashset::{Lookup, SignedSet};
-use serde_json::json;
 
 use crate::hash_cmd::{DecodeOpts, expand_paths, report_failure};
 use crate::{EXIT_OK, EXIT_SOME_FAILED, style};
@@ -63,6 +63,8 @@ pub(super) fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
     for (path, line) in &problems {
         report_failure(&mut out, args.json, path, line)?;
     }
+    let format = style::format(args.json, false);
+    let threshold = args.threshold.map(Threshold);
     for f in &files {
         let digests = match hash::digest_file(f, &algos, &config) {
             Ok(d) => d,
@@ -72,106 +74,10 @@ pub(super) fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
                 continue;
             }
         };
-        let mut found = Vec::new();
-        let mut nearest = Vec::new();
-        for d in &digests.digests {
-            if d.algorithm() == Algorithm::Pdq
-                && digests.pdq_quality.is_some_and(|q| !q.is_matchable())
-            {
-                continue;
-            }
-            let default = set.default_threshold(d.algorithm()).unwrap_or(Threshold(0));
-            let t = match args.threshold {
-                Some(t) if d.algorithm().is_perceptual() => Threshold(t),
-                _ => default,
-            };
-            found.push(set.lookup(d, t)?);
-            nearest.push(set.nearest(d));
-        }
-        if args.json {
-            let lookups: Vec<serde_json::Value> = found
-                .iter()
-                .zip(&nearest)
-                .map(|(l, n)| {
-                    let mut v = serde_json::to_value(l).unwrap_or_default();
-                    if l.algorithm.is_perceptual() {
-                        v["nearest"] = json!(n.map(|d| d.0));
-                    }
-                    v
-                })
-                .collect();
-            writeln!(
-                out,
-                "{}",
-                json!({"path": style::json_path(f), "pdq_quality": digests.pdq_quality,
-                       "lookups": lookups})
-            )?;
-            continue;
-        }
-        let mut any = false;
-        for l in &found {
-            for m in &l.matches {
-                any = true;
-                let label = m
-                    .label
-                    .as_ref()
-                    .map_or("-".to_string(), |l| match &l.source {
-                        Some(s) => format!("{} ({s})", l.category),
-                        None => l.category.clone(),
-                    });
-                let entry = m.entry.as_ref().map_or_else(
-                    || {
-                        l.bloom.map_or(String::new(), |b| {
-                            format!("bloom, false-positive chance {:.2e}", b.compounded_fpr)
-                        })
-                    },
-                    |e| e.to_hex(),
-                );
-                writeln!(
-                    out,
-                    "{}\t{}\t{}\t{label}\t{entry}",
-                    f.display(),
-                    l.algorithm,
-                    m.distance
-                )?;
-            }
-        }
-        if !any {
-            let mut why: Vec<String> = found
-                .iter()
-                .zip(&nearest)
-                .map(|(l, n)| no_match_reason(l, *n))
-                .collect();
-            if let Some(q) = digests.pdq_quality.filter(|q| !q.is_matchable()) {
-                why.insert(
-                    0,
-                    format!(
-                        "pdq not matched (quality {q} below {})",
-                        hash::pdq::MIN_QUALITY
-                    ),
-                );
-            }
-            writeln!(out, "{}\tno match\t{}", f.display(), why.join("; "))?;
-        }
+        let check = set.check(f, &digests, threshold)?;
+        write!(out, "{}", style::record(format, &check)?)?;
     }
     Ok(if failed { EXIT_SOME_FAILED } else { EXIT_OK })
-}
-
-/// Why one lookup found nothing, with the nearest entry's distance where
-/// the set can tell: `pdq nearest 84/256 (threshold 31)`, `sha256 not listed`.
-fn no_match_reason(l: &Lookup, nearest: Option<hash::Distance>) -> String {
-    let a = l.algorithm;
-    if !a.is_perceptual() {
-        return format!("{a} not listed");
-    }
-    match (nearest, &l.bloom) {
-        (Some(d), _) => format!("{a} nearest {d} (threshold {})", l.threshold),
-        (None, Some(b)) => format!(
-            "{a} none within radius {} (a Bloom filter cannot tell the nearest)",
-            b.radius
-        ),
-        (None, None) => format!("{a} no entries"),
-    }
 }
 
 /// How to hash files for `set`: as its manifest records (EXIF rotation,

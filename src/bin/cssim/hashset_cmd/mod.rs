@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 use cssim::hash::{self, Algorithm};
 use cssim::hashset::interchange::{self, Format};
 use cssim::hashset::sign::{IssuerKey, SecretKey};
-use cssim::hashset::{self, SignedSet, manifest};
-use serde_json::json;
+use cssim::hashset::{SignedSet, manifest};
+use cssim::report::{Exporter, Json, Table};
 
 use crate::{EXIT_OK, EXIT_SOME_FAILED, style};
 
@@ -164,93 +164,14 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 fn run_info(args: InfoArgs) -> anyhow::Result<u8> {
     let bytes = read(&args.file)?;
-    let info = hashset::inspect(&bytes).map_err(|e| e.in_file(&args.file))?;
-    let verified = match &args.issuer {
-        Some(p) => {
-            let key = IssuerKey::read(p)?;
-            SignedSet::from_bytes(&bytes, &key.key).map_err(|e| e.in_file(&args.file))?;
-            format!("signature valid ({} {})", key.issuer, key.fingerprint())
-        }
-        None => "signature not verified (pass --issuer PUBKEY to verify)".to_string(),
+    let issuer = args.issuer.as_deref().map(IssuerKey::read).transpose()?;
+    let info = cssim::hashset::Info::of(&args.file, &bytes, issuer.as_ref(), manifest::now_unix())?;
+    let text = if args.json {
+        Json::lines().document(&info)?
+    } else {
+        Table::plain().document(&info)?
     };
-    let m = &info.manifest;
-    // An unreadable expiry (possible only in an unverified file: the reader
-    // refuses it) counts as expired, as a client would treat the set.
-    let expiry_ok = m.is_expired_at(manifest::now_unix());
-    let expired = !matches!(expiry_ok, Ok(false));
-    if args.json {
-        let sections: serde_json::Map<_, _> = info
-            .sections
-            .iter()
-            .map(|(k, n)| (k.name().to_string(), json!(n)))
-            .collect();
-        let out = json!({"file": style::json_path(&args.file), "file_bytes": info.file_bytes, "sections": sections,
-                         "signature": verified, "version": m.version, "expires": m.expires,
-                         "expired": expired, "hashing": m.hashing, "manifest": m});
-        println!("{out}");
-        return Ok(EXIT_OK);
-    }
-    println!(
-        "{}  {} v{}  created {}",
-        args.file.display(),
-        m.name,
-        m.version,
-        m.created
-    );
-    println!(
-        "issuer       {} (fingerprint {}, as stated by the file)",
-        m.issuer.name, m.issuer.fingerprint
-    );
-    match &m.expires {
-        None => println!("expires      no expiry"),
-        Some(e) if expiry_ok.is_err() => {
-            println!("expires      {e} (not an RFC 3339 time: clients refuse the set)")
-        }
-        Some(e) if expired => println!("expires      {e} (expired: clients refuse it)"),
-        Some(e) => println!("expires      {e}"),
-    }
-    println!("{verified}");
-    if !m.description.is_empty() {
-        println!("description  {}", m.description);
-    }
-    println!(
-        "hashing      {}{}",
-        m.hashing,
-        if m.hashing.is_default() {
-            " (the default)"
-        } else {
-            ""
-        }
-    );
-    let reprs: Vec<&str> = m.representations.iter().map(|r| r.name()).collect();
-    println!("represented  {}", reprs.join(", "));
-    for (k, n) in &info.sections {
-        println!("section      {:<9} {n} bytes", k.name());
-    }
-    for a in &m.algorithms {
-        let bloom = a.bloom.as_ref().map_or(String::new(), |b| {
-            format!(
-                "  bloom {} bits, k={}, fpr {:.2e}/probe",
-                b.bits, b.hashes, b.estimated_fpr
-            )
-        });
-        // Which computation classic entries come from (see hash::classic).
-        let variant = match (a.algorithm.is_classic(), &a.variant) {
-            (false, _) => String::new(),
-            (true, Some(v)) => format!("  variant {v}"),
-            (true, None) => "  variant img_hash (built before imagehash 4.3: rebuild)".into(),
-        };
-        println!(
-            "{:<7} {:>9} entries  {} bits  threshold {}{bloom}{variant}",
-            a.algorithm, a.entries, a.bits, a.default_threshold
-        );
-    }
-    if let Some(b) = &m.bloom {
-        println!(
-            "bloom        target fpr {:.1e}, seed {}",
-            b.target_fpr, b.seed
-        );
-    }
+    print!("{text}");
     Ok(EXIT_OK)
 }
 
