@@ -619,22 +619,7 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
     let moderator = ws.identity(&ws.config().moderator)?;
     let relay = ws.relay_as(&ws.config().moderator)?;
     let reviewed = moderation::review(&*relay, &moderator, None)?;
-    let find = |prefix: &str| {
-        let found: Vec<_> = reviewed
-            .iter()
-            .filter(|r| hex::encode(r.stored.id).starts_with(prefix))
-            .collect();
-        match found.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(anyhow::anyhow!("no report with id {prefix}")),
-            _ => Err(anyhow::anyhow!("id prefix {prefix} is ambiguous")),
-        }
-    };
-    let verdict = |r: &moderation::Reviewed| {
-        r.verification
-            .as_ref()
-            .map_or_else(|| "unverified".to_string(), ToString::to_string)
-    };
+    let want = want.as_deref().unwrap_or_default();
     match cmd {
         ModerateCommand::List { json, .. } => {
             let queue = Queue::of(&reviewed);
@@ -646,56 +631,12 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
             print!("{text}");
         }
         ModerateCommand::Open { save, .. } => {
-            let r = find(want.as_deref().unwrap_or_default())?;
-            let rep = &r
-                .opened
-                .as_ref()
-                .map_err(|e| anyhow::anyhow!("opening the report: {e}"))?
-                .report;
-            println!("report {} ({})", rep.id, r.stored.status);
-            println!("check: {}", verdict(r));
-            println!(
-                "account {} → {} at {}, policy {}; received {}",
-                rep.account,
-                rep.recipient,
-                rfc3339_from_unix(rep.sent_at),
-                rep.policy,
-                rfc3339_from_unix(r.stored.created)
-            );
-            for h in &r.stored.history {
-                println!("decision: {} at {}", h.outcome, rfc3339_from_unix(h.at));
-            }
-            println!(
-                "the account had {} matching message(s)",
-                rep.account_matches
-            );
-            for m in &rep.matches {
-                println!("  {m}");
-            }
-            for e in &rep.evidence {
-                match (&e.text, &e.bytes) {
-                    (Some(t), _) => println!("  evidence {}: {t:?}", e.part),
-                    (None, Some(b)) => {
-                        println!("  evidence {}: {} bytes", e.part, e.size);
-                        if let Some(dir) = &save {
-                            std::fs::create_dir_all(dir)?;
-                            let path = dir.join(format!(
-                                "{}-{}",
-                                &rep.id[..8],
-                                e.part.replace([' ', '#', '/'], "_")
-                            ));
-                            std::fs::write(&path, b)?;
-                            println!("    saved to {}", path.display());
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            print_report(find_report(&reviewed, want)?, save.as_deref())?;
         }
         ModerateCommand::Resolve {
             outcome, change, ..
         } => {
-            let r = find(want.as_deref().unwrap_or_default())?;
+            let r = find_report(&reviewed, want)?;
             relay.resolve_report(r.stored.id, outcome, change)?;
             let id = hex::encode(r.stored.id);
             match r.stored.status {
@@ -708,4 +649,74 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
         }
     }
     Ok(crate::EXIT_OK)
+}
+
+/// The one report whose id starts with `prefix`.
+fn find_report<'r>(
+    reviewed: &'r [moderation::Reviewed],
+    prefix: &str,
+) -> anyhow::Result<&'r moderation::Reviewed> {
+    let found: Vec<_> = reviewed
+        .iter()
+        .filter(|r| hex::encode(r.stored.id).starts_with(prefix))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(anyhow::anyhow!("no report with id {prefix}")),
+        _ => Err(anyhow::anyhow!("id prefix {prefix} is ambiguous")),
+    }
+}
+
+/// `cssim moderate open`: the report, its checks, its decisions, matches
+/// and evidence (attachments written to `save`, if given).
+fn print_report(r: &moderation::Reviewed, save: Option<&Path>) -> anyhow::Result<()> {
+    let rep = &r
+        .opened
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("opening the report: {e}"))?
+        .report;
+    let check = r
+        .verification
+        .as_ref()
+        .map_or_else(|| "unverified".to_string(), ToString::to_string);
+    println!("report {} ({})", rep.id, r.stored.status);
+    println!("check: {check}");
+    println!(
+        "account {} → {} at {}, policy {}; received {}",
+        rep.account,
+        rep.recipient,
+        rfc3339_from_unix(rep.sent_at),
+        rep.policy,
+        rfc3339_from_unix(r.stored.created)
+    );
+    for h in &r.stored.history {
+        println!("decision: {} at {}", h.outcome, rfc3339_from_unix(h.at));
+    }
+    println!(
+        "the account had {} matching message(s)",
+        rep.account_matches
+    );
+    for m in &rep.matches {
+        println!("  {m}");
+    }
+    for e in &rep.evidence {
+        match (&e.text, &e.bytes) {
+            (Some(t), _) => println!("  evidence {}: {t:?}", e.part),
+            (None, Some(b)) => {
+                println!("  evidence {}: {} bytes", e.part, e.size);
+                if let Some(dir) = save {
+                    std::fs::create_dir_all(dir)?;
+                    let path = dir.join(format!(
+                        "{}-{}",
+                        &rep.id[..8],
+                        e.part.replace([' ', '#', '/'], "_")
+                    ));
+                    std::fs::write(&path, b)?;
+                    println!("    saved to {}", path.display());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
