@@ -115,75 +115,11 @@ pub(super) fn run_build(args: BuildArgs) -> anyhow::Result<u8> {
     if let Some(expires) = &args.expires {
         builder.expires(expires);
     }
-    let mut low_quality = 0u64;
-    if args.from.is_dir() {
-        let algos = if args.algo.is_empty() {
-            vec![Algorithm::Pdq, Algorithm::Sha256]
-        } else {
-            args.algo.clone()
-        };
-        let (files, problems) = expand_paths(
-            std::slice::from_ref(&args.from),
-            algos.iter().any(|a| a.needs_pixels()),
-        );
-        let config = args.decode.config();
-        let mut failures: Vec<String> = problems.into_iter().map(|(_, line)| line).collect();
-        for f in &files {
-            match hash::digest_file(f, &algos, &config) {
-                Ok(d) => {
-                    let pdq_low = d.low_pdq_quality().is_some();
-                    for digest in d.digests {
-                        let low = digest.algorithm() == Algorithm::Pdq && pdq_low;
-                        if low {
-                            low_quality += 1;
-                        } else {
-                            builder.add(digest, default_label.clone());
-                        }
-                    }
-                }
-                Err(e) => failures.push(e.to_string()),
-            }
-        }
-        if !failures.is_empty() {
-            for f in &failures {
-                eprintln!("{}", style::error_line(f));
-            }
-            bail!(
-                "{} input(s) could not be hashed; nothing written",
-                failures.len()
-            );
-        }
+    let low_quality = if args.from.is_dir() {
+        add_folder(&mut builder, &args, default_label.as_ref())?
     } else {
-        let format = match (args.format, args.algo.as_slice()) {
-            (Some(f), _) => f,
-            (None, [Algorithm::Pdq]) => Format::Pdq,
-            (None, [Algorithm::Md5]) => Format::Md5,
-            (None, [Algorithm::Sha256]) => Format::Sha256,
-            (None, _) => Format::Csv,
-        };
-        let mut imported = interchange::read_file(&args.from, format)?;
-        if let Some(l) = &default_label {
-            imported.label_unlabelled(l);
-        }
-        low_quality = imported.low_quality;
-        if imported.duplicates > 0 {
-            eprintln!(
-                "{}: {} duplicate line(s) dropped",
-                args.from.display(),
-                imported.duplicates
-            );
-        }
-        for (d, l) in imported.entries {
-            if !args.algo.is_empty() && !args.algo.contains(&d.algorithm()) {
-                bail!(
-                    "{}: has {} entries, not in --algo",
-                    args.from.display(),
-                    d.algorithm()
-                );
-            }
-            builder.add(d, l);
-        }
-    }
+        add_list(&mut builder, &args, default_label.as_ref())?
+    };
     if low_quality > 0 {
         eprintln!(
             "note: {low_quality} PDQ hash(es) of quality below {} (not matchable per Meta's guidance)",
@@ -234,4 +170,86 @@ fn flag_error(e: cssim::hashset::Error) -> anyhow::Error {
         } => anyhow::anyhow!("--{option}: '{value}' {reason}"),
         e => e.into(),
     }
+}
+
+/// Hashes every file in the folder `args.from` into `builder`; returns how
+/// many PDQ hashes were left out for low quality. Any file that cannot be
+/// hashed fails the build (each named on stderr), so nothing is written.
+fn add_folder(
+    builder: &mut Builder,
+    args: &BuildArgs,
+    label: Option<&Label>,
+) -> anyhow::Result<u64> {
+    let algos = if args.algo.is_empty() {
+        vec![Algorithm::Pdq, Algorithm::Sha256]
+    } else {
+        args.algo.clone()
+    };
+    let (files, problems) = expand_paths(
+        std::slice::from_ref(&args.from),
+        algos.iter().any(|a| a.needs_pixels()),
+    );
+    let config = args.decode.config();
+    let mut failures: Vec<String> = problems.into_iter().map(|(_, line)| line).collect();
+    let mut low_quality = 0u64;
+    for f in &files {
+        match hash::digest_file(f, &algos, &config) {
+            Ok(d) => {
+                let pdq_low = d.low_pdq_quality().is_some();
+                for digest in d.digests {
+                    if digest.algorithm() == Algorithm::Pdq && pdq_low {
+                        low_quality += 1;
+                    } else {
+                        builder.add(digest, label.cloned());
+                    }
+                }
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    if !failures.is_empty() {
+        for f in &failures {
+            eprintln!("{}", style::error_line(f));
+        }
+        bail!(
+            "{} input(s) could not be hashed; nothing written",
+            failures.len()
+        );
+    }
+    Ok(low_quality)
+}
+
+/// Imports the list file `args.from` (its format from `--format`, else
+/// from `--algo`, else CSV) into `builder`; returns how many PDQ hashes
+/// were left out for low quality.
+fn add_list(builder: &mut Builder, args: &BuildArgs, label: Option<&Label>) -> anyhow::Result<u64> {
+    let format = match (args.format, args.algo.as_slice()) {
+        (Some(f), _) => f,
+        (None, [Algorithm::Pdq]) => Format::Pdq,
+        (None, [Algorithm::Md5]) => Format::Md5,
+        (None, [Algorithm::Sha256]) => Format::Sha256,
+        (None, _) => Format::Csv,
+    };
+    let mut imported = interchange::read_file(&args.from, format)?;
+    if let Some(l) = label {
+        imported.label_unlabelled(l);
+    }
+    if imported.duplicates > 0 {
+        eprintln!(
+            "{}: {} duplicate line(s) dropped",
+            args.from.display(),
+            imported.duplicates
+        );
+    }
+    for (d, l) in imported.entries {
+        if !args.algo.is_empty() && !args.algo.contains(&d.algorithm()) {
+            bail!(
+                "{}: has {} entries, not in --algo",
+                args.from.display(),
+                d.algorithm()
+            );
+        }
+        builder.add(d, l);
+    }
+    Ok(imported.low_quality)
 }
