@@ -693,15 +693,21 @@ impl Relay for Store {
     fn resolve_report(&self, id: [u8; 16], outcome: Outcome, change: bool) -> Result<(), Error> {
         let current = self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> = tx
-                .query_row("SELECT status FROM reports WHERE id = ?1", [&id[..]], |r| {
-                    r.get(0)
-                })
+            // A status that does not parse is damage, named like any other,
+            // never taken for "open" (which would let a decision be replaced).
+            let current: Option<ReportStatus> = tx
+                .query_row(
+                    "SELECT rowid, status FROM reports WHERE id = ?1",
+                    [&id[..]],
+                    |r| {
+                        let row = r.get::<_, i64>(0)?.to_string();
+                        parsed(r, 1, "reports", &row, "status")
+                    },
+                )
                 .optional()?;
-            let Some(current) = current else {
+            let Some(status) = current else {
                 return Ok(None);
             };
-            let status: ReportStatus = current.parse().unwrap_or(ReportStatus::Open);
             if status != ReportStatus::Open && !change {
                 return Ok(Some(status));
             }
@@ -1042,6 +1048,27 @@ mod tests {
         assert_eq!(r.status, ReportStatus::FalsePositive);
         let outcomes: Vec<Outcome> = r.history.iter().map(|h| h.outcome).collect();
         assert_eq!(outcomes, [Outcome::Confirmed, Outcome::FalsePositive]);
+    }
+
+    #[test]
+    fn a_damaged_status_is_an_error_not_an_open_report() {
+        let f = fixture();
+        f.store.submit_report("alice", [7; 16], b"a").unwrap();
+        f.store
+            .resolve_report([7; 16], Outcome::Confirmed, false)
+            .unwrap();
+        f.store
+            .with(|c| c.execute("UPDATE reports SET status = 'confirmd'", []))
+            .unwrap();
+        let e = f
+            .store
+            .resolve_report([7; 16], Outcome::FalsePositive, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("table reports, row 1, field status is 'confirmd'"),
+            "{e}"
+        );
     }
 
     #[test]
