@@ -49,9 +49,6 @@ pub struct Evidence {
     pub name: Option<String>,
     /// The text, for text and URL parts (the whole text: it is one part).
     pub text: Option<String>,
-    /// Whether the attachment's bytes travel with the report (files and
-    /// images; a link's URL is in `text`).
-    pub carries_bytes: bool,
     /// The attachment's bytes. Not part of the JSON: they follow it raw in
     /// the sealed report.
     #[serde(skip)]
@@ -198,7 +195,7 @@ impl Report {
         let mut body = Vec::with_capacity(4 + json.len() + self.evidence_len());
         body.extend_from_slice(&json_len.to_be_bytes());
         body.extend_from_slice(&json);
-        for e in self.evidence.iter().filter(|e| e.carries_bytes) {
+        for e in self.evidence.iter().filter(|e| e.carries_bytes()) {
             let bytes = e.bytes.as_deref().unwrap_or_default();
             if bytes.len() != e.size {
                 return Err(Error::Seal(format!(
@@ -214,7 +211,7 @@ impl Report {
     }
 
     fn evidence_len(&self) -> usize {
-        let carried = self.evidence.iter().filter(|e| e.carries_bytes);
+        let carried = self.evidence.iter().filter(|e| e.carries_bytes());
         carried.map(|e| e.size).sum()
     }
 
@@ -242,7 +239,7 @@ impl Report {
         let (json, mut tail) = rest.split_at(json_len);
         let mut report: Report =
             serde_json::from_slice(json).map_err(|e| Error::Malformed(e.to_string()))?;
-        for e in report.evidence.iter_mut().filter(|e| e.carries_bytes) {
+        for e in report.evidence.iter_mut().filter(|e| e.carries_bytes()) {
             if tail.len() < e.size {
                 return Err(Error::Malformed(format!(
                     "evidence {} says {} bytes, {} remain",
@@ -393,6 +390,12 @@ pub fn review(
 }
 
 impl Evidence {
+    /// Whether the part's bytes travel with the report, after its JSON:
+    /// files and images do; a link's URL, like the text, is in `text`.
+    pub fn carries_bytes(&self) -> bool {
+        matches!(self.kind, Some(kind) if kind != 3)
+    }
+
     /// The digest this evidence must have among the committed parts.
     pub fn digest(&self) -> [u8; 32] {
         match (self.kind, &self.bytes) {
@@ -417,7 +420,6 @@ fn evidence_for(message: &Message, part: &Part, label: String) -> Evidence {
         kind: None,
         name: None,
         text: message.text.clone(),
-        carries_bytes: false,
         bytes: None,
         part: label,
     };
@@ -433,7 +435,6 @@ fn evidence_for(message: &Message, part: &Part, label: String) -> Evidence {
                     kind: Some(kind),
                     name: Some(name.to_string()),
                     text: is_link.then(|| String::from_utf8_lossy(data).into_owned()),
-                    carries_bytes: !is_link,
                     bytes: (!is_link).then(|| data.to_vec()),
                     part: label,
                 }
@@ -444,7 +445,6 @@ fn evidence_for(message: &Message, part: &Part, label: String) -> Evidence {
                 kind: None,
                 name: None,
                 text: None,
-                carries_bytes: false,
                 bytes: None,
                 part: label,
             },

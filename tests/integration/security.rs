@@ -899,7 +899,6 @@ fn forged_reports_are_shown_as_not_verified() {
             kind: None,
             name: None,
             text: m.text.clone(),
-            carries_bytes: false,
             bytes: None,
             size: 14,
         }],
