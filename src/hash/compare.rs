@@ -79,8 +79,8 @@ pub fn compare(
     threshold: Option<Threshold>,
     config: &HashConfig,
 ) -> Result<Comparison, Error> {
-    let (da, dihedral) = digest_with_dihedral(a, algorithms, config)?;
-    let (db, _) = digest_with_dihedral(b, algorithms, config)?;
+    let (da, dihedral) = digest_with_dihedral(a, algorithms, config, true)?;
+    let (db, _) = digest_with_dihedral(b, algorithms, config, false)?;
     let threshold_for = |algo: Algorithm| threshold.unwrap_or_else(|| algo.default_threshold());
     let pdq_low = da.low_pdq_quality().is_some() || db.low_pdq_quality().is_some();
     let mut results = Vec::new();
@@ -147,6 +147,7 @@ fn digest_with_dihedral(
     path: &Path,
     algorithms: &[Algorithm],
     config: &HashConfig,
+    want_dihedral: bool,
 ) -> Result<(FileDigests, Option<pdq::Dihedral>), Error> {
     let content = |source| Error::Content {
         path: path.to_path_buf(),
@@ -160,7 +161,12 @@ fn digest_with_dihedral(
     };
     let digests =
         super::digest_decoded(&bytes, decoded.as_ref(), algorithms, config).map_err(content)?;
-    let dihedral = decoded.as_ref().and_then(super::Decoded::pdq_dihedral);
+    // Only A's eight orientations are compared against: B's would be a
+    // second full PDQ pass thrown away.
+    let dihedral = decoded
+        .as_ref()
+        .filter(|_| want_dihedral)
+        .and_then(super::Decoded::pdq_dihedral);
     Ok((digests, dihedral))
 }
 
@@ -274,6 +280,34 @@ mod tests {
         )
         .unwrap();
         assert!(wide.results[1].matched);
+    }
+
+    #[test]
+    fn a_mirrored_copy_matches_only_under_pdq_dihedral() {
+        let dir = tempfile::tempdir().unwrap();
+        let rocket = shipped("listed/rocket.jpg");
+        let mirrored = dir.path().join("mirrored.png");
+        image::open(&rocket)
+            .unwrap()
+            .fliph()
+            .to_rgb8()
+            .save(&mirrored)
+            .unwrap();
+        let c = compare(
+            &rocket,
+            &mirrored,
+            &[Algorithm::Pdq],
+            None,
+            &HashConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.results[1].algorithm.as_str(), "pdq-dihedral");
+        assert!(!c.results[0].matched, "plain PDQ misses the mirror");
+        assert!(c.results[1].matched, "one of A's orientations is B");
+        let Measure::Distance { distance, .. } = c.results[1].measure else {
+            panic!("a distance")
+        };
+        assert!(distance <= 4, "{distance}");
     }
 
     #[test]

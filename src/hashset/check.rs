@@ -73,7 +73,14 @@ impl SignedSet {
                     .unwrap_or(Threshold(0)),
             };
             let lookup = self.lookup(d, t)?;
-            let nearest = d.algorithm().is_perceptual().then(|| self.nearest(d));
+            // A list lookup's hits come sorted by distance, so a match is
+            // the nearest entry; only a miss needs the scan of every entry.
+            let nearest = d.algorithm().is_perceptual().then(|| {
+                match (&lookup.bloom, lookup.matches.first()) {
+                    (None, Some(m)) => Some(m.distance),
+                    _ => self.nearest(d),
+                }
+            });
             lookups.push(CheckedLookup { lookup, nearest });
         }
         Ok(Check {
