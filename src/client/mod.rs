@@ -342,7 +342,11 @@ impl Device {
         let moderator = self.ws.moderator_key()?;
         let identity = self.identity.clone();
         // Counted, built for that count, sealed and held in one transaction
-        // before any release: a crash from here on loses nothing.
+        // before any release: a crash from here on loses nothing. (A crash
+        // between the relay's receipt and this transaction still loses the
+        // report: the message was delivered and nothing is held. Closing that
+        // window needs a "matched, awaiting receipt" row written before the
+        // send; see docs/SECURITY.md.)
         let (account_matches, (report_id, sealed_size)) = self.local.hold_report(|matches| {
             let id = MessageId::random();
             let report = Report::new(
@@ -481,6 +485,10 @@ impl Device {
                 RETENTION / 86_400
             ));
         }
+        // The device's replay guard is its inbox table, keyed by (sender,
+        // id) and checked before this (`Local::known`, then the insert's
+        // primary key); the envelope's in-memory guard has nothing to add
+        // for one message, so it gets an empty one.
         let opened = env
             .open(&self.identity, &mut SeenIds::default())
             .map_err(|e| e.to_string())?;
