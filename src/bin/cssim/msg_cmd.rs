@@ -397,7 +397,7 @@ pub fn run_inbox(args: InboxArgs) -> anyhow::Result<u8> {
                     if save.is_some() {
                         v["saved"] = json!(saved
                             .iter()
-                            .map(|s| json!({"name": s.name, "path": s.path.to_string_lossy()}))
+                            .map(|s| json!({"name": s.name, "path": crate::style::json_path(&s.path)}))
                             .collect::<Vec<_>>());
                     }
                     v

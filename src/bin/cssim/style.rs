@@ -31,9 +31,10 @@ pub fn warning_line(msg: &str) -> String {
     format!("{} {msg}", paint("warning:", "1;33", stderr_colour()))
 }
 
-/// A path in JSON output: a string, with any bytes that are not UTF-8
-/// replaced by U+FFFD. One rule for every `--json` (`hash`, `hashset check`,
-/// `hashset info`), so a file name never stops the output.
+/// A path in a `json!` value the binary still builds by hand (failure
+/// lines, `bench`, `inbox`): the rule of [`cssim::report::serialize_path`],
+/// which the typed results use — a string, bytes that are not UTF-8
+/// replaced by U+FFFD, so a file name never stops the output.
 pub fn json_path(path: &std::path::Path) -> serde_json::Value {
     serde_json::Value::String(path.to_string_lossy().into_owned())
 }
