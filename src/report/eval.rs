@@ -102,20 +102,6 @@ fn row(c: &bloom::Cell) -> Vec<Cell> {
     .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::sci;
-
-    #[test]
-    fn rates_print_in_three_digits() {
-        assert_eq!(sci(0.0), "0");
-        assert_eq!(sci(1.0), "1");
-        assert_eq!(sci(0.9254), "0.925");
-        assert_eq!(sci(1.0703e-7), "1.07e-7");
-        assert_eq!(sci(0.0324), "3.24e-2");
-    }
-}
-
 /// A duration in the unit that fits: `0.412 µs`, `31.5 µs`, `7.102 ms`.
 pub fn duration(nanos: u64) -> String {
     match nanos {
@@ -169,5 +155,19 @@ impl Tabular for cost::Report {
                 ]
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sci;
+
+    #[test]
+    fn rates_print_in_three_digits() {
+        assert_eq!(sci(0.0), "0");
+        assert_eq!(sci(1.0), "1");
+        assert_eq!(sci(0.9254), "0.925");
+        assert_eq!(sci(1.0703e-7), "1.07e-7");
+        assert_eq!(sci(0.0324), "3.24e-2");
     }
 }
