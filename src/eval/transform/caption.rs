@@ -68,23 +68,35 @@ pub(super) fn draw(image: &RgbImage, text: &str, edit: &Edit) -> Result<RgbImage
     }
     let r = ((px / 16.0).round() as i64).max(1);
     let mut out = image.clone();
+    if bx0 > bx1 {
+        return Ok(out); // nothing visible (only spaces)
+    }
     let (wi, hi) = (i64::from(w), i64::from(h));
-    for y in (by0 - r).max(0)..=(by1 + r).min(hi - 1) {
-        for x in (bx0 - r).max(0)..=(bx1 + r).min(wi - 1) {
-            // The outline: the strongest coverage within r pixels.
-            let mut edge = 0f32;
-            for dy in -r..=r {
-                for dx in -r..=r {
-                    let (sx, sy) = (x + dx, y + dy);
-                    if sx >= 0 && sy >= 0 && sx < wi && sy < hi {
-                        edge = edge.max(mask[(sy * wi + sx) as usize]);
-                    }
-                }
-            }
+    let (x0, x1) = ((bx0 - r).max(0), (bx1 + r).min(wi - 1));
+    let (y0, y1) = ((by0 - r).max(0), (by1 + r).min(hi - 1));
+    let (bw, bh) = ((x1 - x0 + 1) as usize, (y1 - y0 + 1) as usize);
+    let at = |x: i64, y: i64| mask[(y * wi + x) as usize];
+    // The outline: the strongest coverage within r pixels (a square window),
+    // as a row pass then a column pass over the caption's box.
+    let mut rows = vec![0f32; bw * bh];
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let m = ((x - r).max(0)..=(x + r).min(wi - 1))
+                .map(|sx| at(sx, y))
+                .fold(0f32, f32::max);
+            rows[(y - y0) as usize * bw + (x - x0) as usize] = m;
+        }
+    }
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let col = (x - x0) as usize;
+            let edge = ((y - r).max(y0)..=(y + r).min(y1))
+                .map(|sy| rows[(sy - y0) as usize * bw + col])
+                .fold(0f32, f32::max);
             if edge == 0.0 {
                 continue;
             }
-            let fill = mask[(y * wi + x) as usize];
+            let fill = at(x, y);
             let p = out.get_pixel_mut(x as u32, y as u32);
             for c in p.0.iter_mut() {
                 let v = f32::from(*c) * (1.0 - edge); // black outline
