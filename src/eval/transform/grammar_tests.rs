@@ -145,6 +145,16 @@ fn lists_split_on_lines_and_semicolons_with_comments() {
 }
 
 #[test]
+fn the_edits_file_of_the_docs_parses() {
+    // docs/EVALUATION.md, "Chains, seeds, canonical text".
+    let text = "# the usual suspects\nnone\njpeg:70; jpeg:50\nresize:0.5+jpeg:70\n\
+                crop:0.9; pad:0.1,white; rotate:5; flip:h\ntext:\"Look at this!\"+screenshot\n";
+    let list = Chain::parse_list(text).unwrap();
+    assert_eq!(list.len(), 9);
+    assert_eq!(list[8].to_string(), "text:\"Look at this!\"+screenshot");
+}
+
+#[test]
 fn an_unknown_edit_is_one_error_naming_it_and_listing_the_valid_ones() {
     let err = Chain::parse("resize:0.5+blurr:2").unwrap_err().to_string();
     assert_eq!(
