@@ -255,6 +255,12 @@ impl Chain {
         self.edits.is_empty()
     }
 
+    /// Whether the result depends on the seed (the chain has a `noise` or
+    /// `overlay`): a cache need key on the seed only then.
+    pub fn uses_seed(&self) -> bool {
+        self.edits.iter().any(Edit::uses_seed)
+    }
+
     /// Applies the edits in order. `seed` drives `noise` and `overlay`; the
     /// edit at position i draws from a stream mixed from `seed` and i, so
     /// two `noise` edits in one chain do not add the same noise twice.
@@ -269,6 +275,11 @@ impl Chain {
 }
 
 impl Edit {
+    /// Whether the result depends on the seed (`noise`, `overlay`).
+    pub fn uses_seed(&self) -> bool {
+        matches!(self, Edit::Noise(_) | Edit::Overlay(_))
+    }
+
     /// Applies this one edit; `seed` drives `noise` and `overlay` only.
     pub fn apply(&self, image: &RgbImage, seed: u64) -> Result<RgbImage, EditError> {
         check_not_empty(image)?;

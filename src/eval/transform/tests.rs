@@ -162,6 +162,14 @@ fn noise_and_overlay_are_seeded() {
         .map(|s| box_at(&o.apply(&grey, s).unwrap()))
         .collect();
     assert!(positions.len() > 4, "{positions:?}");
+
+    // Only the seeded edits depend on the seed.
+    assert!(chain("resize:0.5+noise:2").uses_seed());
+    assert!(chain("overlay:0.1").uses_seed());
+    assert!(!chain("resize:0.5+jpeg:70+rotate:5").uses_seed());
+    let p = picture();
+    let fixed = chain("rotate:5+blur:1+jpeg:70+text:\"x\"");
+    assert_eq!(fixed.apply(&p, 1).unwrap(), fixed.apply(&p, 2).unwrap());
 }
 
 #[test]
