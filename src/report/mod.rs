@@ -239,6 +239,31 @@ pub enum Format {
     Csv,
 }
 
+/// An input that could not be processed (a file that did not read or
+/// decode): what `--json` prints in its place, in order among the results,
+/// and what reports list as skipped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The input.
+    #[serde(serialize_with = "serialize_path")]
+    pub path: std::path::PathBuf,
+    /// Why, in one line.
+    pub error: String,
+}
+
+impl Tabular for Failure {
+    fn columns() -> Vec<Column> {
+        vec![Column::left("PATH", 24), Column::left("ERROR", 0)]
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell>> {
+        vec![vec![
+            self.path.to_string_lossy().into_owned().into(),
+            Cell::toned(self.error.clone(), Tone::Alarm),
+        ]]
+    }
+}
+
 /// Serialises a path as a string, bytes that are not UTF-8 replaced by
 /// U+FFFD: one rule for every path in JSON, so a file name never stops the
 /// output.

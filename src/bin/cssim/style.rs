@@ -44,7 +44,17 @@ pub fn json_path(path: &std::path::Path) -> serde_json::Value {
 /// convention every `--json` command follows; without `--json` the same
 /// failure is one `error: …` line on stderr). The exit status is then 1.
 pub fn json_failure(path: &std::path::Path, message: &str) -> String {
-    serde_json::json!({"path": json_path(path), "error": message}).to_string()
+    use cssim::report::{Exporter, Failure, Json};
+    let failure = Failure {
+        path: path.to_path_buf(),
+        error: message.to_string(),
+    };
+    // A `Failure` is two strings: it always serialises.
+    Json::lines()
+        .record(&failure)
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
 }
 
 /// The exporter `--json` / `--csv` choose (a table otherwise).
