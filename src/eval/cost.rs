@@ -1,5 +1,5 @@
 //! What scanning costs a sending device per message, measured on the real
-//! pipeline: [`scan::Scanner`] under a policy against a [`SignedSet`], then
+//! pipeline: [`Scanner`] under a policy against a [`SignedSet`], then
 //! the HPKE seal, for a text message and for a message with one image —
 //! each step's median and 99th percentile over N runs on one thread. This
 //! is `cssim bench`; the web page and the scenario simulator's latency
