@@ -255,12 +255,7 @@ impl SecondPass {
                     *d = s[l];
                 }
             }) {
-                keep(
-                    &self.rows_wanted,
-                    &mut self.out,
-                    &mut self.next_row,
-                    done,
-                );
+                keep(&self.rows_wanted, &mut self.out, &mut self.next_row, done);
             }
         }
     }
