@@ -19,6 +19,10 @@ Measured:
   (e) cssim hash --algo pdq   --threads 2 FOLDER   (2-core scaling)
   (f) cssim hash --algo phash --threads 1 --jpeg-dc FOLDER   (opt-in: large JPEGs from their
       DC coefficients; not imagehash's values)
+  (g) cssim hash --algo pdq --threads 1 --pdq-route fast FOLDER   (opt-in: JPEGs of 512 px a
+      side or more from their DC coefficients; not bit-exact)
+  (h) cssim hash --algo pdq --threads 1 --pdq-kernel scalar FOLDER   (the scalar PDQ
+      arithmetic kept beside the vectorised one: the same bits, the cost before issue 15)
 Python side in-process: the whole loop over all files is timed after warming the
 file cache (all files read once); best of --py-runs (default 3). BLAS/OpenMP threads are
 pinned to 1. Prints a Markdown table.
@@ -144,7 +148,11 @@ def main():
                           ('phash1', ['hash', '--algo', 'phash', '--threads', '1', a.folder]),
                           ('pdq2', ['hash', '--algo', 'pdq', '--threads', '2', a.folder]),
                           ('phash1dc', ['hash', '--algo', 'phash', '--threads', '1',
-                                        '--jpeg-dc', a.folder])):
+                                        '--jpeg-dc', a.folder]),
+                          ('pdq1fast', ['hash', '--algo', 'pdq', '--threads', '1',
+                                        '--pdq-route', 'fast', a.folder]),
+                          ('pdq1scalar', ['hash', '--algo', 'pdq', '--threads', '1',
+                                          '--pdq-kernel', 'scalar', a.folder])):
             print(f'cssim {" ".join(args)} (best of {a.runs}) ...', file=sys.stderr)
             cs[key] = run_cssim(a.cssim, args, a.runs)
     else:
@@ -200,6 +208,10 @@ def main():
         row('(e) PDQ', '`cssim hash --algo pdq --threads 2`', t, t_pdq, e)
         t, e = cs['phash1dc']
         row('(f) pHash', '`cssim hash --algo phash --threads 1 --jpeg-dc`', t, t_ph, e)
+        t, e = cs['pdq1fast']
+        row('(g) PDQ', '`cssim hash --algo pdq --threads 1 --pdq-route fast`', t, t_pdq, e)
+        t, e = cs['pdq1scalar']
+        row('(h) PDQ', '`cssim hash --algo pdq --threads 1 --pdq-kernel scalar`', t, t_pdq, e)
         t1, t2 = cs['pdq1'][0], cs['pdq2'][0]
         if t1 and t2:
             print()

@@ -343,6 +343,12 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
         bail!("--algo text compares messages, not files; use sha256 for exact file identity");
     }
     let config = args.decode.config();
+    if config.pdq_route == hash::PdqRoute::Fast && algos.contains(&Algorithm::Pdq) {
+        eprintln!(
+            "note: --pdq-route fast: PDQ of a JPEG at least {} px a side comes from its DC image (not bit-exact)",
+            hash::PDQ_FAST_MIN_SIDE
+        );
+    }
     let threshold = args.threshold.map(hash::Threshold);
     let comparison = hash::compare(&args.a, &args.b, &algos, threshold, &config)?;
     let text = if args.json {
