@@ -12,11 +12,13 @@
 //! the 64×64 decimation will sample (its column pass runs on the 64 sampled
 //! columns alone: a column filter never mixes columns).
 //!
-//! The code is plain Rust over fixed-size arrays; [`luma_downsample_64`] runs
-//! it under `pulp`'s runtime-detected AVX2 target (any x86-64 from 2013 on),
-//! where the compiler turns each `[f32; LANES]` operation into one vector
-//! instruction, and falls back to the baseline target elsewhere. Fused
-//! multiply-add is never formed (Rust does not contract `a * b + c`).
+//! Rows move into and out of the interleaved layout by 8×8 transposes
+//! ([`Transpose`]: AVX shuffles, or plain Rust). The rest is plain Rust over
+//! fixed-size arrays; `super::vectorised_downsample_64` runs it under
+//! `pulp`'s runtime-detected AVX2 target (any x86-64 from 2013 on), where the
+//! compiler turns each `[f32; LANES]` operation into one vector instruction,
+//! and falls back to the baseline target elsewhere. Fused multiply-add is
+//! never formed (Rust does not contract `a * b + c`).
 
 use super::downsample::jarosz_window;
 
@@ -95,6 +97,105 @@ fn div(s: &Lanes, c: f32) -> Lanes {
         *o = a / c;
     }
     o
+}
+
+/// An 8×8 transpose, `out[j][i] = t[i][j]`: how rows move into and out of
+/// the interleaved layout, a tile at a time.
+pub(super) trait Transpose: Copy {
+    fn t8(self, t: &[Lanes; 8]) -> [Lanes; 8];
+}
+
+/// The transpose in plain Rust (any target).
+#[derive(Clone, Copy)]
+pub(super) struct Plain;
+
+impl Transpose for Plain {
+    #[inline(always)]
+    fn t8(self, t: &[Lanes; 8]) -> [Lanes; 8] {
+        std::array::from_fn(|j| std::array::from_fn(|i| t[i][j]))
+    }
+}
+
+/// The transpose in 24 AVX shuffles (the compiler makes 64 scalar moves of
+/// the plain one).
+#[cfg(target_arch = "x86_64")]
+impl Transpose for pulp::x86::V3 {
+    #[inline(always)]
+    fn t8(self, t: &[Lanes; 8]) -> [Lanes; 8] {
+        use core::arch::x86_64::__m256;
+        use pulp::bytemuck::cast;
+        let a = self.avx;
+        let r: [__m256; 8] = std::array::from_fn(|i| cast(t[i]));
+        let u = [
+            a._mm256_unpacklo_ps(r[0], r[1]),
+            a._mm256_unpackhi_ps(r[0], r[1]),
+            a._mm256_unpacklo_ps(r[2], r[3]),
+            a._mm256_unpackhi_ps(r[2], r[3]),
+            a._mm256_unpacklo_ps(r[4], r[5]),
+            a._mm256_unpackhi_ps(r[4], r[5]),
+            a._mm256_unpacklo_ps(r[6], r[7]),
+            a._mm256_unpackhi_ps(r[6], r[7]),
+        ];
+        let v = [
+            a._mm256_shuffle_ps::<0x44>(u[0], u[2]),
+            a._mm256_shuffle_ps::<0xEE>(u[0], u[2]),
+            a._mm256_shuffle_ps::<0x44>(u[1], u[3]),
+            a._mm256_shuffle_ps::<0xEE>(u[1], u[3]),
+            a._mm256_shuffle_ps::<0x44>(u[4], u[6]),
+            a._mm256_shuffle_ps::<0xEE>(u[4], u[6]),
+            a._mm256_shuffle_ps::<0x44>(u[5], u[7]),
+            a._mm256_shuffle_ps::<0xEE>(u[5], u[7]),
+        ];
+        [
+            cast(a._mm256_permute2f128_ps::<0x20>(v[0], v[4])),
+            cast(a._mm256_permute2f128_ps::<0x20>(v[1], v[5])),
+            cast(a._mm256_permute2f128_ps::<0x20>(v[2], v[6])),
+            cast(a._mm256_permute2f128_ps::<0x20>(v[3], v[7])),
+            cast(a._mm256_permute2f128_ps::<0x31>(v[0], v[4])),
+            cast(a._mm256_permute2f128_ps::<0x31>(v[1], v[5])),
+            cast(a._mm256_permute2f128_ps::<0x31>(v[2], v[6])),
+            cast(a._mm256_permute2f128_ps::<0x31>(v[3], v[7])),
+        ]
+    }
+}
+
+/// `LANES` rows (row-major, `cols` each) into the interleaved layout.
+#[inline(always)]
+fn to_lanes<T: Transpose>(tr: T, rows: &[f32], out: &mut [Lanes]) {
+    let cols = out.len();
+    let tiles = cols / 8 * 8;
+    for x0 in (0..tiles).step_by(8) {
+        let tile: [Lanes; 8] = std::array::from_fn(|i| {
+            let mut v = [0f32; LANES];
+            v.copy_from_slice(&rows[i * cols + x0..i * cols + x0 + 8]);
+            v
+        });
+        out[x0..x0 + 8].copy_from_slice(&tr.t8(&tile));
+    }
+    for (x, cell) in out.iter_mut().enumerate().skip(tiles) {
+        for (l, c) in cell.iter_mut().enumerate() {
+            *c = rows[l * cols + x];
+        }
+    }
+}
+
+/// The interleaved layout back into `LANES` rows (row-major).
+#[inline(always)]
+fn from_lanes<T: Transpose>(tr: T, lanes: &[Lanes], rows: &mut [f32]) {
+    let cols = lanes.len();
+    let tiles = cols / 8 * 8;
+    for x0 in (0..tiles).step_by(8) {
+        let tile: &[Lanes; 8] = lanes[x0..x0 + 8].try_into().expect("8 columns");
+        let t = tr.t8(tile);
+        for (i, row) in t.iter().enumerate() {
+            rows[i * cols + x0..i * cols + x0 + 8].copy_from_slice(row);
+        }
+    }
+    for (x, cell) in lanes.iter().enumerate().skip(tiles) {
+        for (l, c) in cell.iter().enumerate() {
+            rows[l * cols + x] = *c;
+        }
+    }
 }
 
 /// The column pass (as [`super::downsample`]'s `ColumnStage`): one running
@@ -192,7 +293,9 @@ impl Columns {
 /// filter are collected `LANES` at a time, filtered along rows (dividing only
 /// at the 64 sampled columns), then down those 64 columns, and the sampled
 /// rows are kept.
-struct SecondPass {
+struct SecondPass<T> {
+    tr: T,
+    rows: Vec<f32>,
     block: Vec<Lanes>,
     filled: usize,
     window: usize,
@@ -204,12 +307,14 @@ struct SecondPass {
     out: Vec<[f32; 64]>,
 }
 
-impl SecondPass {
-    fn new(rows: usize, cols: usize) -> SecondPass {
+impl<T: Transpose> SecondPass<T> {
+    fn new(tr: T, rows: usize, cols: usize) -> SecondPass<T> {
         let pick = |n: usize| -> [usize; 64] {
             std::array::from_fn(|o| (((o as f64 + 0.5) * n as f64) / 64.0) as usize)
         };
         SecondPass {
+            tr,
+            rows: vec![0f32; LANES * cols],
             block: vec![[0f32; LANES]; cols],
             filled: 0,
             window: jarosz_window(cols, 64),
@@ -225,10 +330,9 @@ impl SecondPass {
     /// Takes one row of the first pass's output.
     #[inline(always)]
     fn push(&mut self, row: &[f32]) {
+        let cols = self.block.len();
         let l = self.filled;
-        for (cell, v) in self.block.iter_mut().zip(row) {
-            cell[l] = *v;
-        }
+        self.rows[l * cols..(l + 1) * cols].copy_from_slice(row);
         self.filled += 1;
         if self.filled == LANES {
             self.run_block();
@@ -239,6 +343,7 @@ impl SecondPass {
     fn run_block(&mut self) {
         let n = self.filled;
         self.filled = 0;
+        to_lanes(self.tr, &self.rows, &mut self.block);
         let wanted = &self.cols_wanted;
         let sampled = &mut self.sampled;
         let mut k = 0usize;
@@ -286,32 +391,39 @@ fn keep(rows_wanted: &[usize; 64], out: &mut [[f32; 64]], next_row: &mut usize, 
 /// Luminance, two passes of the tent filter, and 64×64 decimation of packed
 /// RGB (`rows × cols` pixels, at least 5 a side, not exactly 64×64: the
 /// caller handles that unfiltered case), bit-identical to
-/// [`super::downsample::luma_downsample_64`].
+/// [`super::downsample::luma_downsample_64`]. `tr` moves rows into and out of
+/// the interleaved layout.
 #[inline(always)]
-pub(super) fn luma_downsample_64(rgb: &[u8], rows: usize, cols: usize) -> Vec<[f32; 64]> {
+pub(super) fn luma_downsample_64<T: Transpose>(
+    tr: T,
+    rgb: &[u8],
+    rows: usize,
+    cols: usize,
+) -> Vec<[f32; 64]> {
     let along_rows = jarosz_window(cols, 64);
     let along_cols = jarosz_window(rows, 64);
+    let mut luma_rows = vec![0f32; LANES * cols];
     let mut block = vec![[0f32; LANES]; cols];
     let mut filtered = vec![[0f32; LANES]; cols];
     let mut columns = Columns::new(cols, along_cols);
-    let mut second = SecondPass::new(rows, cols);
+    let mut second = SecondPass::new(tr, rows, cols);
     for rows_rgb in rgb[..3 * rows * cols].chunks(LANES * 3 * cols) {
         let n = rows_rgb.len() / (3 * cols);
-        for (l, px) in rows_rgb.chunks_exact(3 * cols).enumerate() {
-            for (cell, p) in block.iter_mut().zip(px.chunks_exact(3)) {
-                cell[l] = luma(p[0], p[1], p[2]);
+        for (px, out) in rows_rgb
+            .chunks_exact(3 * cols)
+            .zip(luma_rows.chunks_exact_mut(cols))
+        {
+            for (o, p) in out.iter_mut().zip(px.chunks_exact(3)) {
+                *o = luma(p[0], p[1], p[2]);
             }
         }
+        to_lanes(tr, &luma_rows, &mut block);
         box_lanes(&block, along_rows, |oi, sums, c| {
             filtered[oi] = div(sums, c);
         });
-        for l in 0..n {
-            let filtered = &filtered;
-            if let Some(done) = columns.push(|dst| {
-                for (d, s) in dst.iter_mut().zip(filtered) {
-                    *d = s[l];
-                }
-            }) {
+        from_lanes(tr, &filtered, &mut luma_rows);
+        for row in luma_rows.chunks_exact(cols).take(n) {
+            if let Some(done) = columns.push(|dst| dst.copy_from_slice(row)) {
                 second.push(done);
             }
         }
@@ -355,7 +467,7 @@ mod tests {
             let rgb = noise(rows, cols, (rows * 131 + cols) as u32);
             let want = super::super::downsample::luma_downsample_64(&rgb, rows, cols);
             for got in [
-                luma_downsample_64(&rgb, rows, cols),
+                luma_downsample_64(Plain, &rgb, rows, cols),
                 super::super::vectorised_downsample_64(&rgb, rows, cols),
             ] {
                 for (g, w) in got.iter().zip(&want) {
@@ -365,6 +477,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx_transpose_equals_the_plain_one() {
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            return; // no AVX2 here: the plain transpose is the one used
+        };
+        let t: [Lanes; 8] = std::array::from_fn(|i| std::array::from_fn(|j| (i * 8 + j) as f32));
+        assert_eq!(simd.t8(&t), Plain.t8(&t));
     }
 
     #[test]

@@ -198,9 +198,9 @@ pub enum Kernel {
 fn vectorised_downsample_64(rgb: &[u8], rows: usize, cols: usize) -> Vec<[f32; 64]> {
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
-        return simd.vectorize(|| blocked::luma_downsample_64(rgb, rows, cols));
+        return simd.vectorize(|| blocked::luma_downsample_64(simd, rgb, rows, cols));
     }
-    blocked::luma_downsample_64(rgb, rows, cols)
+    blocked::luma_downsample_64(blocked::Plain, rgb, rows, cols)
 }
 
 /// Hashes an 8-bit RGB image.
