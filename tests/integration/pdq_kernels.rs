@@ -116,7 +116,7 @@ fn vectorised_and_scalar_pdq_agree_bit_for_bit_on_50_images() {
         hashes.insert(fast.hash);
     }
     // The set is not degenerate: many different hashes, of several qualities.
-    assert!(hashes.len() >= 45, "{} distinct hashes", hashes.len());
+    assert!(hashes.len() >= 40, "{} distinct hashes", hashes.len());
     assert!(qualities.len() >= 5, "qualities {qualities:?}");
 }
 

@@ -365,6 +365,7 @@ impl<T: Transpose> SecondPass<T> {
         }
     }
 
+    #[inline(always)]
     fn finish(mut self) -> Vec<[f32; 64]> {
         if self.filled > 0 {
             self.run_block();

@@ -198,9 +198,36 @@ pub enum Kernel {
 fn vectorised_downsample_64(rgb: &[u8], rows: usize, cols: usize) -> Vec<[f32; 64]> {
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
-        return simd.vectorize(|| blocked::luma_downsample_64(simd, rgb, rows, cols));
+        return simd.vectorize(Avx2Downsample {
+            simd,
+            rgb,
+            rows,
+            cols,
+        });
     }
     blocked::luma_downsample_64(blocked::Plain, rgb, rows, cols)
+}
+
+/// The downsample as a job for `pulp`'s AVX2 entry point. A struct rather
+/// than a closure, so that its `call` can be `#[inline(always)]`: the whole
+/// downsample must be inlined into the function compiled for AVX2, or the
+/// shuffles of the transposes become function calls.
+#[cfg(target_arch = "x86_64")]
+struct Avx2Downsample<'a> {
+    simd: pulp::x86::V3,
+    rgb: &'a [u8],
+    rows: usize,
+    cols: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl pulp::NullaryFnOnce for Avx2Downsample<'_> {
+    type Output = Vec<[f32; 64]>;
+
+    #[inline(always)]
+    fn call(self) -> Self::Output {
+        blocked::luma_downsample_64(self.simd, self.rgb, self.rows, self.cols)
+    }
 }
 
 /// Hashes an 8-bit RGB image.
