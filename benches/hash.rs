@@ -6,7 +6,9 @@
 //! measurement because a client pays for it on every image it scans. Here
 //! the classic hashes of a JPEG at least 512 px a side come from its DC
 //! coefficients (`HashConfig::jpeg_dc`, opt-in since the classic hashes
-//! follow imagehash); "phash (full decode)" is the default.
+//! follow imagehash); "phash (full decode)" is the default. PDQ is timed
+//! with both kernels (vectorised, the default, and scalar: the same bits)
+//! and on the opt-in fast route (`HashConfig::pdq_route`).
 //!
 //!     cargo bench --bench hash
 
@@ -26,6 +28,8 @@ fn bench(c: &mut Criterion) {
     let mut config = HashConfig::default();
     config.jpeg_dc = true;
     let full_decode = HashConfig::default();
+    let mut fast = HashConfig::default();
+    fast.pdq_route = hash::PdqRoute::Fast;
     let inputs = [
         (
             "small",
@@ -86,6 +90,18 @@ fn bench(c: &mut Criterion) {
             BenchmarkId::new("pdq-only (no decode)", &id),
             &img,
             |b, img| b.iter(|| hash::pdq::hash_image(img)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("pdq-only scalar kernel (no decode)", &id),
+            &img,
+            |b, img| b.iter(|| hash::pdq::hash_image_with(img, hash::pdq::Kernel::Scalar)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("pdq fast route (DC for JPEGs >= 512 px)", &id),
+            &bytes,
+            |b, bytes| {
+                b.iter(|| hash::digest_bytes(bytes, &[Algorithm::Pdq], &fast).expect("hashes"))
+            },
         );
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(BenchmarkId::new("sha256", &id), &bytes, |b, bytes| {

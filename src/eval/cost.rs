@@ -147,11 +147,12 @@ pub struct Setup<'a> {
 const TEXT: &str = "Are we still on for Saturday? I found the photos from last summer.";
 
 /// A step's name in the report: what kind of work, not which part.
-fn step_name(kind: &str, timing: &Timing) -> String {
+fn step_name(kind: &str, timing: &Timing, fast_route: bool) -> String {
     let algorithm = timing.algorithm.map(display_name);
     let what = match (timing.stage, algorithm) {
         (Some(Stage::HashText), _) => "normalise + SHA-256".to_string(),
         (Some(Stage::HashLink), _) => "link SHA-256".to_string(),
+        (Some(Stage::Decode), _) if fast_route => "decode (--pdq-route fast)".to_string(),
         (Some(Stage::Decode), _) => "decode".to_string(),
         (Some(Stage::Hash), Some(a)) => a.to_string(),
         (Some(Stage::HashDihedral), _) => "PDQ ×8 orientations".to_string(),
@@ -177,13 +178,18 @@ fn display_name(a: Algorithm) -> &'static str {
 
 /// Durations per step name, in first-seen order.
 #[derive(Default)]
-struct Samples(Vec<(String, Vec<u64>)>);
+struct Samples {
+    steps: Vec<(String, Vec<u64>)>,
+    /// PDQ takes the reduced-scale route for JPEGs (the decode step's name
+    /// says so).
+    fast_route: bool,
+}
 
 impl Samples {
     fn push(&mut self, name: String, nanos: u64) {
-        match self.0.iter_mut().find(|(n, _)| *n == name) {
+        match self.steps.iter_mut().find(|(n, _)| *n == name) {
             Some((_, v)) => v.push(nanos),
-            None => self.0.push((name, vec![nanos])),
+            None => self.steps.push((name, vec![nanos])),
         }
     }
 
@@ -191,18 +197,18 @@ impl Samples {
     /// two lookups of one algorithm are one step's cost) and returns their
     /// total.
     fn scan(&mut self, kind: &str, timings: &[Timing]) -> u64 {
-        let mut run = Samples::default();
+        let mut run: Vec<(String, u64)> = Vec::new();
         for t in timings {
-            let name = step_name(kind, t);
-            match run.0.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, v)) => v[0] += t.nanos,
-                None => run.0.push((name, vec![t.nanos])),
+            let name = step_name(kind, t, self.fast_route);
+            match run.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => *v += t.nanos,
+                None => run.push((name, t.nanos)),
             }
         }
         let mut total = 0;
-        for (name, v) in run.0 {
-            total += v[0];
-            self.push(name, v[0]);
+        for (name, v) in run {
+            total += v;
+            self.push(name, v);
         }
         total
     }
@@ -278,6 +284,7 @@ pub fn measure(setup: Setup<'_>) -> Result<Report, Error> {
             reason: e.to_string(),
         })?;
     let pdq_threshold = policy.threshold(Algorithm::Pdq);
+    let fast_route = policy.pdq_route == hash::PdqRoute::Fast;
     let scanner = Scanner::new(policy, set);
     let (alice, bob) = (Identity::generate(), Identity::generate());
     let seal = |msg: &Message| {
@@ -286,7 +293,10 @@ pub fn measure(setup: Setup<'_>) -> Result<Report, Error> {
     };
     let near = near_entry(set);
     let mut text = Samples::default();
-    let mut image = Samples::default();
+    let mut image = Samples {
+        fast_route,
+        ..Samples::default()
+    };
     let mut near_samples = Vec::new();
     let mut near_hits = 0u32;
     for _ in 0..runs {
@@ -330,8 +340,8 @@ pub fn measure(setup: Setup<'_>) -> Result<Report, Error> {
             near_hits += u32::from(!hits.is_empty());
         }
     }
-    let mut all = text.0;
-    all.extend(image.0);
+    let mut all = text.steps;
+    all.extend(image.steps);
     if near.is_some() {
         all.push(("lookup: PDQ near an entry".into(), near_samples));
     }

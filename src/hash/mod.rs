@@ -32,6 +32,7 @@ pub(crate) mod thumbnail;
 use std::path::{Path, PathBuf};
 
 use image::{GrayImage, RgbImage};
+use serde::{Deserialize, Serialize};
 
 pub use compare::{AlgorithmComparison, Comparison, Measure, Side, compare};
 pub use digest::{
@@ -95,7 +96,64 @@ pub struct HashConfig {
     /// a few bits off (figures in `docs/PERFORMANCE.md`). PDQ always decodes
     /// fully, as the reference does.
     pub jpeg_dc: bool,
+    /// Where PDQ's pixels come from (default [`PdqRoute::Exact`]).
+    pub pdq_route: PdqRoute,
+    /// Which implementation of PDQ's arithmetic runs (the same bits either
+    /// way; the scalar one is kept to check and measure the vectorised one).
+    pub pdq_kernel: pdq::Kernel,
     hashers: classic::Hashers,
+}
+
+/// Where PDQ's pixels come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PdqRoute {
+    /// The fully decoded image: Meta's PDQ, bit for bit.
+    #[default]
+    Exact,
+    /// For a JPEG at least [`PDQ_FAST_MIN_SIDE`] px on its shorter side, the
+    /// 1/8-scale luma image its DC coefficients hold (most of a progressive
+    /// file is never decoded); other images decode fully. Not bit-exact:
+    /// the agreement with the exact route is measured in
+    /// `docs/PERFORMANCE.md`. Results say when it was taken
+    /// ([`FileDigests::pdq_route`]).
+    Fast,
+}
+
+/// The shorter side from which [`PdqRoute::Fast`] reads a JPEG's DC image:
+/// 64 blocks, so the DC image still fills PDQ's 64×64 grid.
+pub const PDQ_FAST_MIN_SIDE: u32 = 512;
+
+impl PdqRoute {
+    /// The route's name, as `--pdq-route` and `policy.toml` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PdqRoute::Exact => "exact",
+            PdqRoute::Fast => "fast",
+        }
+    }
+}
+
+impl std::fmt::Display for PdqRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A PDQ route name that is neither `exact` nor `fast`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown PDQ route '{0}' (expected exact or fast)")]
+pub struct UnknownPdqRoute(pub String);
+
+impl std::str::FromStr for PdqRoute {
+    type Err = UnknownPdqRoute;
+    fn from_str(s: &str) -> Result<PdqRoute, UnknownPdqRoute> {
+        match s.trim() {
+            "exact" => Ok(PdqRoute::Exact),
+            "fast" => Ok(PdqRoute::Fast),
+            other => Err(UnknownPdqRoute(other.to_string())),
+        }
+    }
 }
 
 impl HashConfig {
@@ -105,6 +163,8 @@ impl HashConfig {
         HashConfig {
             limits,
             jpeg_dc: false,
+            pdq_route: PdqRoute::Exact,
+            pdq_kernel: pdq::Kernel::default(),
             hashers: classic::Hashers::new(classic_size),
         }
     }
@@ -138,6 +198,9 @@ pub struct FileDigests {
     /// Algorithms left out because they do not apply to this input (only
     /// [`digest_applicable`] leaves any out).
     pub skipped: Vec<Skipped>,
+    /// [`PdqRoute::Fast`] when PDQ was computed from a JPEG's DC image (the
+    /// fast route was asked for and applied); else [`PdqRoute::Exact`].
+    pub pdq_route: PdqRoute,
 }
 
 /// An algorithm left out for one input because it does not apply to it.
@@ -170,6 +233,8 @@ pub struct Decoded {
     image: Option<RgbImage>,
     grey: Option<GrayImage>,
     dimensions: (u32, u32),
+    pdq_route: PdqRoute,
+    pdq_kernel: pdq::Kernel,
 }
 
 impl Decoded {
@@ -178,15 +243,25 @@ impl Decoded {
         self.dimensions
     }
 
+    /// The route PDQ's pixels came from: [`PdqRoute::Fast`] only when the
+    /// fast route was asked for and the input was a large enough JPEG.
+    pub fn pdq_route(&self) -> PdqRoute {
+        self.pdq_route
+    }
+
     /// PDQ of the image; `None` if PDQ was not among the algorithms decoded for.
     pub fn pdq(&self) -> Option<pdq::Pdq> {
-        self.image.as_ref().map(pdq::hash_image)
+        self.image
+            .as_ref()
+            .map(|i| pdq::hash_image_with(i, self.pdq_kernel))
     }
 
     /// PDQ of the image and of its seven rotations and mirror images (one
     /// DCT); `None` if PDQ was not among the algorithms decoded for.
     pub fn pdq_dihedral(&self) -> Option<pdq::Dihedral> {
-        self.image.as_ref().map(pdq::hash_image_dihedral)
+        self.image
+            .as_ref()
+            .map(|i| pdq::hash_image_dihedral_with(i, self.pdq_kernel))
     }
 
     /// aHash, dHash or pHash of the image; `None` for any other algorithm,
@@ -211,6 +286,18 @@ pub fn decode_for(
     let min_side = 8 * config.hashers.size();
     let mut dimensions = None;
     let mut grey = None;
+    let mut pdq_image = None;
+    if wants_pdq && config.pdq_route == PdqRoute::Fast {
+        if let Some(dc) = jpeg::read(bytes, &config.limits, PDQ_FAST_MIN_SIDE) {
+            // One pixel per block of the upright image, the block's mean Y:
+            // PDQ's luminance weights are the JFIF colour transform's.
+            if let Some(y) = thumbnail::dc_grey(&dc, PDQ_FAST_MIN_SIDE / 8) {
+                dimensions = Some(dc.oriented_dimensions());
+                pdq_image = Some(image::DynamicImage::ImageLuma8(y).into_rgb8());
+            }
+        }
+    }
+    let fast = pdq_image.is_some();
     if wants_classic && config.jpeg_dc {
         // At least 8 × the grid's side blocks on the shorter side: smaller
         // JPEGs are decoded fully.
@@ -219,20 +306,27 @@ pub fn decode_for(
             dimensions = Some(dc.oriented_dimensions());
         }
     }
-    let image = if wants_pdq || (wants_classic && grey.is_none()) {
+    let image = if (wants_pdq && !fast) || (wants_classic && grey.is_none()) {
         let image = decode::decode_image(bytes, &config.limits)?;
         dimensions = Some((image.width(), image.height()));
         if wants_classic && grey.is_none() {
             grey = Some(pillow::to_luma(&image));
         }
-        wants_pdq.then(|| decode::to_rgb8(image))
+        (wants_pdq && !fast).then(|| decode::to_rgb8(image))
     } else {
         None
     };
+    let image = image.or(pdq_image);
     Ok(Decoded {
         image,
         grey,
         dimensions: dimensions.unwrap_or((0, 0)),
+        pdq_route: if fast {
+            PdqRoute::Fast
+        } else {
+            PdqRoute::Exact
+        },
+        pdq_kernel: config.pdq_kernel,
     })
 }
 
@@ -264,6 +358,7 @@ fn digest_decoded(
         dimensions: decoded.map(Decoded::dimensions),
         urls: Vec::new(),
         skipped: Vec::new(),
+        pdq_route: decoded.map_or(PdqRoute::Exact, Decoded::pdq_route),
     };
     for &algorithm in algorithms {
         let digest = match (algorithm, decoded) {

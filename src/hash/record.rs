@@ -35,6 +35,9 @@ impl Serialize for Record {
         map.serialize_entry("width", &d.dimensions.map(|x| x.0))?;
         map.serialize_entry("height", &d.dimensions.map(|x| x.1))?;
         map.serialize_entry("pdq_quality", &d.pdq_quality)?;
+        if d.pdq_route == super::PdqRoute::Fast {
+            map.serialize_entry("pdq_route", &d.pdq_route)?;
+        }
         map.serialize_entry("digests", &digests)?;
         if d.get(Algorithm::Text).is_some() {
             #[derive(Serialize)]
@@ -80,6 +83,9 @@ impl Tabular for Record {
         let mut rows = Vec::new();
         for digest in &d.digests {
             let quality = match (digest.algorithm(), d.pdq_quality) {
+                (Algorithm::Pdq, Some(q)) if d.pdq_route == super::PdqRoute::Fast => {
+                    format!("{q} (fast route: JPEG DC, not bit-exact)")
+                }
                 (Algorithm::Pdq, Some(q)) => q.to_string(),
                 _ => "-".into(),
             };

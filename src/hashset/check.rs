@@ -10,6 +10,10 @@ use crate::hash::pdq::{LowQuality, Quality};
 use crate::hash::{Algorithm, Distance, FileDigests, Threshold};
 use crate::report::{Cell, Column, Layout, Tabular};
 
+fn is_exact(route: &crate::hash::PdqRoute) -> bool {
+    *route == crate::hash::PdqRoute::Exact
+}
+
 /// One file checked against a set.
 ///
 /// In JSON: `{"path", "pdq_quality", "lookups"}`, each lookup a [`Lookup`]
@@ -23,6 +27,10 @@ pub struct Check {
     pub path: PathBuf,
     /// Its PDQ quality, when PDQ was computed.
     pub pdq_quality: Option<Quality>,
+    /// `fast` when PDQ came from the JPEG's DC image (in JSON only then;
+    /// in the table the algorithm reads `pdq (fast)`).
+    #[serde(skip_serializing_if = "is_exact")]
+    pub pdq_route: crate::hash::PdqRoute,
     /// One lookup per algorithm of the set (none for a PDQ hash below the
     /// quality floor).
     pub lookups: Vec<CheckedLookup>,
@@ -86,6 +94,7 @@ impl SignedSet {
         Ok(Check {
             path: path.to_path_buf(),
             pdq_quality: digests.pdq_quality,
+            pdq_route: digests.pdq_route,
             lookups,
             low_pdq_quality,
         })
@@ -138,9 +147,15 @@ impl Tabular for Check {
                     },
                     |e| e.to_hex(),
                 );
+                let algorithm = match l.lookup.algorithm {
+                    Algorithm::Pdq if self.pdq_route == crate::hash::PdqRoute::Fast => {
+                        "pdq (fast)".to_string()
+                    }
+                    a => a.to_string(),
+                };
                 rows.push(vec![
                     path.as_str().into(),
-                    l.lookup.algorithm.to_string().into(),
+                    algorithm.into(),
                     m.distance.to_string().into(),
                     label.into(),
                     entry.into(),
@@ -157,6 +172,9 @@ impl Tabular for Check {
                         low.quality, low.min
                     ),
                 );
+            }
+            if self.pdq_route == crate::hash::PdqRoute::Fast {
+                why.push("pdq on the fast route (JPEG DC, not bit-exact)".into());
             }
             rows.push(vec![path.into(), "no match".into(), why.join("; ").into()]);
         }

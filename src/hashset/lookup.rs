@@ -258,6 +258,7 @@ impl SignedSet {
         };
         let mut config = HashConfig::new(limits, size);
         config.jpeg_dc = self.manifest.hashing.jpeg_dc;
+        config.pdq_route = self.manifest.hashing.pdq_route;
         config
     }
 
@@ -592,6 +593,7 @@ mod tests {
         let off = Hashing {
             exif_rotate: false,
             jpeg_dc: false,
+            pdq_route: crate::hash::PdqRoute::Exact,
         };
         let set = built(off, std::slice::from_ref(&phash256)).unwrap();
         // Written as version 2, which builds from before the record refuse.

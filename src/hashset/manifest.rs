@@ -126,6 +126,14 @@ pub struct Hashing {
     pub exif_rotate: bool,
     /// The classic hashes of large JPEGs came from their DC coefficients.
     pub jpeg_dc: bool,
+    /// Where PDQ's pixels came from; absent when `exact` (the default), so
+    /// sets built before the fast route existed keep their bytes.
+    #[serde(default, skip_serializing_if = "is_exact")]
+    pub pdq_route: crate::hash::PdqRoute,
+}
+
+fn is_exact(route: &crate::hash::PdqRoute) -> bool {
+    *route == crate::hash::PdqRoute::Exact
 }
 
 impl Default for Hashing {
@@ -145,6 +153,7 @@ impl Hashing {
         Hashing {
             exif_rotate: config.limits.exif_rotate,
             jpeg_dc: config.jpeg_dc,
+            pdq_route: config.pdq_route,
         }
     }
 }
@@ -157,7 +166,11 @@ impl fmt::Display for Hashing {
             "EXIF rotation {}, JPEG DC route {}",
             on(self.exif_rotate),
             on(self.jpeg_dc)
-        )
+        )?;
+        if self.pdq_route != crate::hash::PdqRoute::Exact {
+            write!(f, ", PDQ route {}", self.pdq_route)?;
+        }
+        Ok(())
     }
 }
 

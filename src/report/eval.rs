@@ -119,7 +119,7 @@ fn nanos(micros: f64) -> u64 {
 impl Tabular for cost::Report {
     fn columns() -> Vec<Column> {
         vec![
-            Column::left("STEP", 28),
+            Column::left("STEP", 32),
             Column::right("MEDIAN", 12),
             Column::right("P99", 12),
         ]

@@ -393,10 +393,13 @@ impl<'a> Scanner<'a> {
     /// matcher's entries were hashed ([`Matcher::hash_config`]): a set
     /// built without EXIF rotation, or with 256-bit pHashes, is matched by
     /// hashes made the same way.
+    /// The policy's `pdq_route` decides where PDQ's pixels come from.
     pub fn new(policy: Policy, matcher: &'a dyn Matcher) -> Scanner<'a> {
+        let mut config = matcher.hash_config();
+        config.pdq_route = policy.pdq_route;
         Scanner {
             policy,
-            config: matcher.hash_config(),
+            config,
             matcher,
         }
     }
@@ -626,6 +629,11 @@ impl Run<'_, '_> {
                 return;
             }
         };
+        if decoded.pdq_route() == hash::PdqRoute::Fast {
+            self.verdict.notes.push(format!(
+                "{part}: PDQ from the JPEG's DC image (pdq_route = \"fast\"; not bit-exact)"
+            ));
+        }
         for a in algorithms.into_iter().filter(|a| a.is_perceptual()) {
             if a == Algorithm::Pdq && self.scanner.policy.pdq_dihedral {
                 self.scan_pdq_dihedral(&part, &decoded);

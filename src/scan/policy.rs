@@ -14,6 +14,8 @@
 //! min_pdq_quality = 50      # PDQ hashes below this are not matched
 //! pdq_dihedral = false      # also match PDQ in the 7 other orientations
 //!                           # (rotated by 90/180/270°, mirrored): 8 lookups
+//! pdq_route = "exact"       # exact | fast: PDQ of a large JPEG from its DC
+//!                           # coefficients (not bit-exact; noted in the verdict)
 //! on_match = "report"       # report (and deliver) | block | warn
 //! on_unscannable = "warn"   # allow | warn | report | block: an image that
 //!                           # cannot be perceptually hashed
@@ -115,6 +117,11 @@ pub struct Policy {
     /// a mirrored or rotated copy of a listed image matches. Costs eight
     /// lookups instead of one, and eight chances of a false match.
     pub pdq_dihedral: bool,
+    /// Where PDQ's pixels come from: `exact` (default, Meta's PDQ bit for
+    /// bit) or `fast` (a large JPEG's DC image; the verdict notes each image
+    /// hashed so). Written out only when not the default.
+    #[serde(skip_serializing_if = "is_exact")]
+    pub pdq_route: crate::hash::PdqRoute,
     /// What a match does.
     pub on_match: OnMatch,
     /// What a part that could not be scanned does (see [`OnUnscannable`]).
@@ -126,6 +133,10 @@ pub struct Policy {
     pub notify_sender: bool,
     /// Largest attachment accepted, in bytes.
     pub max_attachment_bytes: u64,
+}
+
+fn is_exact(route: &crate::hash::PdqRoute) -> bool {
+    *route == crate::hash::PdqRoute::Exact
 }
 
 impl Default for Policy {
@@ -141,6 +152,7 @@ impl Default for Policy {
             thresholds: BTreeMap::new(),
             min_pdq_quality: crate::hash::pdq::MIN_QUALITY,
             pdq_dihedral: false,
+            pdq_route: crate::hash::PdqRoute::Exact,
             on_match: OnMatch::Report,
             on_unscannable: OnUnscannable::Warn,
             account_threshold: 1,
@@ -207,6 +219,7 @@ impl Policy {
         let table: toml::Table = toml::from_str(text).map_err(parse_error)?;
         check_choice(&table, "on_match", &OnMatch::VALUES)
             .and_then(|()| check_choice(&table, "on_unscannable", &OnUnscannable::VALUES))
+            .and_then(|()| check_choice(&table, "pdq_route", &["exact", "fast"]))
             .map_err(|(field, reason)| PolicyError::Invalid {
                 path: path.to_path_buf(),
                 field,

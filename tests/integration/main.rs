@@ -23,6 +23,7 @@ mod hashset_cli;
 mod hashset_images;
 mod hpke_vectors;
 mod imagehash_vectors;
+mod pdq_kernels;
 mod pdq_vectors;
 mod relay_load;
 mod relay_serve;

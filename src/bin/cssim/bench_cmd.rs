@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use cssim::eval::cost::{self, SetInfo, SetSource, Setup};
-use cssim::hash::{Algorithm, Digest};
+use cssim::hash::{self, Algorithm, Digest};
 use cssim::hashset::{Builder, Representation, SignedSet};
 use cssim::report::{Exporter, Json, Table};
 use cssim::scan::Policy;
@@ -48,6 +48,12 @@ pub struct BenchArgs {
     /// The image to scan (default: examples/images/benign/astronaut.jpg, 512×512).
     #[arg(long, value_name = "FILE")]
     pub image: Option<PathBuf>,
+    /// Where PDQ's pixels come from: exact (full decode) or fast (a JPEG at
+    /// least 512 px a side from its DC image; not bit-exact), overriding the
+    /// policy's pdq_route. With fast, the decode row is the DC read and its
+    /// name says so.
+    #[arg(long, value_name = "ROUTE", default_value = "exact")]
+    pub pdq_route: hash::PdqRoute,
     /// Runs per measurement.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(5..=100_000))]
     pub runs: u32,
@@ -190,10 +196,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         ),
         None => (DEFAULT_IMAGE.to_vec(), DEFAULT_IMAGE_NAME.to_string()),
     };
-    let policy = match &args.policy {
+    let mut policy = match &args.policy {
         Some(path) => Policy::load(path)?,
         None => Policy::default(),
     };
+    if args.pdq_route == hash::PdqRoute::Fast {
+        policy.pdq_route = hash::PdqRoute::Fast;
+    }
     let Loaded { mut set, mut info } = load(&args)?;
     set.set_bloom_radius(args.radius);
     if set.list().is_none() {

@@ -33,6 +33,17 @@ pub struct DecodeOpts {
     /// Accepted for old scripts: full decoding is now the default.
     #[arg(long, hide = true, conflicts_with = "jpeg_dc")]
     pub no_jpeg_dc: bool,
+    /// Where PDQ's pixels come from: exact (Meta's PDQ, bit for bit) or
+    /// fast (a JPEG at least 512 px on its shorter side is hashed from the
+    /// 1/8-scale image its DC coefficients hold: several times faster, not
+    /// bit-exact; agreement figures in docs/PERFORMANCE.md). Output marks
+    /// each PDQ computed on the fast route.
+    #[arg(long, value_name = "ROUTE", default_value = "exact")]
+    pub pdq_route: hash::PdqRoute,
+    /// Which PDQ arithmetic runs (same bits; for measuring).
+    #[arg(long, hide = true, value_name = "KERNEL", value_parser = ["vectorised", "scalar"],
+          default_value = "vectorised")]
+    pub pdq_kernel: String,
     /// Refuse images with more pixels than this (decompression-bomb guard).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_pixels)]
     pub max_pixels: u64,
@@ -59,6 +70,10 @@ impl DecodeOpts {
         };
         let mut config = HashConfig::new(limits, self.hash_size);
         config.jpeg_dc = self.jpeg_dc;
+        config.pdq_route = self.pdq_route;
+        if self.pdq_kernel == "scalar" {
+            config.pdq_kernel = hash::pdq::Kernel::Scalar;
+        }
         config
     }
 }
@@ -91,7 +106,8 @@ status is then 1.
 
 Output: a table (path, algorithm, digest, PDQ quality or note; text adds one
 row for each URL in it), or with --json one JSON object a line: {\"path\",
-\"width\", \"height\", \"pdq_quality\", \"digests\": {algo: hex}}, plus \"urls\":
+\"width\", \"height\", \"pdq_quality\", \"digests\": {algo: hex}} (and \"pdq_route\":
+\"fast\" when PDQ came from a JPEG's DC image), plus \"urls\":
 [{\"url\", \"text\": hex}] with text and \"skipped\": {algo: reason} when any
 was skipped. With --csv: the table's columns and rows as CSV. PDQ digests
 are Meta's 64-hex-character form. Paths in JSON are UTF-8, bytes that are
@@ -327,6 +343,12 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
         bail!("--algo text compares messages, not files; use sha256 for exact file identity");
     }
     let config = args.decode.config();
+    if config.pdq_route == hash::PdqRoute::Fast && algos.contains(&Algorithm::Pdq) {
+        eprintln!(
+            "note: --pdq-route fast: PDQ of a JPEG at least {} px a side comes from its DC image (not bit-exact)",
+            hash::PDQ_FAST_MIN_SIDE
+        );
+    }
     let threshold = args.threshold.map(hash::Threshold);
     let comparison = hash::compare(&args.a, &args.b, &algos, threshold, &config)?;
     let text = if args.json {

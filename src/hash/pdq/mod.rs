@@ -27,6 +27,7 @@
 //! is the big-endian form of the 256-bit integer `Σ bit_k · 2^k`.
 //! [`PdqHash`] stores exactly those 32 bytes.
 
+mod blocked;
 mod downsample;
 
 use std::fmt;
@@ -179,10 +180,65 @@ impl Dihedral {
     ];
 }
 
+/// Which implementation of PDQ's arithmetic runs. Both give the same bits
+/// (tests compare them on generated and real images); [`Kernel::Scalar`]
+/// exists to check that and to measure what the vectorised one gains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Kernel {
+    /// The row passes vectorised ([`LANES`](blocked::LANES) rows side by
+    /// side), under AVX2 when the processor has it (detected at run time).
+    #[default]
+    Vectorised,
+    /// The streaming scalar implementation, one row's running sum at a time.
+    Scalar,
+}
+
+/// The vectorised downsample under the best instruction set this processor
+/// offers (AVX2 where detected, else the baseline target).
+fn vectorised_downsample_64(rgb: &[u8], rows: usize, cols: usize) -> Vec<[f32; 64]> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(Avx2Downsample {
+            simd,
+            rgb,
+            rows,
+            cols,
+        });
+    }
+    blocked::luma_downsample_64(blocked::Plain, rgb, rows, cols)
+}
+
+/// The downsample as a job for `pulp`'s AVX2 entry point. A struct rather
+/// than a closure, so that its `call` can be `#[inline(always)]`: the whole
+/// downsample must be inlined into the function compiled for AVX2, or the
+/// shuffles of the transposes become function calls.
+#[cfg(target_arch = "x86_64")]
+struct Avx2Downsample<'a> {
+    simd: pulp::x86::V3,
+    rgb: &'a [u8],
+    rows: usize,
+    cols: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl pulp::NullaryFnOnce for Avx2Downsample<'_> {
+    type Output = Vec<[f32; 64]>;
+
+    #[inline(always)]
+    fn call(self) -> Self::Output {
+        blocked::luma_downsample_64(self.simd, self.rgb, self.rows, self.cols)
+    }
+}
+
 /// Hashes an 8-bit RGB image.
 pub fn hash_image(image: &RgbImage) -> Pdq {
+    hash_image_with(image, Kernel::default())
+}
+
+/// [`hash_image`] with a chosen [`Kernel`] (the result is the same).
+pub fn hash_image_with(image: &RgbImage, kernel: Kernel) -> Pdq {
     let (w, h) = image.dimensions();
-    hash_rgb(image.as_raw(), w as usize, h as usize)
+    hash_rgb_with(image.as_raw(), w as usize, h as usize, kernel)
 }
 
 /// Hashes packed 8-bit RGB pixels (`3 · width · height` bytes, row-major).
@@ -190,7 +246,15 @@ pub fn hash_image(image: &RgbImage) -> Pdq {
 /// # Panics
 /// If `rgb` is shorter than `3 · width · height`.
 pub fn hash_rgb(rgb: &[u8], width: usize, height: usize) -> Pdq {
-    match dct_of_rgb(rgb, width, height) {
+    hash_rgb_with(rgb, width, height, Kernel::default())
+}
+
+/// [`hash_rgb`] with a chosen [`Kernel`] (the result is the same).
+///
+/// # Panics
+/// If `rgb` is shorter than `3 · width · height`.
+pub fn hash_rgb_with(rgb: &[u8], width: usize, height: usize, kernel: Kernel) -> Pdq {
+    match dct_of_rgb(rgb, width, height, kernel) {
         None => Pdq {
             hash: PdqHash::default(),
             quality: Quality(0),
@@ -204,8 +268,13 @@ pub fn hash_rgb(rgb: &[u8], width: usize, height: usize) -> Pdq {
 
 /// Hashes an 8-bit RGB image and its seven rotations and flips.
 pub fn hash_image_dihedral(image: &RgbImage) -> Dihedral {
+    hash_image_dihedral_with(image, Kernel::default())
+}
+
+/// [`hash_image_dihedral`] with a chosen [`Kernel`] (the result is the same).
+pub fn hash_image_dihedral_with(image: &RgbImage, kernel: Kernel) -> Dihedral {
     let (w, h) = image.dimensions();
-    let Some((dct, quality)) = dct_of_rgb(image.as_raw(), w as usize, h as usize) else {
+    let Some((dct, quality)) = dct_of_rgb(image.as_raw(), w as usize, h as usize, kernel) else {
         return Dihedral {
             hashes: [PdqHash::default(); 8],
             quality: Quality(0),
@@ -220,11 +289,21 @@ pub fn hash_image_dihedral(image: &RgbImage) -> Dihedral {
 
 type Block16 = [[f32; 16]; 16];
 
-fn dct_of_rgb(rgb: &[u8], width: usize, height: usize) -> Option<(Block16, Quality)> {
+fn dct_of_rgb(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    kernel: Kernel,
+) -> Option<(Block16, Quality)> {
     if width < MIN_HASHABLE_DIM as usize || height < MIN_HASHABLE_DIM as usize {
         return None;
     }
-    let small = downsample::luma_downsample_64(&rgb[..3 * width * height], height, width);
+    let rgb = &rgb[..3 * width * height];
+    let small = if kernel == Kernel::Scalar || (width == 64 && height == 64) {
+        downsample::luma_downsample_64(rgb, height, width)
+    } else {
+        vectorised_downsample_64(rgb, height, width)
+    };
     let quality = quality_metric(&small);
     Some((dct_64_to_16(&small), quality))
 }

@@ -106,6 +106,9 @@ fn set_config(set: &SignedSet, opts: &DecodeOpts) -> hash::HashConfig {
         exif_rotate: recorded.exif_rotate,
         ..opts.config().limits
     };
+    // The route is the checker's choice (the set may record that its own
+    // entries were made on the fast route; a client may still hash exactly).
+    config.pdq_route = opts.pdq_route;
     config
 }
 
