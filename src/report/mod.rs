@@ -29,6 +29,7 @@
 //! assert_eq!(cssim::report::Json::lines().document(&hit).unwrap(), "{\"algorithm\":\"pdq\",\"distance\":3}\n");
 //! ```
 
+mod attack;
 mod csv;
 mod eval;
 mod json;

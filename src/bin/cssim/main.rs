@@ -1,6 +1,7 @@
 //! The `cssim` command line: argument parsing, printing and exit codes.
 //! All logic a library user would need lives in the `cssim` library.
 
+mod attack_cmd;
 mod bench_cmd;
 mod demo_cmd;
 mod eval_cmd;
@@ -75,6 +76,9 @@ enum Command {
     /// Measure what the library states: Bloom false-positive rates.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
+    /// White-box attacks on PDQ and pHash: evade a listed image, or collide an innocent one.
+    #[command(subcommand)]
+    Attack(attack_cmd::AttackCommand),
 }
 
 /// `cssim hash DIR | head` closes stdout early; printing then fails with a
@@ -134,6 +138,7 @@ fn main() -> ExitCode {
         Command::Moderate(cmd) => msg_cmd::run_moderate(cmd),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
+        Command::Attack(cmd) => attack_cmd::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),
