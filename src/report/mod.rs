@@ -43,6 +43,7 @@ mod table;
 
 use serde::Serialize;
 
+pub use attack::{Summaries, attacks_page};
 pub use csv::Csv;
 pub use json::Json;
 pub use moderation::{Queue, QueueContent, QueueRow};

@@ -4,6 +4,7 @@
 mod attack_cmd;
 mod bench_cmd;
 mod demo_cmd;
+mod eval_attacks_cmd;
 mod eval_cmd;
 mod hash_cmd;
 mod hashset_cmd;
