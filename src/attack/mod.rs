@@ -541,3 +541,108 @@ fn run(
         image: best.image,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A textured picture with plenty of PDQ quality.
+    fn picture(w: u32, h: u32, phase: f64) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let (x, y) = (f64::from(x), f64::from(y));
+            let v = 128.0
+                + 50.0 * (x / 9.0 + phase).sin() * (y / 13.0).cos()
+                + 40.0 * ((x + 2.0 * y) / (31.0 + phase)).sin();
+            let v = v.clamp(0.0, 255.0) as u8;
+            image::Rgb([v, v / 2 + 60, 255 - v])
+        })
+    }
+
+    fn go(_: &Progress) -> Control {
+        Control::Continue
+    }
+
+    #[test]
+    fn evasion_and_collision_are_judged_by_the_real_hash() {
+        for algorithm in [Algorithm::Pdq, Algorithm::Phash] {
+            let img = picture(160, 120, 0.0);
+            let params = Params::new(algorithm);
+            let t = params.threshold;
+            let out = evade(&img, &[], &params, &mut go).unwrap();
+            assert!(out.success, "{algorithm}: {:?}", out.failure);
+            let model = Model::new(algorithm, 160, 120).unwrap();
+            let (before, _) = model.hash(&img);
+            let (after, _) = model.hash(&out.image);
+            assert_eq!(before.distance(&after).unwrap().0, out.distance);
+            assert!(out.distance > t);
+
+            let other = picture(160, 120, 2.0);
+            let (target, _) = model.hash(&other);
+            assert!(target.distance(&before).unwrap().0 > t);
+            let out = collide(&img, &target, &params, &mut go).unwrap();
+            assert!(out.success, "{algorithm}: {:?}", out.failure);
+            let (after, _) = model.hash(&out.image);
+            assert!(target.distance(&after).unwrap().0 <= t);
+        }
+    }
+
+    #[test]
+    fn stopping_keeps_the_best_image_so_far_and_says_so() {
+        let img = picture(160, 120, 0.0);
+        let target = Model::new(Algorithm::Pdq, 160, 120)
+            .unwrap()
+            .hash(&picture(160, 120, 2.0))
+            .0;
+        let mut calls = 0;
+        let out = collide(&img, &target, &Params::new(Algorithm::Pdq), &mut |_| {
+            calls += 1;
+            Control::Stop
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
+        assert!(out.cancelled);
+        assert_eq!(out.iterations, 1);
+        // Whatever it reached is reported truthfully.
+        let d = target
+            .distance(
+                &Model::new(Algorithm::Pdq, 160, 120)
+                    .unwrap()
+                    .hash(&out.image)
+                    .0,
+            )
+            .unwrap()
+            .0;
+        assert_eq!(d, out.distance);
+        assert_eq!(out.success, d <= 31);
+    }
+
+    #[test]
+    fn a_target_of_another_algorithm_or_an_unreachable_one_is_refused_or_failed() {
+        let img = picture(100, 80, 0.0);
+        let phash = Digest::new(Algorithm::Phash, vec![0; 8]);
+        let err = collide(&img, &phash, &Params::new(Algorithm::Pdq), &mut go).unwrap_err();
+        assert!(matches!(err, Error::TargetMismatch { .. }), "{err}");
+        // All 256 bits set: every PDQ hash has 128, so none is within 31.
+        let all = Digest::new(Algorithm::Pdq, vec![0xff; 32]);
+        let out = collide(&img, &all, &Params::new(Algorithm::Pdq), &mut go).unwrap();
+        assert!(!out.success);
+        assert!(out.failure.unwrap().contains("too many or too few bits"));
+        assert_eq!(out.psnr, f64::INFINITY, "the image is left unchanged");
+    }
+
+    #[test]
+    fn flat_and_tiny_images_are_refused() {
+        let flat = RgbImage::from_pixel(80, 80, image::Rgb([9, 9, 9]));
+        let err = evade(&flat, &[], &Params::new(Algorithm::Pdq), &mut go).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::LowQuality {
+                quality: 0,
+                min: 50
+            }
+        ));
+        let tiny = RgbImage::from_pixel(4, 40, image::Rgb([9, 9, 9]));
+        let err = evade(&tiny, &[], &Params::new(Algorithm::Phash), &mut go).unwrap_err();
+        assert!(matches!(err, Error::TooSmall { .. }));
+    }
+}
