@@ -48,10 +48,7 @@ pub(crate) fn evade(
     let mut bits: Vec<bool> = coefficients.iter().map(|&c| c > t).collect();
     let mut flipped = vec![false; bits.len()];
     let flip_cost = |b: usize, to: bool| cost(model, b, coefficients[b], to, t, margin);
-    loop {
-        let Some(nearest) = avoid.iter().min_by_key(|a| hamming(&bits, a)) else {
-            break;
-        };
+    while let Some(nearest) = avoid.iter().min_by_key(|a| hamming(&bits, a)) {
         if hamming(&bits, nearest) > need {
             break;
         }
