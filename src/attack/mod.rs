@@ -546,16 +546,15 @@ fn run(
 mod tests {
     use super::*;
 
-    /// A textured picture with plenty of PDQ quality.
+    /// The shipped stand-ins, made small: real photos, PDQ quality 100.
     fn picture(w: u32, h: u32, phase: f64) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| {
-            let (x, y) = (f64::from(x), f64::from(y));
-            let v = 128.0
-                + 50.0 * (x / 9.0 + phase).sin() * (y / 13.0).cos()
-                + 40.0 * ((x + 2.0 * y) / (31.0 + phase)).sin();
-            let v = v.clamp(0.0, 255.0) as u8;
-            image::Rgb([v, v / 2 + 60, 255 - v])
-        })
+        let bytes: &[u8] = if phase == 0.0 {
+            include_bytes!("../../examples/images/listed/rocket.jpg")
+        } else {
+            include_bytes!("../../examples/images/benign/seedlings.jpg")
+        };
+        let full = crate::hash::decode::decode(bytes, &Default::default()).unwrap();
+        image::imageops::resize(&full, w, h, image::imageops::FilterType::Triangle)
     }
 
     fn go(_: &Progress) -> Control {

@@ -425,7 +425,7 @@ mod tests {
             let before = model.coefficients(&img);
             let mut want = vec![0f64; model.bits()];
             let scale = if algorithm == Algorithm::Pdq {
-                20.0
+                200.0
             } else {
                 2000.0
             };
