@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod attack;
 pub mod client;
 pub mod clock;
 pub mod demo;

@@ -2,6 +2,7 @@
 //! of Bloom sets measured against the rate they state, what scanning costs a
 //! device per message (and, as they grow, rates, thresholds and attacks).
 
+pub mod attacks;
 pub mod binomial;
 pub mod bloom;
 pub mod cost;

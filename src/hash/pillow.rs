@@ -144,6 +144,26 @@ impl Coeffs {
     }
 }
 
+/// The weights [`resize_lanczos`] applies along one axis of `in_size`
+/// pixels resized to `out_size`: per output pixel, its first input pixel and
+/// the fixed-point weights as fractions (for `attack`'s linear model, which
+/// ignores the 8-bit rounding between and after the passes).
+pub(crate) fn lanczos_weights(in_size: u32, out_size: u32) -> Vec<(usize, Vec<f64>)> {
+    if in_size == out_size {
+        return (0..in_size as usize).map(|i| (i, vec![1.0])).collect();
+    }
+    let c = Coeffs::new(in_size, out_size);
+    let one = f64::from(1u32 << PRECISION_BITS);
+    c.bounds
+        .iter()
+        .enumerate()
+        .map(|(xx, &(start, n))| {
+            let w = &c.weights[xx * c.ksize..xx * c.ksize + n];
+            (start, w.iter().map(|&v| f64::from(v) / one).collect())
+        })
+        .collect()
+}
+
 /// Pillow's `Image.resize((width, height), Image.Resampling.LANCZOS)` of a
 /// grey image (`ImagingResampleInner` with the default box).
 ///

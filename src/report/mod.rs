@@ -30,6 +30,7 @@
 //! assert_eq!(cssim::report::Json::lines().document(&hit).unwrap(), "{\"algorithm\":\"pdq\",\"distance\":3}\n");
 //! ```
 
+mod attack;
 pub mod chart;
 mod csv;
 mod eval;
@@ -42,6 +43,7 @@ mod table;
 
 use serde::Serialize;
 
+pub use attack::{Summaries, attacks_page};
 pub use csv::Csv;
 pub use json::Json;
 pub use moderation::{Queue, QueueContent, QueueRow};

@@ -12,6 +12,7 @@
 
 mod util;
 
+mod attack_cli;
 mod bench_cli;
 mod bloom_fpr;
 mod classic_pins;

@@ -14,6 +14,8 @@ use crate::{EXIT_OK, EXIT_SOME_FAILED};
 pub enum EvalCommand {
     /// Measure the false-positive rate of Bloom sets against the rate they state.
     Bloom(BloomArgs),
+    /// Run the evasion and collision attacks over a corpus: success vs PSNR budget, the defence table.
+    Attacks(crate::eval_attacks_cmd::AttacksArgs),
 }
 
 /// Arguments of `cssim eval bloom`.
@@ -89,6 +91,7 @@ fn parse_count(s: &str) -> Result<u64, String> {
 pub fn run(cmd: EvalCommand) -> anyhow::Result<u8> {
     match cmd {
         EvalCommand::Bloom(args) => run_bloom(args),
+        EvalCommand::Attacks(args) => crate::eval_attacks_cmd::run(args),
     }
 }
 

@@ -1,9 +1,11 @@
 //! The `cssim` command line: argument parsing, printing and exit codes.
 //! All logic a library user would need lives in the `cssim` library.
 
+mod attack_cmd;
 mod bench_cmd;
 mod demo_cmd;
 mod edit_cmd;
+mod eval_attacks_cmd;
 mod eval_cmd;
 mod hash_cmd;
 mod hashset_cmd;
@@ -78,6 +80,9 @@ enum Command {
     Eval(eval_cmd::EvalCommand),
     /// Apply an edit chain (resize:0.5+jpeg:70, crop, rotate, …) to an image and write it.
     Edit(edit_cmd::EditArgs),
+    /// White-box attacks on PDQ and pHash: evade a listed image, or collide an innocent one.
+    #[command(subcommand)]
+    Attack(attack_cmd::AttackCommand),
 }
 
 /// `cssim hash DIR | head` closes stdout early; printing then fails with a
@@ -138,6 +143,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::Edit(args) => edit_cmd::run(args),
+        Command::Attack(cmd) => attack_cmd::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

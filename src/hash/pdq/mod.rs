@@ -289,6 +289,24 @@ pub fn hash_image_dihedral_with(image: &RgbImage, kernel: Kernel) -> Dihedral {
 
 type Block16 = [[f32; 16]; 16];
 
+/// The 16×16 block of DCT coefficients the hash thresholds, and the quality,
+/// exactly as [`hash_image`] computes them (`None` below 5 pixels a side).
+/// For `attack`, which needs the values, not only their signs.
+pub(crate) fn dct_block(image: &RgbImage) -> Option<(Block16, Quality)> {
+    let (w, h) = image.dimensions();
+    dct_of_rgb(image.as_raw(), w as usize, h as usize, Kernel::default())
+}
+
+/// The DCT basis rows as [`dct_block`] uses them (for `attack`'s linear model).
+pub(crate) fn dct_basis() -> &'static [[f32; 64]; 16] {
+    dct_matrix()
+}
+
+/// The tent filter's box window along a side of `n` pixels (for `attack`).
+pub(crate) fn box_window(n: usize) -> usize {
+    downsample::jarosz_window(n, 64)
+}
+
 fn dct_of_rgb(
     rgb: &[u8],
     width: usize,
