@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::state::{Controls, Demo, EditForm, Refusal, SendRequest, Sent};
+use super::state::{Controls, Demo, Refusal, SendRequest, Sent};
 use crate::scan::OnMatch;
 
 /// What the page shows for the current step of the guided mode.
@@ -47,11 +47,11 @@ const STEPS: [&str; 11] = [
     "What client-side scanning cannot promise",
 ];
 
-fn example(name: &str, edits: EditForm) -> SendRequest {
+fn example(name: &str, edits: &str) -> SendRequest {
     SendRequest {
         text: None,
         image: Some(format!("example:{name}")),
-        edits,
+        edits: edits.into(),
     }
 }
 
@@ -142,19 +142,12 @@ impl Demo {
             2 => {
                 let s = self.send(&SendRequest {
                     text: Some("Look what I saw at the museum".into()),
-                    ..example("astronaut.jpg", EditForm::default())
+                    ..example("astronaut.jpg", "")
                 })?;
                 ("alice", vec![verdict_line(&s), outcome_line(&s)])
             }
             3 => {
-                let s = self.send(&example(
-                    "rocket.jpg",
-                    EditForm {
-                        resize: Some(0.6),
-                        jpeg: Some(70),
-                        ..EditForm::default()
-                    },
-                ))?;
+                let s = self.send(&example("rocket.jpg", "resize:0.6+jpeg:70"))?;
                 (
                     "alice",
                     vec![
@@ -202,13 +195,7 @@ impl Demo {
                 )
             }
             7 => {
-                let s = self.send(&example(
-                    "rocket.jpg",
-                    EditForm {
-                        crop: Some(0.5),
-                        ..EditForm::default()
-                    },
-                ))?;
+                let s = self.send(&example("rocket.jpg", "crop:0.5"))?;
                 let evades = s.outcome.verdict.matches.is_empty();
                 (
                     "alice",
@@ -288,11 +275,5 @@ impl Demo {
 }
 
 fn mirrored() -> SendRequest {
-    example(
-        "rocket.jpg",
-        EditForm {
-            mirror: true,
-            ..EditForm::default()
-        },
-    )
+    example("rocket.jpg", "flip:h")
 }

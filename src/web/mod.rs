@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use guided::Caption;
-pub use state::{Controls, Delivered, EditForm, Nearest, SendRequest, Sent, SentImage, Snapshot};
+pub use state::{Controls, Delivered, Nearest, SendRequest, Sent, SentImage, Snapshot};
 
 /// The default upload limit (20 MiB).
 pub const DEFAULT_MAX_UPLOAD: u64 = 20 << 20;

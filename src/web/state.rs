@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Device, Received, SendOutcome};
-use crate::eval::transform::{self, Edit};
+use crate::eval::transform::{self, Chain, Edit};
 use crate::hash::{self, Algorithm, pdq};
 use crate::message::Attachment;
 use crate::moderation::{self, Outcome, Reviewed};
@@ -57,6 +57,10 @@ pub(crate) const EXAMPLES: [(&str, &[u8]); 7] = [
 /// otherwise (what a messenger does to a photo).
 pub const SEND_QUALITY: u8 = 90;
 
+/// The seed of the seeded edits (`noise`, `overlay`): fixed, so the same
+/// request gives the same image.
+pub const EDIT_SEED: u64 = 1;
+
 /// Longer side of the previews the page shows, in pixels.
 const PREVIEW_SIDE: u32 = 320;
 
@@ -98,84 +102,6 @@ impl Controls {
     }
 }
 
-/// The edits Alice's panel offers, applied in this order: crop, resize,
-/// rotate, mirror, brightness, JPEG.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EditForm {
-    /// Keep the central fraction of each side (0 < f < 1).
-    pub crop: Option<f32>,
-    /// Scale so the longer side is this times the original (0 < s).
-    pub resize: Option<f32>,
-    /// Rotate clockwise by 90, 180 or 270 degrees.
-    pub rotate: u32,
-    /// Mirror left to right.
-    pub mirror: bool,
-    /// Add this to every channel (−255…255).
-    pub brightness: i16,
-    /// Send as JPEG at this quality (1–100).
-    pub jpeg: Option<u8>,
-}
-
-impl EditForm {
-    /// The edits, in order; an out-of-range value is refused by name.
-    pub fn edits(&self) -> Result<Vec<Edit>, String> {
-        let mut out = Vec::new();
-        if let Some(c) = self.crop {
-            if !(c > 0.0 && c < 1.0) {
-                return Err(format!("crop {c}: keep a fraction between 0 and 1"));
-            }
-            out.push(Edit::CropCentre(c));
-        }
-        if let Some(s) = self.resize {
-            if !(s > 0.0 && s <= 4.0) {
-                return Err(format!("resize {s}: scale between 0 and 4"));
-            }
-            out.push(Edit::Resize(s));
-        }
-        match self.rotate {
-            0 => {}
-            90 | 180 | 270 => out.extend(std::iter::repeat_n(
-                Edit::Rotate90,
-                (self.rotate / 90) as usize,
-            )),
-            r => return Err(format!("rotate {r}: 0, 90, 180 or 270 degrees")),
-        }
-        if self.mirror {
-            out.push(Edit::FlipHorizontal);
-        }
-        if self.brightness != 0 {
-            if !(-255..=255).contains(&self.brightness) {
-                return Err(format!("brightness {}: −255 to 255", self.brightness));
-            }
-            out.push(Edit::Brightness(self.brightness));
-        }
-        if let Some(q) = self.jpeg {
-            if !(1..=100).contains(&q) {
-                return Err(format!("jpeg {q}: quality 1 to 100"));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The edits in words (`none` for none).
-    pub fn describe(&self) -> Result<String, String> {
-        let mut words: Vec<String> = self.edits()?.iter().map(ToString::to_string).collect();
-        if let Some(q) = self.jpeg {
-            words.push(format!("JPEG q{q}"));
-        }
-        Ok(if words.is_empty() {
-            "none".into()
-        } else {
-            words.join(", ")
-        })
-    }
-
-    fn is_empty(&self) -> bool {
-        self == &EditForm::default()
-    }
-}
-
 /// One send from Alice's panel.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -185,8 +111,9 @@ pub struct SendRequest {
     /// `example:NAME` (one of the shipped images) or `upload` (the last
     /// upload); none for a text only.
     pub image: Option<String>,
-    /// Edits to the image before sending.
-    pub edits: EditForm,
+    /// Edits to the image before sending, in the edit grammar of
+    /// [`Chain`] (`crop:0.5+resize:0.6+jpeg:70`; empty or `none` for none).
+    pub edits: String,
 }
 
 /// The image a send carried.
@@ -194,7 +121,7 @@ pub struct SendRequest {
 pub struct SentImage {
     /// Its name.
     pub name: String,
-    /// The edits made, in words.
+    /// The edits made: the chain's canonical text (`none` for none).
     pub edits: String,
     /// Width × height as sent.
     pub width: u32,
@@ -478,14 +405,28 @@ impl Demo {
                 "image '{which}': expected example:NAME or upload"
             )));
         };
-        let words = req.edits.describe().map_err(Refusal::Bad)?;
-        if req.edits.is_empty() {
+        let text = req.edits.trim();
+        let chain = if text.is_empty() {
+            Chain::identity()
+        } else {
+            Chain::parse(text).map_err(|e| Refusal::Bad(format!("edits '{text}': {e}")))?
+        };
+        let words = chain.to_string();
+        if chain.is_identity() {
             return Ok(Some((name, original.to_vec(), words)));
         }
-        let edits = req.edits.edits().map_err(Refusal::Bad)?;
         let image = decode(original).map_err(|e| Refusal::Bad(format!("{name}: {e}")))?;
-        let edited = transform::apply_all(&image, &edits);
-        let bytes = transform::encode_jpeg(&edited, req.edits.jpeg.unwrap_or(SEND_QUALITY));
+        // A last `jpeg:Q` is how the image is sent, not a round trip
+        // before another encoding at SEND_QUALITY.
+        let (pixels, quality) = match chain.edits().split_last() {
+            Some((Edit::Jpeg(q), rest)) => (Chain::new(rest.to_vec()), *q),
+            _ => (chain.clone(), SEND_QUALITY),
+        };
+        let edited = pixels
+            .apply(&image, EDIT_SEED)
+            .map_err(|e| Refusal::Bad(format!("edits '{words}': {e}")))?;
+        let bytes = transform::try_encode_jpeg(&edited, quality)
+            .map_err(|e| Refusal::Failed(format!("encoding the edited image: {e}")))?;
         let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
         Ok(Some((format!("{stem}-edited.jpg"), bytes, words)))
     }

@@ -182,6 +182,16 @@ fn foreign_hosts_origins_and_bad_requests_are_refused() {
         let (status, v) = post_json(&server, "/api/send", json!({"image": image}));
         assert_eq!(status, 422, "{image}: {v}");
     }
+    let (status, v) = post_json(
+        &server,
+        "/api/send",
+        json!({"image": "example:rocket.jpg", "edits": "crop:7"}),
+    );
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().starts_with("edits 'crop:7': "),
+        "{v}"
+    );
     let (status, v) = post_json(&server, "/api/send", json!({"text": "   "}));
     assert_eq!(
         (status, v["error"].as_str()),
@@ -212,11 +222,15 @@ fn endpoints_run_the_pipeline_and_stop_removes_the_workspace() {
     let (status, sent) = post_json(
         &server,
         "/api/send",
-        json!({"image": "example:rocket.jpg", "edits": {"resize": 0.6, "jpeg": 70}}),
+        json!({"image": "example:rocket.jpg", "edits": "resize:0.6 + jpeg:070"}),
     );
     assert_eq!(status, 200, "{sent}");
     assert_eq!(sent["outcome"]["verdict"]["action"], "report");
     assert_eq!(sent["outcome"]["report"]["released_now"], 1);
+    assert_eq!(
+        sent["image"]["edits"], "resize:0.6+jpeg:70",
+        "the chain's canonical text"
+    );
     let nearest = &sent["image"]["nearest"];
     assert!(nearest["distance"].as_u64().unwrap() <= 31, "{nearest}");
 
@@ -592,6 +606,10 @@ fn browser_upload_refusal_and_2mp_timing() {
     );
     b.set("resize", "50");
     b.set("jpeg", "70");
+    assert_eq!(
+        b.js("return document.getElementById('edits').value"),
+        json!("resize:0.5+jpeg:70")
+    );
     let mut times = Vec::new();
     for n in 1..=5 {
         let (action, ms) = b.send_and_wait(n);

@@ -55,16 +55,19 @@ function kb(n) { return n >= 10240 ? `${Math.round(n / 1024)} KB` : `${n} bytes`
 
 // ---- Alice ---------------------------------------------------------------
 
-function editForm() {
+// The sliders, written in the edit grammar (`cssim edit`, `cssim eval`):
+// the chain field shows it and can be edited by hand; the server parses it.
+function chainFromControls() {
   const crop = +$("crop").value, resize = +$("resize").value, jpeg = +$("jpeg").value;
-  return {
-    crop: crop < 100 ? crop / 100 : null,
-    resize: resize < 100 ? resize / 100 : null,
-    rotate: +$("rotate").value,
-    mirror: $("mirror").checked,
-    brightness: +$("brightness").value,
-    jpeg: jpeg <= 100 ? jpeg : null,
-  };
+  const b = +$("brightness").value, rotate = +$("rotate").value;
+  const parts = [];
+  if (crop < 100) parts.push(`crop:${crop / 100}`);
+  if (resize < 100) parts.push(`resize:${resize / 100}`);
+  if (rotate) parts.push(`rotate:${rotate}`);
+  if ($("mirror").checked) parts.push("flip:h");
+  if (b) parts.push(`brightness:${b > 0 ? "+" : ""}${b}`);
+  if (jpeg <= 100) parts.push(`jpeg:${jpeg}`);
+  return parts.length ? parts.join("+") : "none";
 }
 
 function showOutputs() {
@@ -73,6 +76,7 @@ function showOutputs() {
   $("resize-out").textContent = resize < 100 ? `${resize}%` : "off";
   $("jpeg-out").textContent = jpeg <= 100 ? `q${jpeg}` : "off";
   $("brightness-out").textContent = $("brightness").value;
+  $("edits").value = chainFromControls();
 }
 
 // A matched part in words, as the CLI's `Part` Display writes it.
@@ -319,7 +323,7 @@ function send(ev) {
   if (ev) ev.preventDefault();
   const started = performance.now();
   act($("send"), async () => {
-    const req = { text: $("text").value || null, image: $("image").value || null, edits: editForm() };
+    const req = { text: $("text").value || null, image: $("image").value || null, edits: $("edits").value };
     const sent = await api("POST", "/api/send", req);
     renderResult(sent, performance.now() - started);
     await refresh(true);
@@ -369,6 +373,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("compose").addEventListener("submit", send);
   $("text").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) send(e); });
   for (const id of ["crop", "resize", "jpeg", "brightness"]) $(id).addEventListener("input", showOutputs);
+  for (const id of ["rotate", "mirror"]) $(id).addEventListener("change", showOutputs);
   for (const id of ["threshold", "on-match", "account-threshold", "dihedral"]) $(id).addEventListener("change", setPolicy);
   $("policy").addEventListener("submit", (e) => { e.preventDefault(); setPolicy(); });
   $("file").addEventListener("change", (e) => upload(e.target.files[0]));
