@@ -284,7 +284,7 @@ function renderCaption(g) {
   document.body.classList.add("captioned");
   $("caption-title").textContent = `Step ${g.step} of ${g.of}: ${g.title}`;
   $("caption-lines").replaceChildren(...g.lines.map((l) => el("div", { text: l })));
-  $("guided").textContent = g.step >= g.of ? "Guided: start over ▶" : "Guided: next ▶";
+  $("guided").textContent = g.step >= g.of ? "Guided: again ▶" : "Guided: next ▶";
 }
 
 function render(s) {
