@@ -563,6 +563,69 @@ fn browser_text_listed_cropped_and_threshold() {
             .contains(&format!("threshold {distance}")),
         "{shown}"
     );
+
+    // Another client (a second browser) sends; this page shows it without reloading.
+    let (status, _) = post_json(
+        &server,
+        "/api/send",
+        json!({"text": "from the other screen"}),
+    );
+    assert_eq!(status, 200);
+    b.wait_for(
+        "the other client's message in Bob's panel",
+        "return [...document.querySelectorAll('#inbox .bob-text')].some(e => e.textContent === 'from the other screen')",
+    );
+}
+
+/// The binary: `cssim demo --serve` says where it listens and that it is
+/// loopback only; SIGINT (Ctrl-C) stops it and removes the workspace.
+#[cfg(unix)]
+#[test]
+fn binary_serves_on_loopback_and_ctrl_c_removes_the_workspace() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cssim"))
+        .args(["demo", "--serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cssim starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut head = Vec::new();
+    for _ in 0..3 {
+        head.push(lines.next().expect("a line").expect("text"));
+    }
+    assert!(
+        head[0].starts_with("cssim demo page: http://127.0.0.1:"),
+        "{head:?}"
+    );
+    assert!(head[1].ends_with("(this machine only)"), "{head:?}");
+    let folder = head[2]
+        .strip_prefix("workspace ")
+        .and_then(|l| l.split(" (removed on exit)").next())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{head:?}"));
+    assert!(
+        folder.join("ws-1/workspace.toml").is_file(),
+        "{}",
+        folder.display()
+    );
+    let url = head[0].trim_start_matches("cssim demo page: ").to_string();
+    let mut resp = agent()
+        .get(&format!("{url}api/version"))
+        .call()
+        .expect("it serves");
+    assert_eq!(resp.status().as_u16(), 200);
+    let _ = resp.body_mut().read_to_string();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let exit = child.wait().expect("it exits");
+    assert!(exit.success(), "{exit:?} {rest:?}");
+    assert_eq!(rest, ["stopped; workspace removed"]);
+    assert!(!folder.exists(), "{} left behind", folder.display());
 }
 
 /// An upload that is not an image is refused with a message in the page;
