@@ -129,8 +129,9 @@ pub struct Match {
     pub part: Part,
     /// Under which algorithm.
     pub algorithm: Algorithm,
-    /// The digest of the part.
-    pub digest: String,
+    /// The digest of the part (hex in JSON).
+    #[serde(serialize_with = "wire::digest_hex")]
+    pub digest: Digest,
     /// The threshold in force.
     pub threshold: Threshold,
     /// The hash-set entry it matched.
@@ -172,6 +173,10 @@ mod wire {
         l.as_ref().map(ToString::to_string).serialize(s)
     }
 
+    pub(super) fn digest_hex<S: Serializer>(d: &Digest, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.to_hex())
+    }
+
     pub(super) fn entry_hex<S: Serializer>(d: &Option<Digest>, s: S) -> Result<S::Ok, S::Error> {
         d.as_ref().map(Digest::to_hex).serialize(s)
     }
@@ -204,10 +209,12 @@ mod wire {
                 .entry
                 .map(|e| Digest::from_hex(m.algorithm, &e).map_err(|e| format!("hit entry: {e}")))
                 .transpose()?;
+            let digest =
+                Digest::from_hex(m.algorithm, &m.digest).map_err(|e| format!("digest: {e}"))?;
             Ok(super::Match {
                 part: m.part,
                 algorithm: m.algorithm,
-                digest: m.digest,
+                digest,
                 threshold: m.threshold,
                 hit: super::Hit {
                     distance: m.hit.distance,
@@ -470,7 +477,7 @@ impl Run<'_, '_> {
                     self.verdict.matches.push(Match {
                         part: part.clone(),
                         algorithm,
-                        digest: digest.to_hex(),
+                        digest: digest.clone(),
                         threshold,
                         hit,
                         orientation: None,
@@ -705,7 +712,7 @@ impl Run<'_, '_> {
                 let found = Match {
                     part: part.clone(),
                     algorithm: Algorithm::Pdq,
-                    digest: digest.to_hex(),
+                    digest: digest.clone(),
                     threshold,
                     hit,
                     orientation: (variant > 0)
@@ -1325,7 +1332,7 @@ mod tests {
                 name: "a.jpg".into(),
             },
             algorithm: Algorithm::Pdq,
-            digest: "cd".repeat(32),
+            digest: Digest::from_hex(Algorithm::Pdq, &"cd".repeat(32)).unwrap(),
             threshold: Threshold(31),
             hit: Hit {
                 distance: Distance(3),
@@ -1338,6 +1345,7 @@ mod tests {
         let json = serde_json::to_value(&m).unwrap();
         assert_eq!(json["hit"]["label"], "demo (test list)");
         assert_eq!(json["hit"]["entry"], "ab".repeat(32));
+        assert_eq!(json["digest"], "cd".repeat(32), "the part's digest is hex");
         assert_eq!(serde_json::from_value::<Match>(json).unwrap(), m);
         let mut plain = m.clone();
         plain.hit.label = Some(Label::new("demo"));
@@ -1350,5 +1358,13 @@ mod tests {
         let mut bad = serde_json::to_value(&m).unwrap();
         bad["hit"]["entry"] = "zz".into();
         assert!(serde_json::from_value::<Match>(bad).is_err());
+        // The part's digest is typed too: a report whose digest is not a
+        // PDQ hash does not read.
+        let mut bad = serde_json::to_value(&m).unwrap();
+        bad["digest"] = "cd".into();
+        let e = serde_json::from_value::<Match>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("digest:"), "{e}");
     }
 }
