@@ -14,7 +14,8 @@
 //! - [`e2ee`], [`franking`], [`relay`], [`client`], [`moderation`]: the
 //!   messaging path (see `docs/SECURITY.md` for what it defends against);
 //! - [`workspace`]: the folder a simulation lives in (`cssim init`), and
-//!   [`demo`], the narrated scenario run in one;
+//!   [`demo`], the narrated scenario run in one, and [`web`], the same
+//!   pipeline as a live page for presenters (`cssim demo --serve`);
 //! - [`eval`]: image edits and measurements of robustness, evasion and
 //!   Bloom false-positive rates;
 //! - [`keys`]: fingerprints and the one key-file grammar; [`files`]: atomic
@@ -54,6 +55,7 @@ pub mod moderation;
 pub mod relay;
 pub mod report;
 pub mod scan;
+pub mod web;
 pub mod workspace;
 
 /// Internals the criterion benchmarks (`benches/`) time directly; not part

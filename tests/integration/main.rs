@@ -30,3 +30,4 @@ mod relay_load;
 mod relay_serve;
 mod scan_cli;
 mod security;
+mod web;

@@ -14,7 +14,12 @@ Runs on a temporary workspace with the shipped stand-in images and demo hash set
 nothing to set up, nothing left behind (unless --keep). Steps: keys → a benign text
 → a benign photo → a resized, recompressed copy of a listed stand-in image (matches,
 is reported) → a heavily cropped copy (evades) → what the relay saw → what the
-moderator sees → Bob's inbox.")]
+moderator sees → Bob's inbox.
+
+With --serve, the same workspace setup behind a live page for presenters: Alice's
+device, the relay, the moderator and Bob's device side by side in a browser, with
+policy controls, edits and a guided mode (see README, \"Presenting\"). It listens on
+127.0.0.1 unless --listen says otherwise; Ctrl-C stops it and removes the workspace.")]
 pub struct DemoArgs {
     /// Print a JSON transcript instead of the narration.
     #[arg(long)]
@@ -25,6 +30,42 @@ pub struct DemoArgs {
     /// Keep the workspace in this folder instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<std::path::PathBuf>,
+    /// Serve the live demo page instead of narrating.
+    #[arg(long, conflicts_with_all = ["json", "step", "keep"])]
+    pub serve: bool,
+    /// Address the page listens on (anything but loopback is reachable by
+    /// other machines, over plain HTTP).
+    #[arg(long, requires = "serve", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Largest image upload the page accepts, in MB.
+    #[arg(long, requires = "serve", default_value_t = 20, value_name = "MB")]
+    pub max_upload: u64,
+}
+
+/// `cssim demo --serve`.
+fn serve(args: &DemoArgs) -> anyhow::Result<u8> {
+    let options = cssim::web::Options {
+        listen: args.listen,
+        max_upload: args.max_upload.saturating_mul(1 << 20),
+    };
+    cssim::web::serve(&options, |server| {
+        println!("cssim demo page: {}", server.url());
+        if server.loopback_only() {
+            println!("listening on {} (this machine only)", server.addr());
+        } else {
+            println!(
+                "WARNING: listening on {}: reachable by other machines, over plain HTTP",
+                server.addr()
+            );
+        }
+        println!(
+            "workspace {} (removed on exit); uploads up to {} MB; Ctrl-C stops",
+            server.folder().display(),
+            args.max_upload
+        );
+    })?;
+    println!("stopped; workspace removed");
+    Ok(crate::EXIT_OK)
 }
 
 fn actor_label(a: Actor, colour: bool) -> String {
@@ -67,6 +108,9 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
 
 /// `cssim demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
+    if args.serve {
+        return serve(&args);
+    }
     let colour = style::stdout_colour();
     let tmp = tempfile::tempdir()?;
     let dir = args
