@@ -33,7 +33,7 @@ pub struct Guide {
 }
 
 /// The steps, by title.
-const STEPS: [&str; 11] = [
+const STEPS: [&str; 12] = [
     "Keys and the hash set",
     "A benign text",
     "A benign photo",
@@ -44,6 +44,7 @@ const STEPS: [&str; 11] = [
     "A heavily cropped copy",
     "A mirrored copy, dihedral matching off",
     "The same mirrored copy, dihedral matching on",
+    "An innocent photo that matches",
     "What client-side scanning cannot promise",
 ];
 
@@ -242,6 +243,25 @@ impl Demo {
                                 m.orientation.as_deref().unwrap_or("original")
                             ),
                             None => "Still not caught.".into(),
+                        },
+                    ],
+                )
+            }
+            10 => {
+                let s = self.send(&SendRequest {
+                    text: Some("The Hubble deep field: every dot is a galaxy".into()),
+                    ..example("collision.png", "")
+                })?;
+                let reported = !s.outcome.verdict.matches.is_empty();
+                (
+                    "alice",
+                    vec![
+                        "Alice sends a photo of galaxies (the Hubble deep field), changed by `cssim attack collide` until its PDQ hash is near the listed rocket's; the change is hard to see (37.9 dB PSNR). Made to frame a recipient or flood moderators.".into(),
+                        verdict_line(&s),
+                        if reported {
+                            "Reported as the rocket: a moderator now looks at an innocent private photo. Open the report and mark it a false positive.".into()
+                        } else {
+                            "Not matched under this policy.".into()
                         },
                     ],
                 )

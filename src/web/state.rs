@@ -22,7 +22,7 @@ use super::guided::{Caption, Guide};
 
 /// The shipped example images: (name, bytes). Listed ones are in the demo
 /// hash set; see `examples/images/SOURCES.md`.
-pub(crate) const EXAMPLES: [(&str, &[u8]); 7] = [
+pub(crate) const EXAMPLES: [(&str, &[u8]); 8] = [
     (
         "rocket.jpg",
         include_bytes!("../../examples/images/listed/rocket.jpg"),
@@ -50,6 +50,12 @@ pub(crate) const EXAMPLES: [(&str, &[u8]); 7] = [
     (
         "seedlings.jpg",
         include_bytes!("../../examples/images/benign/seedlings.jpg"),
+    ),
+    // The Hubble deep field changed by `cssim attack collide` until its PDQ
+    // matches the listed rocket (examples/attacks/README.md has the command).
+    (
+        "collision.png",
+        include_bytes!("../../examples/attacks/collision.png"),
     ),
 ];
 

@@ -315,10 +315,12 @@ fn guided_mode_tells_the_story_with_computed_results() {
     assert!(
         text("The same mirrored copy, dihedral matching on").contains("Caught, in orientation")
     );
+    assert!(text("An innocent photo that matches").contains("→ report"));
+    assert!(text("An innocent photo that matches").contains("Reported as the rocket"));
     let state = get_json(&server, "/api/state");
     // Dihedral matching is switched back off after its scene.
     assert_eq!(state["controls"]["pdq_dihedral"], false);
-    assert_eq!(state["queue"].as_array().unwrap().len(), 2);
+    assert_eq!(state["queue"].as_array().unwrap().len(), 3);
 }
 
 // ---- in a real browser ------------------------------------------------------
