@@ -4,4 +4,8 @@
 
 pub mod binomial;
 pub mod bloom;
+pub mod cache;
+mod chain_adapter;
+pub mod pairs;
+pub mod rates;
 pub mod transform;
