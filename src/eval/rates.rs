@@ -1050,3 +1050,91 @@ pub fn thumbnail_png(path: &Path, side: u32, config: &HashConfig) -> Option<Vec<
     thumb.write_to(&mut out, image::ImageFormat::Png).ok()?;
     Some(out.into_inner())
 }
+
+/// The configuration as `results.json` records it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConfigRecord {
+    /// The corpus folder.
+    pub corpus: String,
+    /// Algorithms.
+    pub algorithms: Vec<String>,
+    /// Edit chains (canonical text).
+    pub edits: Vec<String>,
+    /// Impostor pairs: `auto`, `all` or a number of samples.
+    pub pairs: PairMode,
+    /// Seed.
+    pub seed: u64,
+    /// Dihedral PDQ.
+    pub dihedral: bool,
+    /// The threshold asked for (none: each algorithm's default).
+    pub threshold: Option<u32>,
+    /// Target false-match rate.
+    pub target_fmr: f64,
+    /// `--list-size`.
+    pub list_size: Option<u64>,
+    /// `--set`.
+    pub set: Option<String>,
+    /// `--dedupe`.
+    pub dedupe: Option<u32>,
+    /// Closest pairs kept.
+    pub closest: usize,
+    /// Confidence of the intervals.
+    pub confidence: f64,
+    /// How images were hashed (what the cache keys on besides content and edit).
+    pub hashing: String,
+    /// Worker threads (none: one per core).
+    pub threads: Option<usize>,
+}
+
+impl Config {
+    /// The configuration as `results.json` records it.
+    pub fn record(&self, set: Option<&str>) -> ConfigRecord {
+        ConfigRecord {
+            corpus: self.corpus.to_string_lossy().into_owned(),
+            algorithms: self.algorithms.iter().map(|a| a.name().to_string()).collect(),
+            edits: self.edits.iter().map(ToString::to_string).collect(),
+            pairs: self.pairs,
+            seed: self.seed,
+            dihedral: self.dihedral,
+            threshold: self.threshold,
+            target_fmr: self.target_fmr,
+            list_size: self.list_size,
+            set: set.map(str::to_string),
+            dedupe: self.dedupe,
+            closest: self.closest,
+            confidence: self.confidence,
+            hashing: self.hashing_key(),
+            threads: self.threads,
+        }
+    }
+}
+
+/// `results.json`: the tool, version, command and configuration, then the
+/// results.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Document {
+    /// `cssim eval rates`.
+    pub tool: &'static str,
+    /// cssim's version.
+    pub version: &'static str,
+    /// The command line that produced it.
+    pub command: Vec<String>,
+    /// The configuration.
+    pub config: ConfigRecord,
+    /// The results.
+    #[serde(flatten)]
+    pub results: Results,
+}
+
+impl Document {
+    /// A document for results produced by `command` under `config`.
+    pub fn new(command: Vec<String>, config: ConfigRecord, results: Results) -> Document {
+        Document {
+            tool: "cssim eval rates",
+            version: env!("CARGO_PKG_VERSION"),
+            command,
+            config,
+            results,
+        }
+    }
+}

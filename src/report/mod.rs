@@ -36,6 +36,7 @@ mod eval;
 pub mod html;
 mod json;
 mod moderation;
+pub mod rates;
 mod relay;
 mod send;
 mod table;
