@@ -639,8 +639,14 @@ fn hash_file(
     // Per chain, per algorithm: the key and the cached value, if any.
     let mut slots: Vec<Vec<(cache::Key, Option<cache::Value>)>> = chains
         .iter()
-        .map(|c| {
-            let text = c.to_string();
+        .enumerate()
+        .map(|(ci, c)| {
+            // An edit may draw random choices from the seed; the original does not.
+            let text = if ci == 0 {
+                c.to_string()
+            } else {
+                format!("{c} seed={}", config.seed)
+            };
             kinds
                 .iter()
                 .map(|k| {

@@ -23,6 +23,7 @@ mod hashset_images;
 mod hpke_vectors;
 mod imagehash_vectors;
 mod pdq_vectors;
+mod rates_cli;
 mod relay_load;
 mod relay_serve;
 mod scan_cli;
