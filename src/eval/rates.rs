@@ -31,7 +31,7 @@ use super::pairs::{self, Packed};
 use crate::hash::{self, Algorithm, Digest, HashConfig, Threshold, pdq};
 use crate::hashset::SignedSet;
 
-pub use super::chain_adapter::Chain;
+pub use super::transform::Chain;
 
 /// Pairs above which `--pairs auto` samples instead of counting all.
 pub const AUTO_ALL_PAIRS_LIMIT: u64 = 10_000_000_000;

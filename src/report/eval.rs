@@ -1,9 +1,11 @@
 //! `cssim eval bloom`'s report ([`bloom::Report`]) as a table: each cell's
 //! stated and measured rates, per probe and per lookup, and whether they
-//! agree.
+//! agree; and `cssim bench`'s ([`cost::Report`]): each step's median and
+//! 99th percentile.
 
 use super::{Cell, Column, Tabular};
 use crate::eval::bloom::{self, Report};
+use crate::eval::cost;
 
 /// Three significant digits: `1.07e-7`, `3.24e-2`, `0.925`, `1`, `0`.
 pub(crate) fn sci(x: f64) -> String {
@@ -98,6 +100,62 @@ fn row(c: &bloom::Cell) -> Vec<Cell> {
     .into_iter()
     .map(Cell::from)
     .collect()
+}
+
+/// A duration in the unit that fits: `0.412 µs`, `31.5 µs`, `7.102 ms`.
+pub fn duration(nanos: u64) -> String {
+    match nanos {
+        0..1_000 => format!("{:.3} µs", nanos as f64 / 1e3),
+        1_000..1_000_000 => format!("{:.1} µs", nanos as f64 / 1e3),
+        _ => format!("{:.3} ms", nanos as f64 / 1e6),
+    }
+}
+
+/// Back to whole nanoseconds from the report's microseconds.
+fn nanos(micros: f64) -> u64 {
+    (micros * 1e3).round() as u64
+}
+
+impl Tabular for cost::Report {
+    fn columns() -> Vec<Column> {
+        vec![
+            Column::left("STEP", 28),
+            Column::right("MEDIAN", 12),
+            Column::right("P99", 12),
+        ]
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        let i = &self.image;
+        let mut lines = vec![format!(
+            "{} runs, one thread; image {}, {}×{} ({} bytes)",
+            self.runs, i.path, i.width, i.height, i.bytes
+        )];
+        let load = self.hashset.load_us.map_or(String::new(), |us| {
+            format!("; verified and indexed in {}", duration(nanos(us)))
+        });
+        lines.push(format!("hash set: {}{load}", self.hashset.description));
+        if let Some(hits) = self.near_entry_hits {
+            lines.push(format!(
+                "near-entry lookups found the entry in {hits} of {} runs",
+                self.runs
+            ));
+        }
+        lines
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell>> {
+        self.steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.step.as_str().into(),
+                    duration(nanos(s.median_us)).into(),
+                    duration(nanos(s.p99_us)).into(),
+                ]
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -253,13 +253,42 @@ impl std::fmt::Display for Unscannable {
     }
 }
 
+/// What kind of work a [`Timing`] measured, as data (its `step` says it in
+/// words, with the part): what `cssim bench` adds up per kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Normalising a text and hashing it and its links.
+    HashText,
+    /// Hashing a link attachment.
+    HashLink,
+    /// Decoding an image.
+    Decode,
+    /// Hashing a part with one algorithm (perceptual or exact).
+    Hash,
+    /// Hashing an image's eight orientations with PDQ.
+    HashDihedral,
+    /// Looking a digest up in the hash set.
+    Lookup,
+}
+
 /// How long one step took.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     /// The step, e.g. `decode cat.jpg` or `pdq cat.jpg`.
     pub step: String,
+    /// Its kind (absent in verdicts stored before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// The algorithm of a [`Stage::Hash`] or [`Stage::Lookup`] step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<Algorithm>,
     /// Its duration in microseconds.
     pub micros: u64,
+    /// Its duration in nanoseconds (0 in verdicts stored before it was
+    /// recorded).
+    #[serde(default)]
+    pub nanos: u64,
 }
 
 /// What the scanner decided, declared in order of severity (a report still
@@ -321,6 +350,21 @@ pub struct Verdict {
     /// Other things worth knowing: parts the policy leaves unscanned, failed
     /// lookups. Unscannable parts are in `unscannable`, not here.
     pub notes: Vec<String>,
+    /// Lookups the hash set could not answer (each also a note), as data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_lookups: Vec<FailedLookup>,
+}
+
+/// A lookup the hash set could not answer: the part was hashed, but whether
+/// it matched is unknown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedLookup {
+    /// Which part.
+    pub part: Part,
+    /// The digest's algorithm.
+    pub algorithm: Algorithm,
+    /// What the hash set said.
+    pub reason: String,
 }
 
 impl Verdict {
@@ -365,6 +409,7 @@ impl<'a> Scanner<'a> {
                 unscannable: Vec::new(),
                 timings: Vec::new(),
                 notes: Vec::new(),
+                failed_lookups: Vec::new(),
             },
         };
         if self.policy.scan_text {
@@ -392,12 +437,21 @@ struct Run<'s, 'a> {
 }
 
 impl Run<'_, '_> {
-    fn time<T>(&mut self, step: impl Into<String>, f: impl FnOnce() -> T) -> T {
+    fn time<T>(
+        &mut self,
+        (stage, algorithm): (Stage, Option<Algorithm>),
+        step: impl Into<String>,
+        f: impl FnOnce() -> T,
+    ) -> T {
         let start = Instant::now();
         let out = f();
+        let elapsed = start.elapsed();
         self.verdict.timings.push(Timing {
             step: step.into(),
-            micros: start.elapsed().as_micros() as u64,
+            stage: Some(stage),
+            algorithm,
+            micros: elapsed.as_micros() as u64,
+            nanos: elapsed.as_nanos() as u64,
         });
         out
     }
@@ -405,9 +459,11 @@ impl Run<'_, '_> {
     fn check(&mut self, part: Part, digest: Digest) {
         let algorithm = digest.algorithm();
         let threshold = self.scanner.policy.threshold(algorithm);
-        let hits = self.time(format!("lookup {algorithm} for {part}"), || {
-            self.scanner.matcher.lookup(&digest, threshold)
-        });
+        let hits = self.time(
+            (Stage::Lookup, Some(algorithm)),
+            format!("lookup {algorithm} for {part}"),
+            || self.scanner.matcher.lookup(&digest, threshold),
+        );
         match hits {
             Ok(hits) => {
                 for hit in hits {
@@ -421,15 +477,25 @@ impl Run<'_, '_> {
                     });
                 }
             }
-            Err(e) => self
-                .verdict
-                .notes
-                .push(format!("{part}: lookup failed: {e}")),
+            Err(e) => self.lookup_failed(part, algorithm, e),
         }
     }
 
+    fn lookup_failed(&mut self, part: Part, algorithm: Algorithm, reason: String) {
+        self.verdict
+            .notes
+            .push(format!("{part}: lookup failed: {reason}"));
+        self.verdict.failed_lookups.push(FailedLookup {
+            part,
+            algorithm,
+            reason,
+        });
+    }
+
     fn scan_text(&mut self, text: &str) {
-        let d = self.time("hash text", || hash::text::digests(text));
+        let d = self.time((Stage::HashText, None), "hash text", || {
+            hash::text::digests(text)
+        });
         self.check(Part::Text, d.text);
         for (url, digest) in d.urls {
             self.check(Part::Url { url }, digest);
@@ -444,7 +510,9 @@ impl Run<'_, '_> {
                     index,
                     name: url.clone(),
                 };
-                let digest = self.time(format!("hash {part}"), || hash::text::hash_url(url));
+                let digest = self.time((Stage::HashLink, None), format!("hash {part}"), || {
+                    hash::text::hash_url(url)
+                });
                 self.check(part, digest);
             }
             Attachment::Image { name, bytes } if policy.scan_images => {
@@ -502,9 +570,13 @@ impl Run<'_, '_> {
         for &a in algorithms {
             let digest = match a {
                 Algorithm::Sha256 => {
-                    self.time(format!("sha256 {part}"), || hash::exact::sha256(bytes))
+                    self.time((Stage::Hash, Some(a)), format!("sha256 {part}"), || {
+                        hash::exact::sha256(bytes)
+                    })
                 }
-                Algorithm::Md5 => self.time(format!("md5 {part}"), || hash::exact::md5(bytes)),
+                Algorithm::Md5 => self.time((Stage::Hash, Some(a)), format!("md5 {part}"), || {
+                    hash::exact::md5(bytes)
+                }),
                 _ => continue,
             };
             self.check(part.clone(), digest);
@@ -529,7 +601,7 @@ impl Run<'_, '_> {
             return;
         }
         let config = &self.scanner.config;
-        let decoded = self.time(format!("decode {part}"), || {
+        let decoded = self.time((Stage::Decode, None), format!("decode {part}"), || {
             hash::decode_for(bytes, &algorithms, config)
         });
         self.scan_exact(&part, bytes, exact);
@@ -551,7 +623,11 @@ impl Run<'_, '_> {
             if a == Algorithm::Pdq && self.scanner.policy.pdq_dihedral {
                 self.scan_pdq_dihedral(&part, &decoded);
             } else if a == Algorithm::Pdq {
-                let Some(pdq) = self.time(format!("pdq {part}"), || decoded.pdq()) else {
+                let Some(pdq) = self.time(
+                    (Stage::Hash, Some(Algorithm::Pdq)),
+                    format!("pdq {part}"),
+                    || decoded.pdq(),
+                ) else {
                     continue;
                 };
                 let min = self.scanner.policy.min_pdq_quality;
@@ -562,7 +638,9 @@ impl Run<'_, '_> {
                 self.check(part.clone(), pdq.hash.to_digest());
             } else {
                 let config = &self.scanner.config;
-                let digest = self.time(format!("{a} {part}"), || decoded.classic(config, a));
+                let digest = self.time((Stage::Hash, Some(a)), format!("{a} {part}"), || {
+                    decoded.classic(config, a)
+                });
                 if let Some(d) = digest {
                     self.check(part.clone(), d);
                 }
@@ -576,9 +654,11 @@ impl Run<'_, '_> {
     /// matched is kept once, at its smallest distance (the part's own
     /// orientation first among equals), with the orientation that gave it.
     fn scan_pdq_dihedral(&mut self, part: &Part, decoded: &hash::Decoded) {
-        let Some(variants) = self.time(format!("pdq ×8 orientations {part}"), || {
-            decoded.pdq_dihedral()
-        }) else {
+        let Some(variants) = self.time(
+            (Stage::HashDihedral, Some(Algorithm::Pdq)),
+            format!("pdq ×8 orientations {part}"),
+            || decoded.pdq_dihedral(),
+        ) else {
             return;
         };
         let min = self.scanner.policy.min_pdq_quality;
@@ -588,26 +668,28 @@ impl Run<'_, '_> {
         }
         let threshold = self.scanner.policy.threshold(Algorithm::Pdq);
         let matcher = self.scanner.matcher;
-        let answers = self.time(format!("lookup pdq ×8 for {part}"), || {
-            variants
-                .hashes
-                .iter()
-                .map(|h| {
-                    let digest = h.to_digest();
-                    matcher
-                        .lookup(&digest, threshold)
-                        .map(|hits| (digest, hits))
-                })
-                .collect::<Vec<_>>()
-        });
+        let answers = self.time(
+            (Stage::Lookup, Some(Algorithm::Pdq)),
+            format!("lookup pdq ×8 for {part}"),
+            || {
+                variants
+                    .hashes
+                    .iter()
+                    .map(|h| {
+                        let digest = h.to_digest();
+                        matcher
+                            .lookup(&digest, threshold)
+                            .map(|hits| (digest, hits))
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
         let mut best: Vec<Match> = Vec::new();
         for (variant, answer) in answers.into_iter().enumerate() {
             let (digest, hits) = match answer {
                 Ok(a) => a,
                 Err(e) => {
-                    self.verdict
-                        .notes
-                        .push(format!("{part}: lookup failed: {e}"));
+                    self.lookup_failed(part.clone(), Algorithm::Pdq, e);
                     continue;
                 }
             };
@@ -712,6 +794,66 @@ mod tests {
                 "stand-in/url",
             ),
         ])
+    }
+
+    /// A hash set that cannot answer PDQ lookups.
+    struct FailingPdq;
+
+    impl Matcher for FailingPdq {
+        fn lookup(&self, digest: &Digest, _: Threshold) -> Result<Vec<Hit>, String> {
+            if digest.algorithm() == Algorithm::Pdq {
+                Err("index unavailable".into())
+            } else {
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_lookup_is_recorded_as_data_and_every_step_has_its_stage() {
+        let scanner = Scanner::new(Policy::default(), &FailingPdq);
+        let m = message(
+            Some("hi"),
+            vec![Attachment::Image {
+                name: "p.png".into(),
+                bytes: png(&picture()),
+            }],
+        );
+        let v = scanner.scan(&m);
+        assert_eq!(
+            v.failed_lookups,
+            vec![FailedLookup {
+                part: Part::Attachment {
+                    index: 0,
+                    name: "p.png".into()
+                },
+                algorithm: Algorithm::Pdq,
+                reason: "index unavailable".into(),
+            }]
+        );
+        assert_eq!(
+            v.notes,
+            vec!["attachment #1 p.png: lookup failed: index unavailable"]
+        );
+        let kinds: Vec<_> = v.timings.iter().map(|t| (t.stage, t.algorithm)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Some(Stage::HashText), None),
+                (Some(Stage::Lookup), Some(Algorithm::Text)),
+                (Some(Stage::Decode), None),
+                (Some(Stage::Hash), Some(Algorithm::Sha256)),
+                (Some(Stage::Lookup), Some(Algorithm::Sha256)),
+                (Some(Stage::Hash), Some(Algorithm::Pdq)),
+                (Some(Stage::Lookup), Some(Algorithm::Pdq)),
+            ]
+        );
+        for t in &v.timings {
+            assert_eq!(t.micros, t.nanos / 1000, "{t:?}");
+        }
+        // A verdict stored before stages and nanoseconds were recorded still reads.
+        let old: Timing = serde_json::from_str(r#"{"step":"decode x","micros":5}"#).unwrap();
+        assert_eq!((old.stage, old.nanos), (None, 0));
     }
 
     #[test]

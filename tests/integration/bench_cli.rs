@@ -118,3 +118,64 @@ fn the_binary_embeds_no_test_fixture() {
         }
     }
 }
+
+#[test]
+fn the_bench_runs_the_clients_scanner_under_the_given_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "image_algorithms = [\"pdq\", \"phash\", \"sha256\"]\npdq_dihedral = true\n",
+    )
+    .unwrap();
+    let v = bench(&["--policy", policy.to_str().unwrap()]);
+    let steps: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    // Exactly the work the scanner does under this policy, in its order.
+    assert_eq!(
+        steps,
+        [
+            "text: normalise + SHA-256",
+            "text: lookup",
+            "text: seal",
+            "text: total",
+            "image: decode",
+            "image: SHA-256",
+            "image: SHA-256 lookup",
+            "image: PDQ ×8 orientations",
+            "image: PDQ lookup",
+            "image: pHash",
+            "image: pHash lookup",
+            "image: seal",
+            "image: total",
+            "lookup: PDQ near an entry",
+        ]
+    );
+    assert_eq!(v["near_entry_hits"], 5, "the near query hits in every run");
+    // The image's total includes its seal in every run.
+    let get = |name: &str| {
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == name)
+            .unwrap()["median_us"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(get("image: total") >= get("image: seal"));
+    // A policy that does not parse is one error naming the file.
+    std::fs::write(&policy, "image_algorithms = [\"nope\"]\n").unwrap();
+    Command::cargo_bin("cssim")
+        .unwrap()
+        .current_dir(root())
+        .args(["bench", "--runs", "5", "--policy"])
+        .arg(&policy)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("policy.toml"));
+}

@@ -17,6 +17,7 @@ mod bloom_fpr;
 mod classic_pins;
 mod cli_hash;
 mod cli_messaging;
+mod edit_cli;
 mod golden;
 mod hashset_cli;
 mod hashset_images;

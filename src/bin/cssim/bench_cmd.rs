@@ -6,14 +6,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use cssim::e2ee::{Envelope, Identity};
-use cssim::hash::{self, Algorithm, Digest, Threshold};
+use cssim::eval::cost::{self, SetInfo, SetSource, Setup};
+use cssim::hash::{Algorithm, Digest};
 use cssim::hashset::{Builder, Representation, SignedSet};
-use cssim::message::{Attachment, Message, MessageId};
-use cssim::scan::Matcher;
+use cssim::report::{Exporter, Json, Table};
+use cssim::scan::Policy;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
 
 /// The default image: a shipped 512×512 stand-in photo (NASA, public
 /// domain; see `examples/images/SOURCES.md`).
@@ -24,8 +23,10 @@ const DEFAULT_IMAGE_NAME: &str = "examples/images/benign/astronaut.jpg";
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Measures, over N runs on one thread, each step a sending device pays for one
-message: for a text message (normalise + SHA-256, lookup, seal) and for an image
-(decode, PDQ, SHA-256, the PDQ and SHA-256 lookups, seal of the whole message).
+message, through the client's own scanner (the default policy or --policy FILE):
+for a text message (normalise + SHA-256, lookup, seal) and for an image (decode,
+SHA-256, PDQ and whatever else the policy hashes, each lookup, seal of the whole
+message). A lookup the hash set cannot answer stops the bench with its reason.
 Prints the median and 99th percentile of each step and of the total — the
 answer to \"how many milliseconds does scanning add?\".
 
@@ -79,6 +80,11 @@ pub struct BenchArgs {
     /// --radius`; 0 finds only the exact hash, 2 probes 32,897 hashes).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3))]
     pub radius: u32,
+    /// The policy the scanner runs (image algorithms, thresholds, dihedral
+    /// PDQ), as `policy.toml` in a workspace; default: the default policy
+    /// (PDQ and SHA-256 for images).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -99,7 +105,7 @@ fn run_all_pairs(n: u64, seed: u64, json: bool) -> anyhow::Result<u8> {
     if json {
         println!(
             "{}",
-            json!({"all_pairs": n, "pairs": count.pairs, "seconds": secs,
+            serde_json::json!({"all_pairs": n, "pairs": count.pairs, "seconds": secs,
                    "pairs_per_second": count.pairs as f64 / secs, "threads": threads,
                    "smallest_distance": count.closest.first().map(|p| p.distance)})
         );
@@ -114,48 +120,19 @@ fn run_all_pairs(n: u64, seed: u64, json: bool) -> anyhow::Result<u8> {
     Ok(crate::EXIT_OK)
 }
 
-/// One measured step: durations in nanoseconds.
-struct Series {
-    name: &'static str,
-    nanos: Vec<u64>,
-}
-
-impl Series {
-    fn quantile(&self, q: f64) -> u64 {
-        let mut v = self.nanos.clone();
-        v.sort_unstable();
-        let i = ((v.len() - 1) as f64 * q).round() as usize;
-        v[i]
-    }
-}
-
-/// Microseconds with whole nanoseconds: what the clock measured, no more.
-fn micros(nanos: u64) -> f64 {
-    nanos as f64 / 1e3
-}
-
-/// A duration for the table, in the unit that fits.
-fn human(nanos: u64) -> String {
-    match nanos {
-        0..1_000 => format!("{:.3} µs", nanos as f64 / 1e3),
-        1_000..1_000_000 => format!("{:.1} µs", nanos as f64 / 1e3),
-        _ => format!("{:.3} ms", nanos as f64 / 1e6),
-    }
-}
-
-fn time<T>(out: &mut Vec<u64>, f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let r = f();
-    out.push(start.elapsed().as_nanos() as u64);
-    r
-}
-
 /// The set benchmarked, and how it is described.
 struct Loaded {
     set: SignedSet,
-    source: serde_json::Value,
-    description: String,
-    load_nanos: Option<u64>,
+    info: SetInfo,
+}
+
+fn info(source: SetSource, description: String, load_nanos: Option<u64>) -> SetInfo {
+    SetInfo {
+        source,
+        bloom_radius: None,
+        load_us: load_nanos.map(|n| n as f64 / 1e3),
+        description,
+    }
 }
 
 /// `n` random PDQ hashes from `seed` (ChaCha8).
@@ -177,19 +154,19 @@ fn load(args: &BenchArgs) -> anyhow::Result<Loaded> {
         let set = SignedSet::open(path, &key.key)?;
         let load_nanos = start.elapsed().as_nanos() as u64;
         let m = set.manifest();
-        return Ok(Loaded {
-            description: format!(
-                "{} ('{}' v{}, {} entries)",
-                path.display(),
-                m.name,
-                m.version,
-                m.total_entries()
-            ),
-            source: json!({"kind": "file", "path": crate::style::json_path(path),
-                           "entries": m.total_entries()}),
-            set,
-            load_nanos: Some(load_nanos),
-        });
+        let description = format!(
+            "{} ('{}' v{}, {} entries)",
+            path.display(),
+            m.name,
+            m.version,
+            m.total_entries()
+        );
+        let source = SetSource::File {
+            path: path.to_string_lossy().into_owned(),
+            entries: m.total_entries(),
+        };
+        let info = info(source, description, Some(load_nanos));
+        return Ok(Loaded { set, info });
     }
     if let Some(n) = args.entries {
         let entries = random_pdq(n, args.seed);
@@ -208,18 +185,20 @@ fn load(args: &BenchArgs) -> anyhow::Result<Loaded> {
         let load_nanos = start.elapsed().as_nanos() as u64;
         let reprs: Vec<&str> = args.repr.iter().map(|r| r.name()).collect();
         let distinct = set.manifest().total_entries();
-        return Ok(Loaded {
-            description: format!(
-                "generated, {distinct} random PDQ entries (seed {}, {}, {} bytes)",
-                args.seed,
-                reprs.join("+"),
-                bytes.len()
-            ),
-            source: json!({"kind": "generated", "entries": distinct, "seed": args.seed,
-                           "representations": reprs, "file_bytes": bytes.len()}),
-            set,
-            load_nanos: Some(load_nanos),
-        });
+        let description = format!(
+            "generated, {distinct} random PDQ entries (seed {}, {}, {} bytes)",
+            args.seed,
+            reprs.join("+"),
+            bytes.len()
+        );
+        let source = SetSource::Generated {
+            entries: distinct,
+            seed: args.seed,
+            representations: reprs.iter().map(|r| r.to_string()).collect(),
+            file_bytes: bytes.len(),
+        };
+        let info = info(source, description, Some(load_nanos));
+        return Ok(Loaded { set, info });
     }
     let issuer = cssim::hashset::sign::IssuerKey::parse(
         cssim::workspace::DEMO_ISSUER_PUB,
@@ -227,23 +206,9 @@ fn load(args: &BenchArgs) -> anyhow::Result<Loaded> {
     )?;
     let set = SignedSet::from_bytes(cssim::workspace::DEMO_HASHSET, &issuer.key)?;
     let entries = set.manifest().total_entries();
-    Ok(Loaded {
-        set,
-        source: json!({"kind": "demo", "entries": entries}),
-        description: format!("shipped demo set ({entries} entries)"),
-        load_nanos: None,
-    })
-}
-
-/// A listed PDQ hash with 8 bits flipped: a query that hits.
-fn near_entry(set: &SignedSet) -> Option<Digest> {
-    let entries = set.entries(Algorithm::Pdq).ok()?;
-    let (first, _) = entries.first()?;
-    let mut b = first.bytes().to_vec();
-    for byte in b.iter_mut().step_by(4) {
-        *byte ^= 0x01;
-    }
-    Some(Digest::new(Algorithm::Pdq, b))
+    let description = format!("shipped demo set ({entries} entries)");
+    let info = info(SetSource::Demo { entries }, description, None);
+    Ok(Loaded { set, info })
 }
 
 /// `cssim bench`.
@@ -258,133 +223,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         ),
         None => (DEFAULT_IMAGE.to_vec(), DEFAULT_IMAGE_NAME.to_string()),
     };
-    let mut loaded = load(&args)?;
-    loaded.set.set_bloom_radius(args.radius);
-    let bloom_only = loaded.set.list().is_none();
-    if bloom_only {
-        loaded.description += &format!(", PDQ probed within radius {}", args.radius);
-        loaded.source["bloom_radius"] = json!(args.radius);
+    let policy = match &args.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy::default(),
+    };
+    let Loaded { mut set, mut info } = load(&args)?;
+    set.set_bloom_radius(args.radius);
+    if set.list().is_none() {
+        info.description += &format!(", PDQ probed within radius {}", args.radius);
+        info.bloom_radius = Some(args.radius);
     }
-    let set = &loaded.set;
-    let near = near_entry(set);
-    let (alice, bob) = (Identity::generate(), Identity::generate());
-    let limits = hash::decode::Limits::default();
-    let text = "Are we still on for Saturday? I found the photos from last summer.";
-    let pdq_t = Threshold(hash::pdq::MATCH_THRESHOLD);
-    let exact_t = Threshold(0);
-
-    let names = [
-        "text: normalise + SHA-256",
-        "text: lookup",
-        "text: seal",
-        "text: total",
-        "image: decode",
-        "image: PDQ",
-        "image: SHA-256",
-        "image: PDQ lookup",
-        "image: SHA-256 lookup",
-        "image: seal",
-        "image: total",
-        "lookup: PDQ near an entry",
-    ];
-    let mut s: Vec<Vec<u64>> = vec![Vec::new(); names.len()];
-    let mut near_hits = 0usize;
-    for _ in 0..args.runs {
-        let t0 = Instant::now();
-        let d = time(&mut s[0], || hash::text::hash(text));
-        time(&mut s[1], || Matcher::lookup(set, &d, exact_t)).map_err(anyhow::Error::msg)?;
-        let msg = Message {
-            id: MessageId::random(),
-            from: "alice".into(),
-            to: "bob".into(),
-            sent_at: 0,
-            text: Some(text.into()),
-            attachments: vec![],
-        };
-        time(&mut s[2], || {
-            Envelope::seal(&alice, &bob.public(), msg.id.0, 0, [0; 32], &msg.to_bytes())
-                .map(|e| e.to_bytes())
-        })?;
-        s[3].push(t0.elapsed().as_nanos() as u64);
-
-        let t0 = Instant::now();
-        let img = time(&mut s[4], || hash::decode::decode(&image_bytes, &limits))
-            .context("decoding the image")?;
-        let p = time(&mut s[5], || hash::pdq::hash_image(&img));
-        let sha = time(&mut s[6], || hash::exact::sha256(&image_bytes));
-        let pdq = p.hash.to_digest();
-        time(&mut s[7], || Matcher::lookup(set, &pdq, pdq_t)).map_err(anyhow::Error::msg)?;
-        time(&mut s[8], || Matcher::lookup(set, &sha, exact_t)).map_err(anyhow::Error::msg)?;
-        let msg = Message {
-            id: MessageId::random(),
-            from: "alice".into(),
-            to: "bob".into(),
-            sent_at: 0,
-            text: None,
-            attachments: vec![Attachment::Image {
-                name: "x".into(),
-                bytes: image_bytes.clone(),
-            }],
-        };
-        time(&mut s[9], || {
-            Envelope::seal(&alice, &bob.public(), msg.id.0, 0, [0; 32], &msg.to_bytes())
-                .map(|e| e.to_bytes())
-        })?;
-        s[10].push(t0.elapsed().as_nanos() as u64);
-        if let Some(q) = &near {
-            let hits =
-                time(&mut s[11], || Matcher::lookup(set, q, pdq_t)).map_err(anyhow::Error::msg)?;
-            near_hits += usize::from(!hits.is_empty());
-        }
-    }
-    let series: Vec<Series> = names
-        .iter()
-        .zip(s)
-        .map(|(&name, nanos)| Series { name, nanos })
-        .filter(|x| !x.nanos.is_empty())
-        .collect();
-    let (w, h) = hash::decode::decode(&image_bytes, &limits)
-        .map(|i| i.dimensions())
-        .unwrap_or((0, 0));
-    if args.json {
-        let rows: Vec<_> = series
-            .iter()
-            .map(|x| {
-                json!({"step": x.name, "median_us": micros(x.quantile(0.5)),
-                       "p99_us": micros(x.quantile(0.99))})
-            })
-            .collect();
-        let mut hashset = loaded.source.clone();
-        hashset["load_us"] = json!(loaded.load_nanos.map(micros));
-        let v = json!({"runs": args.runs,
-                       "image": {"path": image_name, "bytes": image_bytes.len(), "width": w, "height": h},
-                       "hashset": hashset, "steps": rows});
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(crate::EXIT_OK);
-    }
-    println!(
-        "{} runs, one thread; image {image_name}, {w}×{h} ({} bytes)",
-        args.runs,
-        image_bytes.len()
-    );
-    let load = loaded.load_nanos.map_or(String::new(), |n| {
-        format!("; verified and indexed in {}", human(n))
-    });
-    println!("hash set: {}{load}", loaded.description);
-    if near.is_some() {
-        println!(
-            "near-entry lookups found the entry in {near_hits} of {} runs",
-            args.runs
-        );
-    }
-    println!("{:<28} {:>12} {:>12}", "STEP", "MEDIAN", "P99");
-    for x in &series {
-        println!(
-            "{:<28} {:>12} {:>12}",
-            x.name,
-            human(x.quantile(0.5)),
-            human(x.quantile(0.99))
-        );
-    }
+    let report = cost::measure(Setup {
+        set: &set,
+        hashset: info,
+        policy,
+        image: (&image_name, &image_bytes),
+        runs: args.runs,
+    })?;
+    let out = if args.json {
+        Json::pretty().document(&report)?
+    } else {
+        Table::coloured(crate::style::stdout_colour()).document(&report)?
+    };
+    print!("{out}");
     Ok(crate::EXIT_OK)
 }

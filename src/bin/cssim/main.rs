@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod demo_cmd;
+mod edit_cmd;
 mod eval_cmd;
 mod hash_cmd;
 mod hashset_cmd;
@@ -75,6 +76,8 @@ enum Command {
     /// Measure what the library states: Bloom false-positive rates.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
+    /// Apply an edit chain (resize:0.5+jpeg:70, crop, rotate, …) to an image and write it.
+    Edit(edit_cmd::EditArgs),
 }
 
 /// `cssim hash DIR | head` closes stdout early; printing then fails with a
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         Command::Moderate(cmd) => msg_cmd::run_moderate(cmd),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
+        Command::Edit(args) => edit_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -19,8 +19,8 @@ use super::parse_count;
 use crate::EXIT_OK;
 
 /// The edits measured when `--edits` is not given.
-pub const DEFAULT_EDITS: &str = "jpeg:70; jpeg:30; resize:0.5; resize:0.25; crop:0.9; crop:0.7; \
-                                 flip:h; rotate:90; brightness:+40; resize:0.5+jpeg:70";
+pub const DEFAULT_EDITS: &str = "jpeg:70; jpeg:30; resize:0.5; resize:0.5+jpeg:70; blur:1.5; \
+                                 grayscale; brightness:+20; crop:0.8; pad:0.1; rotate:5; rotate:90; flip:h";
 
 /// Arguments of `cssim eval rates`.
 #[derive(Args, Debug)]
@@ -58,7 +58,9 @@ pub struct RatesArgs {
     #[arg(long = "algo", value_delimiter = ',', default_value = "pdq,phash,dhash,ahash")]
     pub algorithms: Vec<Algorithm>,
     /// Edit chains: a file (one chain a line, '#' comments) or a list
-    /// separated by ';' (default: ten common edits; see --help).
+    /// separated by ';' (default: twelve common edits: jpeg:70, jpeg:30,
+    /// resize:0.5, resize:0.5+jpeg:70, blur:1.5, grayscale, brightness:+20,
+    /// crop:0.8, pad:0.1, rotate:5, rotate:90, flip:h).
     #[arg(long, value_name = "FILE|LIST")]
     pub edits: Option<String>,
     /// Impostor pairs: 'all', 'auto' (all up to 1e10 pairs, else 1e8
