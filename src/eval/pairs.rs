@@ -312,8 +312,10 @@ impl Row {
             self.flush();
         }
         if !near.is_empty() {
-            self.closest
-                .extend(near.into_iter().map(|(distance, b)| Pair { distance, a: i, b }));
+            self.closest.extend(
+                near.into_iter()
+                    .map(|(distance, b)| Pair { distance, a: i, b }),
+            );
             if self.closest.len() >= 2 * self.keep.max(8) {
                 trim(&mut self.closest, self.keep);
                 if self.closest.len() == self.keep {
@@ -398,7 +400,11 @@ pub fn pairs_within(hashes: &Packed, threshold: u32) -> Vec<Pair> {
         .flat_map_iter(|i| {
             (i + 1..n).filter_map(move |j| {
                 let d = hashes.distance(i, j);
-                (d <= threshold).then_some(Pair { distance: d, a: i, b: j })
+                (d <= threshold).then_some(Pair {
+                    distance: d,
+                    a: i,
+                    b: j,
+                })
             })
         })
         .collect();
@@ -451,7 +457,15 @@ mod tests {
 
     #[test]
     fn all_pairs_histogram_equals_brute_force() {
-        for (n, bytes) in [(0, 32), (1, 32), (2, 32), (67, 32), (300, 32), (131, 8), (50, 16)] {
+        for (n, bytes) in [
+            (0, 32),
+            (1, 32),
+            (2, 32),
+            (67, 32),
+            (300, 32),
+            (131, 8),
+            (50, 16),
+        ] {
             let hashes = random_hashes(n.max(1), bytes, n as u64);
             let hashes = &hashes[..n];
             let packed = Packed::from_bytes(bytes as u32 * 8, hashes.iter().map(Vec::as_slice));
@@ -462,7 +476,11 @@ mod tests {
                 // The closest pairs are the five smallest distances.
                 let mut all: Vec<Pair> = (0..n)
                     .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-                    .map(|(a, b)| Pair { distance: packed.distance(a, b), a, b })
+                    .map(|(a, b)| Pair {
+                        distance: packed.distance(a, b),
+                        a,
+                        b,
+                    })
                     .collect();
                 all.sort_unstable();
                 all.truncate(5);
@@ -475,15 +493,20 @@ mod tests {
     fn variants_take_the_smallest_distance() {
         let a = vec![0u8; 32];
         let b = vec![0xffu8; 32];
-        let packed = Packed::from_bytes(256, [a.as_slice(), b.as_slice()]).with_variants(
-            2,
-            [a.as_slice(), b.as_slice(), b.as_slice(), a.as_slice()],
-        );
+        let packed = Packed::from_bytes(256, [a.as_slice(), b.as_slice()])
+            .with_variants(2, [a.as_slice(), b.as_slice(), b.as_slice(), a.as_slice()]);
         // a's variants are a and b: distance 0 to b.
         assert_eq!(packed.distance(0, 1), 0);
         let count = all_pairs(&packed, 1, &|_| {});
         assert_eq!(count.histogram[0], 1);
-        assert_eq!(count.closest, vec![Pair { distance: 0, a: 0, b: 1 }]);
+        assert_eq!(
+            count.closest,
+            vec![Pair {
+                distance: 0,
+                a: 0,
+                b: 1
+            }]
+        );
     }
 
     #[test]

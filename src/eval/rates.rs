@@ -236,17 +236,23 @@ impl Rate {
     }
 }
 
-/// Two significant digits: `0.97`, `0.5`, `3.2e-3`, `1.4e-4`.
+/// Two significant digits, more when a rate just below 1 would round to
+/// 1: `0.97`, `0.5`, `0.997`, `3.2e-2`, `1.4e-4`.
 pub fn short(x: f64) -> String {
-    if x >= 0.01 {
-        let s = format!("{x:.2}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        if s.is_empty() { "0".into() } else { s.into() }
-    } else if x == 0.0 {
-        "0".into()
-    } else {
-        format!("{x:.1e}")
+    if x == 0.0 || x == 1.0 {
+        return format!("{x}");
     }
+    if x < 0.1 {
+        return format!("{x:.1e}");
+    }
+    let mut decimals = 2;
+    let mut s = format!("{x:.decimals$}");
+    while x < 1.0 && s.starts_with('1') && decimals < 8 {
+        decimals += 1;
+        s = format!("{x:.decimals$}");
+    }
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
 }
 
 /// A file left out, and why.
@@ -513,7 +519,10 @@ fn run_in_pool(
         .into_iter()
         .filter_map(|r| match r {
             FileOutcome::Hashed(h, fails) => {
-                failures.lock().unwrap_or_else(|p| p.into_inner()).extend(fails);
+                failures
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(fails);
                 Some(h)
             }
             FileOutcome::Skipped(s) => {
@@ -539,11 +548,15 @@ fn run_in_pool(
         edit_failures: failures.into_inner().unwrap_or_else(|p| p.into_inner()),
         ..Corpus::default()
     };
-    corpus.edit_failures.sort_by(|a, b| (&a.path, &a.edit).cmp(&(&b.path, &b.edit)));
+    corpus
+        .edit_failures
+        .sort_by(|a, b| (&a.path, &a.edit).cmp(&(&b.path, &b.edit)));
     let keep = dedupe(config, &hashed, &mut corpus);
     let mut algorithms = Vec::new();
     for (ai, &algorithm) in config.algorithms.iter().enumerate() {
-        algorithms.push(measure(config, &hashed, &keep, &chains, ai, algorithm, set, progress)?);
+        algorithms.push(measure(
+            config, &hashed, &keep, &chains, ai, algorithm, set, progress,
+        )?);
     }
     let stats = Stats {
         hashes_computed: stats.computed.load(Ordering::Relaxed),
@@ -657,9 +670,10 @@ fn hash_file(
         })
         .collect();
     let missing = slots.iter().flatten().filter(|(_, v)| v.is_none()).count() as u64;
-    stats
-        .cached
-        .fetch_add(slots.iter().flatten().count() as u64 - missing, Ordering::Relaxed);
+    stats.cached.fetch_add(
+        slots.iter().flatten().count() as u64 - missing,
+        Ordering::Relaxed,
+    );
     let mut failures = Vec::new();
     let mut records = Vec::new();
     if missing > 0 {
@@ -835,7 +849,8 @@ fn measure(
         .unwrap_or(algorithm.default_threshold().0)
         .min(b);
     let gated = |v: &cache::Value| {
-        algorithm == Algorithm::Pdq && pdq::quality_gate(pdq::Quality(v.quality), pdq::MIN_QUALITY).is_err()
+        algorithm == Algorithm::Pdq
+            && pdq::quality_gate(pdq::Quality(v.quality), pdq::MIN_QUALITY).is_err()
     };
     // Originals with a sound hash of this algorithm.
     let usable: Vec<usize> = (0..hashed.len())
@@ -866,7 +881,10 @@ fn measure(
         PairMode::Auto if all > AUTO_ALL_PAIRS_LIMIT => Some(AUTO_SAMPLES),
         PairMode::Auto => None,
     };
-    progress.stage(&format!("impostor pairs {algorithm}"), sample.unwrap_or(all));
+    progress.stage(
+        &format!("impostor pairs {algorithm}"),
+        sample.unwrap_or(all),
+    );
     let count = match sample {
         None => pairs::all_pairs(&packed, config.closest, &|d| progress.position(d)),
         Some(n) => pairs::sampled_pairs(&packed, n, config.seed, config.closest),
@@ -1097,7 +1115,11 @@ impl Config {
     pub fn record(&self, set: Option<&str>) -> ConfigRecord {
         ConfigRecord {
             corpus: self.corpus.to_string_lossy().into_owned(),
-            algorithms: self.algorithms.iter().map(|a| a.name().to_string()).collect(),
+            algorithms: self
+                .algorithms
+                .iter()
+                .map(|a| a.name().to_string())
+                .collect(),
             edits: self.edits.iter().map(ToString::to_string).collect(),
             pairs: self.pairs,
             seed: self.seed,
@@ -1142,5 +1164,21 @@ impl Document {
             config,
             results,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_print_as_bounds_at_zero_and_all() {
+        assert_eq!(short(0.021_3), "2.1e-2");
+        assert_eq!(short(0.997_4), "0.997");
+        assert_eq!(short(0.5), "0.5");
+        assert_eq!(Rate::new(0, 20_910, 0.95).text, "< 1.4e-4");
+        assert_eq!(Rate::new(10, 10, 0.95).text, "> 0.74");
+        assert_eq!(Rate::new(5, 10, 0.95).text, "0.5 [0.24, 0.76]");
+        assert_eq!(Rate::new(0, 0, 0.95).text, "no pairs");
     }
 }

@@ -30,7 +30,11 @@ impl Tabular for Document {
             c.files,
             c.skipped.len(),
             self.config.edits.len(),
-            if self.config.edits.len() == 1 { "" } else { "s" }
+            if self.config.edits.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
         )];
         if self.config.dedupe.is_some() {
             lines.push(format!(
@@ -292,7 +296,10 @@ pub fn html(doc: &Document, thumbnails: &[(String, Vec<u8>)]) -> Result<String, 
     page.code(&doc.command.join(" "));
     let c = &doc.config;
     page.facts(&[
-        ("corpus", format!("{} ({} images)", c.corpus, doc.results.corpus.images)),
+        (
+            "corpus",
+            format!("{} ({} images)", c.corpus, doc.results.corpus.images),
+        ),
         ("algorithms", c.algorithms.join(", ")),
         ("edits", c.edits.join(", ")),
         ("impostor pairs", format!("{:?}", c.pairs).to_lowercase()),
@@ -308,14 +315,23 @@ pub fn html(doc: &Document, thumbnails: &[(String, Vec<u8>)]) -> Result<String, 
          \"< bound\", never 0.",
     );
     page.table(doc)?;
-    let mut roc = Chart::lines("ROC", "false-match rate (impostor pairs)", "detection rate (all edits pooled)")
-        .x_scale(Scale::Log)
-        .y_range(0.0, 1.0);
+    let mut roc = Chart::lines(
+        "ROC",
+        "false-match rate (impostor pairs)",
+        "detection rate (all edits pooled)",
+    )
+    .x_scale(Scale::Log)
+    .y_range(0.0, 1.0);
     let mut det = Chart::lines("DET", "false-match rate", "miss rate (all edits pooled)")
         .x_scale(Scale::Log)
         .y_scale(Scale::Log);
     for a in &doc.results.algorithms {
-        page.heading(&format!("{} ({} bits{})", a.algorithm, a.bits, if a.dihedral { ", dihedral" } else { "" }));
+        page.heading(&format!(
+            "{} ({} bits{})",
+            a.algorithm,
+            a.bits,
+            if a.dihedral { ", dihedral" } else { "" }
+        ));
         for line in algorithm_notes(a) {
             page.paragraph(line.trim());
         }
@@ -338,17 +354,34 @@ pub fn html(doc: &Document, thumbnails: &[(String, Vec<u8>)]) -> Result<String, 
         .mark_x(f64::from(a.threshold), &format!("T = {}", a.threshold));
         for g in &a.genuine {
             let r = cumulative_rate(&g.histogram, g.pairs);
-            curves = curves.series(&g.edit, r.iter().enumerate().map(|(t, &y)| (t as f64, y)).collect());
+            curves = curves.series(
+                &g.edit,
+                r.iter().enumerate().map(|(t, &y)| (t as f64, y)).collect(),
+            );
         }
         let fm = cumulative_rate(&a.impostor.histogram, a.impostor.pairs);
-        curves = curves.series("impostor (false match)", fm.iter().enumerate().map(|(t, &y)| (t as f64, y)).collect());
+        curves = curves.series(
+            "impostor (false match)",
+            fm.iter().enumerate().map(|(t, &y)| (t as f64, y)).collect(),
+        );
         page.chart(&curves)?;
         let detect = cumulative_rate(&gen_hist, gen_n);
-        roc = roc.series(&a.algorithm, fm.iter().zip(&detect).map(|(&x, &y)| (x, y)).collect());
-        det = det.series(&a.algorithm, fm.iter().zip(&detect).map(|(&x, &y)| (x, 1.0 - y)).collect());
+        roc = roc.series(
+            &a.algorithm,
+            fm.iter().zip(&detect).map(|(&x, &y)| (x, y)).collect(),
+        );
+        det = det.series(
+            &a.algorithm,
+            fm.iter()
+                .zip(&detect)
+                .map(|(&x, &y)| (x, 1.0 - y))
+                .collect(),
+        );
     }
     page.heading("ROC and DET");
-    page.note("Points at a false-match or miss rate of 0 cannot be drawn on a log axis and are left out.");
+    page.note(
+        "Points at a false-match or miss rate of 0 cannot be drawn on a log axis and are left out.",
+    );
     page.chart(&roc)?;
     page.chart(&det)?;
     page.heading("Closest impostor pairs");

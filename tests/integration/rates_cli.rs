@@ -54,16 +54,32 @@ fn results_json_holds_every_pair_count_and_the_skipped_file() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // SOURCES.md is not an image: skipped and listed, the run goes on.
-    assert!(stderr(&o).contains("skipped") && stderr(&o).contains("SOURCES.md"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipped") && stderr(&o).contains("SOURCES.md"),
+        "{}",
+        stderr(&o)
+    );
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(v["tool"], "cssim eval rates");
     assert_eq!(v["command"][0], "cssim");
-    assert_eq!(v["config"]["edits"], serde_json::json!(["jpeg:70", "flip:h"]));
+    assert_eq!(
+        v["config"]["edits"],
+        serde_json::json!(["jpeg:70", "flip:h"])
+    );
     assert_eq!(v["corpus"]["images"], 7);
-    assert_eq!(v["corpus"]["skipped"][0]["reason"].as_str().unwrap().contains("not a supported image"), true);
+    assert_eq!(
+        v["corpus"]["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a supported image"),
+        true
+    );
     let algos = v["algorithms"].as_array().unwrap();
-    let names: Vec<&str> = algos.iter().map(|a| a["algorithm"].as_str().unwrap()).collect();
+    let names: Vec<&str> = algos
+        .iter()
+        .map(|a| a["algorithm"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["pdq", "phash", "dhash", "ahash"]);
     for a in algos {
         let bits = a["bits"].as_u64().unwrap();
@@ -99,13 +115,21 @@ fn results_json_holds_every_pair_count_and_the_skipped_file() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("data:image/png;base64,"));
     assert!(!html.contains("http://") || !html.contains("<script src"));
-    assert!(stdout(&o).contains("pdq     31 impostor              21       0  < 0.13"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("pdq     31 impostor              21       0  < 0.13"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
 fn the_cache_computes_only_what_is_new_and_recomputes_corrupt_records() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, out, cache) = (tmp.path().join("c"), tmp.path().join("o"), tmp.path().join("cache"));
+    let (dir, out, cache) = (
+        tmp.path().join("c"),
+        tmp.path().join("o"),
+        tmp.path().join("cache"),
+    );
     corpus(&dir, 6);
     let algos = 4;
     let first = run(&dir, &out, &cache, "jpeg:70;resize:0.5");
@@ -146,14 +170,25 @@ fn an_existing_output_folder_is_refused_without_force() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "mine").unwrap();
     let o = cssim()
-        .args(["eval", "rates", "--no-cache", "--edits", "jpeg:70", "--corpus"])
+        .args([
+            "eval",
+            "rates",
+            "--no-cache",
+            "--edits",
+            "jpeg:70",
+            "--corpus",
+        ])
         .arg(&dir)
         .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("exists; pass --force to replace it"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("exists; pass --force to replace it"),
+        "{}",
+        stderr(&o)
+    );
     assert!(out.join("keep.txt").exists());
 }
 
@@ -162,25 +197,52 @@ fn undecodable_files_are_skipped_and_one_image_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
     corpus(&dir, 2);
-    std::fs::write(dir.join("broken.jpg"), b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+    std::fs::write(
+        dir.join("broken.jpg"),
+        b"\xff\xd8\xff\xe0 not really a jpeg",
+    )
+    .unwrap();
     let o = cssim()
-        .args(["eval", "rates", "--no-cache", "--edits", "jpeg:70", "--corpus"])
+        .args([
+            "eval",
+            "rates",
+            "--no-cache",
+            "--edits",
+            "jpeg:70",
+            "--corpus",
+        ])
         .arg(&dir)
         .arg("--out")
         .arg(tmp.path().join("o1"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("skipped") && stderr(&o).contains("broken.jpg"), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(tmp.path().join("o1/results.json")).unwrap(),
-    )
-    .unwrap();
+    assert!(
+        stderr(&o).contains("skipped") && stderr(&o).contains("broken.jpg"),
+        "{}",
+        stderr(&o)
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("o1/results.json")).unwrap())
+            .unwrap();
     assert_eq!(v["corpus"]["images"], 2);
-    assert_eq!(v["corpus"]["skipped"][0]["path"].as_str().unwrap().ends_with("broken.jpg"), true);
+    assert_eq!(
+        v["corpus"]["skipped"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("broken.jpg"),
+        true
+    );
     std::fs::remove_file(dir.join("img01.png")).unwrap();
     let o = cssim()
-        .args(["eval", "rates", "--no-cache", "--edits", "jpeg:70", "--corpus"])
+        .args([
+            "eval",
+            "rates",
+            "--no-cache",
+            "--edits",
+            "jpeg:70",
+            "--corpus",
+        ])
         .arg(&dir)
         .arg("--out")
         .arg(tmp.path().join("o2"))
@@ -188,7 +250,14 @@ fn undecodable_files_are_skipped_and_one_image_is_an_error() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert_eq!(err.lines().filter(|l| l.contains("error")).count(), 1, "{err}");
-    assert!(err.contains("1 decodable image (1 file skipped); at least 2 are needed"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("error")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("1 decodable image (1 file skipped); at least 2 are needed"),
+        "{err}"
+    );
     assert!(!tmp.path().join("o2").exists());
 }

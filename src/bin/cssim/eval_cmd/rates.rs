@@ -55,7 +55,11 @@ pub struct RatesArgs {
     #[arg(long, value_name = "DIR")]
     pub corpus: PathBuf,
     /// Perceptual algorithms.
-    #[arg(long = "algo", value_delimiter = ',', default_value = "pdq,phash,dhash,ahash")]
+    #[arg(
+        long = "algo",
+        value_delimiter = ',',
+        default_value = "pdq,phash,dhash,ahash"
+    )]
     pub algorithms: Vec<Algorithm>,
     /// Edit chains: a file (one chain a line, '#' comments) or a list
     /// separated by ';' (default: twelve common edits: jpeg:70, jpeg:30,
@@ -119,9 +123,9 @@ fn parse_pairs(s: &str) -> Result<PairMode, String> {
     match s.trim() {
         "all" => Ok(PairMode::All),
         "auto" => Ok(PairMode::Auto),
-        n => parse_count(n)
-            .map(PairMode::Sample)
-            .map_err(|_| format!("'{s}' is not 'all', 'auto' or a number of pairs like 1000000 or 1M")),
+        n => parse_count(n).map(PairMode::Sample).map_err(|_| {
+            format!("'{s}' is not 'all', 'auto' or a number of pairs like 1000000 or 1M")
+        }),
     }
 }
 
@@ -163,15 +167,19 @@ impl Progress for Bars {
 pub fn run(args: RatesArgs) -> anyhow::Result<u8> {
     let start = Instant::now();
     if args.out.exists() && !args.force {
-        bail!(
-            "{}: exists; pass --force to replace it",
-            args.out.display()
-        );
+        bail!("{}: exists; pass --force to replace it", args.out.display());
     }
     if !(0.0..1.0).contains(&args.target_fmr) {
-        bail!("--target-fmr {}: must be from 0 to below 1", args.target_fmr);
+        bail!(
+            "--target-fmr {}: must be from 0 to below 1",
+            args.target_fmr
+        );
     }
-    let mut config = Config::new(args.corpus.clone(), args.algorithms.clone(), edits(args.edits.as_deref())?);
+    let mut config = Config::new(
+        args.corpus.clone(),
+        args.algorithms.clone(),
+        edits(args.edits.as_deref())?,
+    );
     config.pairs = args.pairs;
     config.seed = args.seed;
     config.dihedral = args.dihedral;
@@ -185,7 +193,10 @@ pub fn run(args: RatesArgs) -> anyhow::Result<u8> {
     let set = match (&args.set, &args.issuer) {
         (Some(path), Some(issuer)) => {
             let key = IssuerKey::read(issuer)?;
-            Some((SignedSet::open(path, &key.key)?, path.to_string_lossy().into_owned()))
+            Some((
+                SignedSet::open(path, &key.key)?,
+                path.to_string_lossy().into_owned(),
+            ))
         }
         _ => None,
     };
@@ -203,10 +214,17 @@ pub fn run(args: RatesArgs) -> anyhow::Result<u8> {
         ProgressStyle::with_template("{msg:24} [{bar:30}] {human_pos}/{human_len} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let results = rates::run(&config, &cache, set_input.as_ref(), &Bars { bar: bar.clone() })?;
+    let results = rates::run(
+        &config,
+        &cache,
+        set_input.as_ref(),
+        &Bars { bar: bar.clone() },
+    )?;
     bar.finish_and_clear();
     let doc = Document::new(
-        std::iter::once("cssim".to_string()).chain(std::env::args().skip(1)).collect(),
+        std::iter::once("cssim".to_string())
+            .chain(std::env::args().skip(1))
+            .collect(),
         config.record(set_input.as_ref().map(|s| s.path.as_str())),
         results,
     );
@@ -214,7 +232,12 @@ pub fn run(args: RatesArgs) -> anyhow::Result<u8> {
         eprintln!("skipped {}: {}", s.path.display(), s.reason);
     }
     for f in &doc.results.corpus.edit_failures {
-        eprintln!("edit {} failed on {}: {}", f.edit, f.path.display(), f.reason);
+        eprintln!(
+            "edit {} failed on {}: {}",
+            f.edit,
+            f.path.display(),
+            f.reason
+        );
     }
     write_out(&args, &doc, &config.hash)?;
     print!(
@@ -249,11 +272,17 @@ fn write_out(args: &RatesArgs, doc: &Document, hash: &HashConfig) -> anyhow::Res
         Ok(())
     };
     let result = (|| -> anyhow::Result<()> {
-        write("results.json", &Json::pretty().in_declared_order().document(doc)?)?;
+        write(
+            "results.json",
+            &Json::pretty().in_declared_order().document(doc)?,
+        )?;
         write("summary.csv", &Csv.document(doc)?)?;
         write("curves.csv", &Csv.document(&Curves(doc))?)?;
         write("closest.csv", &Csv.document(&Closest(doc))?)?;
-        write("report.html", &cssim::report::rates::html(doc, &thumbnails(doc, hash))?)?;
+        write(
+            "report.html",
+            &cssim::report::rates::html(doc, &thumbnails(doc, hash))?,
+        )?;
         Ok(())
     })();
     if let Err(e) = result {
@@ -261,7 +290,8 @@ fn write_out(args: &RatesArgs, doc: &Document, hash: &HashConfig) -> anyhow::Res
         return Err(e);
     }
     if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("{}: cannot replace it", out.display()))?;
+        std::fs::remove_dir_all(out)
+            .with_context(|| format!("{}: cannot replace it", out.display()))?;
     }
     std::fs::rename(&partial, out).with_context(|| out.display().to_string())?;
     Ok(())
@@ -276,7 +306,10 @@ fn thumbnails(doc: &Document, hash: &HashConfig) -> Vec<(String, Vec<u8>)> {
     for p in a.impostor.closest.iter().take(5) {
         for f in [&p.a, &p.b] {
             if let Some(png) = rates::thumbnail_png(f, 160, hash) {
-                let name = f.file_name().map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let name = f.file_name().map_or_else(
+                    || f.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 out.push((format!("{} d={}: {name}", a.algorithm, p.distance), png));
             }
         }
