@@ -62,6 +62,105 @@ pub fn clopper_pearson(successes: u64, trials: u64, confidence: f64) -> Interval
     Interval { lower, upper }
 }
 
+/// The Wilson score interval for `successes` out of `trials` at
+/// `confidence`: the interval of rates a two-sided score test at level
+/// `1 − confidence` does not reject. Close to nominal coverage and never
+/// outside [0, 1], unlike the textbook `p ± z·sqrt(p(1−p)/n)`. With no
+/// trials the interval is [0, 1].
+pub fn wilson(successes: u64, trials: u64, confidence: f64) -> Interval {
+    if trials == 0 {
+        return Interval {
+            lower: 0.0,
+            upper: 1.0,
+        };
+    }
+    let n = trials as f64;
+    let p = successes.min(trials) as f64 / n;
+    let z = normal_quantile(0.5 + confidence.clamp(0.0, 1.0) / 2.0);
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Interval {
+        lower: (centre - half).max(0.0),
+        upper: (centre + half).min(1.0),
+    }
+}
+
+/// The interval `eval rates` reports: Wilson's (two-sided), except at zero
+/// or all events. There the statement a reader needs is one-sided — "the
+/// rate is below u" — so the bound is the exact one-sided Clopper–Pearson
+/// bound at `confidence` (for zero events `1 − (1 − confidence)^(1/n)`:
+/// 0 of 20,910 at 95% gives 1.43·10⁻⁴, about the rule of three's 3/n), and
+/// the other end is 0 (or 1). Wilson's interval is not conservative there.
+pub fn rate_interval(successes: u64, trials: u64, confidence: f64) -> (Interval, Method) {
+    if trials > 0 && (successes == 0 || successes >= trials) {
+        // A two-sided interval at 2c − 1 has c on each side.
+        let one_sided = clopper_pearson(successes, trials, 2.0 * confidence - 1.0);
+        (one_sided, Method::ClopperPearsonOneSided)
+    } else {
+        (wilson(successes, trials, confidence), Method::Wilson)
+    }
+}
+
+/// Which interval [`rate_interval`] gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// The Wilson score interval.
+    Wilson,
+    /// The exact one-sided Clopper–Pearson bound (zero or all events).
+    ClopperPearsonOneSided,
+}
+
+/// The standard normal quantile Φ⁻¹(p), 0 < p < 1 (Acklam's rational
+/// approximation, relative error below 1.2·10⁻⁹).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let p = p.clamp(1e-300, 1.0 - 1e-16);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.024_25 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.024_25 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
 /// The `q`-quantile of Beta(a, b), by bisection on the regularised
 /// incomplete beta function (which increases with x).
 fn beta_quantile(q: f64, a: f64, b: f64) -> f64 {
@@ -191,6 +290,25 @@ mod tests {
         ));
         // ln(100!) = ln Γ(101).
         assert!(close(ln_gamma(101.0), 363.739_375_555_563_5, 1e-14));
+    }
+
+    #[test]
+    fn wilson_matches_known_values() {
+        // 5 of 10 at 95%: centre 0.5, half-width 0.5 · z/(1+z²/10)·sqrt(0.025+z²/400).
+        let i = wilson(5, 10, 0.95);
+        assert!(close(i.lower, 0.236_593_090_512_564_7, 1e-8), "{}", i.lower);
+        assert!(close(i.upper, 0.763_406_909_487_435_3, 1e-8), "{}", i.upper);
+        assert!(close(normal_quantile(0.975), 1.959_963_984_540_054, 1e-9));
+        // Zero events: the exact one-sided bound 1 − 0.05^(1/n); 0 of 20,910 → 1.43e-4.
+        let (i, m) = rate_interval(0, 20_910, 0.95);
+        assert_eq!(m, Method::ClopperPearsonOneSided);
+        assert_eq!(i.lower, 0.0);
+        assert!(close(i.upper, 1.0 - 0.05f64.powf(1.0 / 20_910.0), 1e-7));
+        assert!(close(i.upper, 1.432_577e-4, 1e-5), "{}", i.upper);
+        let (i, _) = rate_interval(20, 20, 0.95);
+        assert!(close(i.lower, 0.05f64.powf(1.0 / 20.0), 1e-7) && i.upper == 1.0);
+        let (_, m) = rate_interval(3, 20_910, 0.95);
+        assert_eq!(m, Method::Wilson);
     }
 
     #[test]

@@ -5,5 +5,8 @@
 pub mod attacks;
 pub mod binomial;
 pub mod bloom;
+pub mod cache;
 pub mod cost;
+pub mod pairs;
+pub mod rates;
 pub mod transform;

@@ -175,6 +175,22 @@ impl HashConfig {
     pub fn classic_size(&self) -> u32 {
         self.hashers.size()
     }
+
+    /// aHash, dHash or pHash of an RGB image in memory (an edited image),
+    /// from Pillow's grey of its pixels as [`decode_for`] makes it; `None`
+    /// for a non-classic algorithm. Pass the grey image from [`luma`] to
+    /// hash one image with several classic algorithms.
+    pub fn classic_of_grey(&self, grey: &GrayImage, algorithm: Algorithm) -> Option<Digest> {
+        self.hashers.hash_grey(grey, algorithm)
+    }
+}
+
+/// Pillow's `convert("L")` of RGB pixels: the classic hashes' grey image.
+pub fn luma(image: &RgbImage) -> GrayImage {
+    GrayImage::from_fn(image.width(), image.height(), |x, y| {
+        let p = image.get_pixel(x, y).0;
+        image::Luma([pillow::l24(p[0], p[1], p[2])])
+    })
 }
 
 impl Default for HashConfig {

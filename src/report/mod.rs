@@ -37,6 +37,7 @@ mod eval;
 pub mod html;
 mod json;
 mod moderation;
+pub mod rates;
 mod relay;
 mod send;
 mod table;

@@ -26,6 +26,7 @@ mod hpke_vectors;
 mod imagehash_vectors;
 mod pdq_kernels;
 mod pdq_vectors;
+mod rates_cli;
 mod relay_load;
 mod relay_serve;
 mod scan_cli;

@@ -94,6 +94,36 @@ pub struct BenchArgs {
     /// JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Instead: time the all-pairs distance histogram of `eval rates` over
+    /// N random PDQ hashes (seed 1), on every core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
+    pub all_pairs: Option<u64>,
+}
+
+/// `--all-pairs N`: the popcount loop of `eval rates` on N random PDQ hashes.
+fn run_all_pairs(n: u64, seed: u64, json: bool) -> anyhow::Result<u8> {
+    let hashes = random_pdq(n, seed);
+    let packed = cssim::eval::pairs::Packed::from_bytes(256, hashes.iter().map(|d| d.bytes()));
+    let start = Instant::now();
+    let count = cssim::eval::pairs::all_pairs(&packed, 20, &|_| {});
+    let secs = start.elapsed().as_secs_f64();
+    let threads = rayon::current_num_threads();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"all_pairs": n, "pairs": count.pairs, "seconds": secs,
+                   "pairs_per_second": count.pairs as f64 / secs, "threads": threads,
+                   "smallest_distance": count.closest.first().map(|p| p.distance)})
+        );
+    } else {
+        println!(
+            "all pairs of {n} random PDQ hashes: {} pairs in {secs:.2} s ({:.3e} pairs/s, {threads} threads); smallest distance {}",
+            count.pairs,
+            count.pairs as f64 / secs,
+            count.closest.first().map_or(256, |p| p.distance)
+        );
+    }
+    Ok(crate::EXIT_OK)
 }
 
 /// The set benchmarked, and how it is described.
@@ -189,6 +219,9 @@ fn load(args: &BenchArgs) -> anyhow::Result<Loaded> {
 
 /// `cssim bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
+    if let Some(n) = args.all_pairs {
+        return run_all_pairs(n, 1, args.json);
+    }
     let (image_bytes, image_name) = match &args.image {
         Some(p) => (
             std::fs::read(p).with_context(|| format!("{}", p.display()))?,

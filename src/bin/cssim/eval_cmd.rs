@@ -9,11 +9,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{EXIT_OK, EXIT_SOME_FAILED};
 
+mod rates;
+pub use rates::RatesArgs;
+
 /// `cssim eval …`.
 #[derive(Subcommand, Debug)]
 pub enum EvalCommand {
     /// Measure the false-positive rate of Bloom sets against the rate they state.
     Bloom(BloomArgs),
+    /// Detection and false-match rates of perceptual hashes on a corpus, under edits.
+    Rates(RatesArgs),
     /// Run the evasion and collision attacks over a corpus: success vs PSNR budget, the defence table.
     Attacks(crate::eval_attacks_cmd::AttacksArgs),
 }
@@ -70,7 +75,7 @@ pub struct BloomArgs {
 }
 
 /// `12`, `1k`, `20M`, `1e6`.
-fn parse_count(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_count(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
         Some((i, 'k' | 'K')) => (&t[..i], 1e3),
@@ -91,6 +96,7 @@ fn parse_count(s: &str) -> Result<u64, String> {
 pub fn run(cmd: EvalCommand) -> anyhow::Result<u8> {
     match cmd {
         EvalCommand::Bloom(args) => run_bloom(args),
+        EvalCommand::Rates(args) => rates::run(args),
         EvalCommand::Attacks(args) => crate::eval_attacks_cmd::run(args),
     }
 }
