@@ -53,6 +53,7 @@ pub mod moderation;
 pub mod relay;
 pub mod report;
 pub mod scan;
+pub mod sim;
 pub mod workspace;
 
 /// Internals the criterion benchmarks (`benches/`) time directly; not part

@@ -34,6 +34,7 @@ mod eval;
 mod json;
 mod moderation;
 mod relay;
+mod scenario;
 mod send;
 mod table;
 
@@ -42,6 +43,7 @@ use serde::Serialize;
 pub use csv::Csv;
 pub use json::Json;
 pub use moderation::{Queue, QueueContent, QueueRow};
+pub use scenario::{DayRows, SWEEP_METRICS, figure};
 pub use table::Table;
 
 /// An error while exporting a result.

@@ -7,6 +7,7 @@ mod eval_cmd;
 mod hash_cmd;
 mod hashset_cmd;
 mod msg_cmd;
+mod scenario_cmd;
 mod style;
 
 use std::process::ExitCode;
@@ -75,6 +76,9 @@ enum Command {
     /// Measure what the library states: Bloom false-positive rates.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
+    /// Simulate a platform: users, offenders, adversaries, a policy and its moderators.
+    #[command(subcommand)]
+    Scenario(scenario_cmd::ScenarioCommand),
 }
 
 /// `cssim hash DIR | head` closes stdout early; printing then fails with a
@@ -134,6 +138,7 @@ fn main() -> ExitCode {
         Command::Moderate(cmd) => msg_cmd::run_moderate(cmd),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
+        Command::Scenario(cmd) => scenario_cmd::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),
