@@ -6,8 +6,9 @@
 //! [`hashset::Check`](crate::hashset::Check), …) that is
 //! [`Serialize`] and [`Tabular`]. An [`Exporter`] turns any such value into
 //! text: [`Table`] for the terminal, [`Json`] for machines, [`Csv`] for
-//! spreadsheets — and, next, HTML and SVG for the reports and the web page,
-//! which will render the same types. The binary only picks the exporter
+//! spreadsheets, [`html::Html`] for report tables — and [`html::Page`] with
+//! [`chart::Chart`]s (inline SVG) for the self-contained HTML reports and the
+//! web page, which render the same types. The binary only picks the exporter
 //! (`--json`, `--csv`) and writes what it returns; no command formats its own
 //! rows. This is hyperfine's `src/export/` and ripgrep's typed JSON printer,
 //! in one small module.
@@ -29,8 +30,10 @@
 //! assert_eq!(cssim::report::Json::lines().document(&hit).unwrap(), "{\"algorithm\":\"pdq\",\"distance\":3}\n");
 //! ```
 
+pub mod chart;
 mod csv;
 mod eval;
+pub mod html;
 mod json;
 mod moderation;
 mod relay;
