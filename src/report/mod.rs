@@ -46,7 +46,7 @@ use serde::Serialize;
 pub use csv::Csv;
 pub use json::Json;
 pub use moderation::{Queue, QueueContent, QueueRow};
-pub use scenario::{DayRows, SWEEP_METRICS, figure};
+pub use scenario::{DayRows, Funnel, SWEEP_METRICS, figure, run_page, sweep_page};
 pub use table::Table;
 
 /// An error while exporting a result.

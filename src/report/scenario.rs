@@ -210,3 +210,238 @@ impl Tabular for sim::sweep::SweepResult {
             .collect()
     }
 }
+
+/// One stage of the funnel: messages → images → matches → released →
+/// past the server's hash → reviewed → confirmed.
+#[derive(Serialize)]
+pub struct Funnel(pub Vec<(String, Estimate)>);
+
+impl Funnel {
+    /// The funnel of a summary.
+    pub fn of(summary: &sim::Summary) -> Funnel {
+        let get = |n: &str| summary.metric(n).map(|m| m.estimate.mean).unwrap_or(0.0);
+        let sum = |names: &[&str]| names.iter().map(|n| get(n)).sum::<f64>();
+        let est = |mean: f64| Estimate {
+            mean,
+            lower: mean,
+            upper: mean,
+        };
+        let from = |n: &str| summary.metric(n).map(|m| m.estimate).unwrap_or(est(0.0));
+        Funnel(vec![
+            ("messages".into(), from("messages")),
+            ("images scanned".into(), from("images")),
+            (
+                "matches on devices".into(),
+                est(sum(&[
+                    "true_matches",
+                    "false_matches",
+                    "collision_matches",
+                    "poison_matches",
+                ])),
+            ),
+            (
+                "reports released (account threshold)".into(),
+                est(sum(&[
+                    "released_true",
+                    "released_false",
+                    "released_collision",
+                    "released_poison",
+                ])),
+            ),
+            (
+                "past the server's second hash".into(),
+                from("server_passed"),
+            ),
+            ("reviewed by a human".into(), from("reviewed")),
+            (
+                "confirmed".into(),
+                est(sum(&["confirmed_true", "confirmed_innocent"])),
+            ),
+            (
+                "  of them innocent images".into(),
+                from("confirmed_innocent"),
+            ),
+        ])
+    }
+}
+
+impl Tabular for Funnel {
+    fn columns() -> Vec<Column> {
+        vec![
+            Column::left("stage", 36),
+            Column::right("mean", 14),
+            Column::right("95% over replicates", 26),
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell>> {
+        self.0
+            .iter()
+            .map(|(name, e)| {
+                let i = if e.lower == e.upper && e.lower == e.mean {
+                    String::new()
+                } else {
+                    interval(e)
+                };
+                vec![name.clone().into(), figure(e.mean).into(), i.into()]
+            })
+            .collect()
+    }
+}
+
+fn day_series(summary: &sim::Summary, name: &str) -> Vec<(f64, f64)> {
+    let i = NAMES.iter().position(|n| *n == name).unwrap_or(0);
+    summary
+        .days
+        .iter()
+        .map(|d| (f64::from(d.day), d.counts.get(i).map_or(0.0, |e| e.mean)))
+        .collect()
+}
+
+/// A run's self-contained HTML report: the setting, the timeline of
+/// reports and backlog, the funnel, and the table of figures with their
+/// intervals.
+pub fn run_page(result: &RunResult) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    use super::chart::Chart;
+    use super::html::Page;
+    let s = &result.scenario;
+    let title = format!(
+        "Scenario {}",
+        if s.name.is_empty() {
+            "(unnamed)"
+        } else {
+            &s.name
+        }
+    );
+    let mut page = Page::new(&title);
+    page.facts(&[
+        ("users", s.population.users.to_string()),
+        ("days", s.population.days.to_string()),
+        ("replicates", result.replicates_total.to_string()),
+        ("seed", result.seed.to_string()),
+        ("content", result.content.clone()),
+        (
+            "policy",
+            format!(
+                "'{}': on_match {:?}, account threshold {}",
+                result.policy.name, result.policy.on_match, result.policy.account_threshold
+            ),
+        ),
+        ("cssim", result.version.clone()),
+    ]);
+    let Some(summary) = &result.summary else {
+        page.paragraph("A shard's result: merge the parts (cssim scenario merge) for the report.");
+        return Ok(page.render());
+    };
+    page.heading("Timeline");
+    let released: Vec<(f64, f64)> = {
+        let parts = [
+            "released_true",
+            "released_false",
+            "released_collision",
+            "released_poison",
+        ]
+        .map(|n| day_series(summary, n));
+        parts[0]
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, _))| (x, parts.iter().map(|p| p[i].1).sum()))
+            .collect()
+    };
+    page.chart(
+        &Chart::lines(
+            "Reports and the moderators' backlog per day (means over replicates)",
+            "day",
+            "items",
+        )
+        .series("reports released", released)
+        .series("reviewed", day_series(summary, "reviewed"))
+        .series("backlog (end of day)", day_series(summary, "backlog")),
+    )?;
+    page.chart(
+        &Chart::lines(
+            "Innocent users reported and offenders detected, per day",
+            "day",
+            "users",
+        )
+        .series(
+            "innocent users reported (first time)",
+            day_series(summary, "innocent_reported"),
+        )
+        .series(
+            "offenders detected",
+            day_series(summary, "offenders_detected"),
+        ),
+    )?;
+    page.heading("Funnel");
+    page.table(&Funnel::of(summary))?;
+    page.heading("Figures");
+    page.table(result)?;
+    page.note("Per-day figures with their intervals are in days.csv; every replicate's counts in results.json.");
+    Ok(page.render())
+}
+
+/// A sweep's HTML report: the table, and each headline metric across the
+/// points.
+pub fn sweep_page(
+    result: &sim::sweep::SweepResult,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    use super::chart::Chart;
+    use super::html::Page;
+    let mut page = Page::new(&format!(
+        "Sweep of {}",
+        if result.scenario.name.is_empty() {
+            "(unnamed)"
+        } else {
+            &result.scenario.name
+        }
+    ));
+    page.table(result)?;
+    // x: the first parameter's value when numeric (one series per value of
+    // the others), else the point's index.
+    let numeric = result
+        .points
+        .iter()
+        .all(|p| p.values.first().is_some_and(|v| v.parse::<f64>().is_ok()));
+    for name in SWEEP_METRICS {
+        let mut chart = Chart::lines(
+            name,
+            if numeric {
+                &result.params[0].field
+            } else {
+                "point"
+            },
+            name,
+        );
+        let mut groups: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for p in &result.points {
+            let Some(m) = p.metrics.iter().find(|m| m.name == name) else {
+                continue;
+            };
+            let x = if numeric {
+                p.values[0].parse::<f64>().unwrap_or(0.0)
+            } else {
+                f64::from(p.index)
+            };
+            let key = if numeric {
+                result.params[1..]
+                    .iter()
+                    .zip(&p.values[1..])
+                    .map(|(a, v)| format!("{}={v}", a.field))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                String::new()
+            };
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => g.1.push((x, m.estimate.mean)),
+                None => groups.push((key, vec![(x, m.estimate.mean)])),
+            }
+        }
+        for (key, points) in groups {
+            chart = chart.series(if key.is_empty() { name } else { &key }, points);
+        }
+        page.chart(&chart)?;
+    }
+    Ok(page.render())
+}

@@ -76,7 +76,7 @@ pub enum Error {
     /// The run would need more memory than the machine has.
     #[error(
         "the scenario needs about {} of memory and this machine has {} available; \
-         use fewer users or more machines (--shard)",
+         simulate fewer users (shards split replicates, not users)",
         gib(*needed), gib(*available)
     )]
     Memory {

@@ -26,4 +26,5 @@ mod pdq_vectors;
 mod relay_load;
 mod relay_serve;
 mod scan_cli;
+mod scenario;
 mod security;

@@ -30,7 +30,8 @@ pub enum ScenarioCommand {
 #[command(after_help = "\
 Writes into --out: results.json (the scenario, seed, version, every
 replicate's counts per day and the summary), days.csv (each count per day:
-mean and 95% interval over replicates). results.json is written last and
+mean and 95% interval over replicates), report.html (timeline, funnel, the
+table of intervals; self-contained). results.json is written last and
 atomically: an interrupted run leaves none.
 
 --shard i/n runs the replicates r with r mod n = i and writes their counts
@@ -58,7 +59,7 @@ pub struct RunArgs {
 Each --param is FIELD=V1,V2,… or FIELD=FROM..TO:STEP, FIELD a dotted scenario
 field (policy.account_threshold, hashset.threshold, offenders.count, …). The
 grid is every combination; each point is validated before any runs. Writes
-sweep.json and sweep.csv into --out.
+sweep.json, sweep.csv and report.html (each metric across the points) into --out.
 
 Example: cssim scenario sweep s.toml --param policy.account_threshold=1,5,10,30 \\
          --param hashset.threshold=20..40:4 --out out/sweep")]
@@ -180,6 +181,8 @@ fn write_run(out: &Path, result: &RunResult) -> anyhow::Result<()> {
             Csv.document(&DayRows(summary))?.as_bytes(),
         )?;
     }
+    let html = cssim::report::run_page(result).map_err(|e| anyhow::anyhow!("report.html: {e}"))?;
+    write(&out.join("report.html"), html.as_bytes())?;
     let mut json = serde_json::to_string_pretty(result)?;
     json.push('\n');
     write(&out.join("results.json"), json.as_bytes())
@@ -285,6 +288,9 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<u8> {
     )?;
     let mut json = serde_json::to_string_pretty(&result)?;
     json.push('\n');
+    let html =
+        cssim::report::sweep_page(&result).map_err(|e| anyhow::anyhow!("report.html: {e}"))?;
+    write(&args.out.join("report.html"), html.as_bytes())?;
     write(&args.out.join("sweep.json"), json.as_bytes())?;
     print!(
         "{}",
