@@ -51,6 +51,9 @@ enum Kind {
     Poison = 3,
 }
 
+/// Reports that passed the server's hash: (user, kind, count), in user order.
+type Passed = Vec<(u32, Kind, u32)>;
+
 const KINDS: [Kind; 4] = [Kind::True, Kind::False, Kind::Collision, Kind::Poison];
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -181,7 +184,7 @@ fn run_one(loaded: &Loaded, model: &Model, replicate: u32, tick: &mut dyn FnMut(
     let mut days = Vec::with_capacity(s.population.days as usize);
     let mut total = Counts::default();
     for day in 0..s.population.days {
-        let outs: Vec<(Counts, Vec<(u32, Kind, u32)>)> = state
+        let outs: Vec<(Counts, Passed)> = state
             .par_chunks_mut(CHUNK)
             .enumerate()
             .map(|(ci, chunk)| simulate_chunk(&p, day, ci, chunk))
@@ -288,12 +291,7 @@ fn review_items(
     }
 }
 
-fn simulate_chunk(
-    p: &Params,
-    day: u32,
-    ci: usize,
-    chunk: &mut [User],
-) -> (Counts, Vec<(u32, Kind, u32)>) {
+fn simulate_chunk(p: &Params, day: u32, ci: usize, chunk: &mut [User]) -> (Counts, Passed) {
     let s = &p.loaded.scenario;
     let pop = &s.population;
     let mut rng = stream(
@@ -412,7 +410,7 @@ fn release(
     server: &[f64; 4],
     rng: &mut ChaCha8Rng,
     c: &mut Counts,
-    passed: &mut Vec<(u32, Kind, u32)>,
+    passed: &mut Passed,
 ) {
     let _ = p;
     const RELEASED: [M; 4] = [

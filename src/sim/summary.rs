@@ -204,7 +204,8 @@ pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
             exact: Some(exact(events, trials)),
         });
     }
-    let derived: [(&str, &str, Box<dyn Fn(&Counts) -> f64>); 3] = [
+    type Derived<'a> = (&'a str, &'a str, Box<dyn Fn(&Counts) -> f64 + 'a>);
+    let derived: [Derived; 3] = [
         (
             "days_to_detection",
             "mean days from the start to an offender's first confirmed report (detected offenders)",

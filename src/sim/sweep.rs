@@ -48,7 +48,7 @@ impl std::str::FromStr for Param {
                     .map_err(|_| bad("range bounds and step must be numbers"))
             };
             let (from, to, step) = (num(from)?, num(to)?, num(step)?);
-            if !(step > 0.0) || to < from {
+            if step.is_nan() || step <= 0.0 || to < from {
                 return Err(bad("a range needs FROM ≤ TO and a step above 0"));
             }
             let integer = [from, to, step].iter().all(|v| v.fract() == 0.0);
