@@ -55,6 +55,7 @@ pub mod moderation;
 pub mod relay;
 pub mod report;
 pub mod scan;
+pub mod sim;
 pub mod web;
 pub mod workspace;
 

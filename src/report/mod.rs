@@ -39,6 +39,7 @@ mod json;
 mod moderation;
 pub mod rates;
 mod relay;
+mod scenario;
 mod send;
 mod table;
 
@@ -48,6 +49,7 @@ pub use attack::{Summaries, attacks_page};
 pub use csv::Csv;
 pub use json::Json;
 pub use moderation::{Queue, QueueContent, QueueRow};
+pub use scenario::{DayRows, Funnel, SWEEP_METRICS, figure, run_page, sweep_page};
 pub use table::Table;
 
 /// An error while exporting a result.

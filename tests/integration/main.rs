@@ -30,5 +30,6 @@ mod rates_cli;
 mod relay_load;
 mod relay_serve;
 mod scan_cli;
+mod scenario;
 mod security;
 mod web;

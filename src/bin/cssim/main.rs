@@ -10,6 +10,7 @@ mod eval_cmd;
 mod hash_cmd;
 mod hashset_cmd;
 mod msg_cmd;
+mod scenario_cmd;
 mod style;
 
 use std::process::ExitCode;
@@ -83,6 +84,9 @@ enum Command {
     /// White-box attacks on PDQ and pHash: evade a listed image, or collide an innocent one.
     #[command(subcommand)]
     Attack(attack_cmd::AttackCommand),
+    /// Simulate a platform: users, offenders, adversaries, a policy and its moderators.
+    #[command(subcommand)]
+    Scenario(scenario_cmd::ScenarioCommand),
 }
 
 /// `cssim hash DIR | head` closes stdout early; printing then fails with a
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
         Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::Edit(args) => edit_cmd::run(args),
         Command::Attack(cmd) => attack_cmd::run(cmd),
+        Command::Scenario(cmd) => scenario_cmd::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),
