@@ -76,7 +76,7 @@ enum Command {
     Moderate(msg_cmd::ModerateCommand),
     /// Measure what scanning adds to sending one message.
     Bench(bench_cmd::BenchArgs),
-    /// Measure what the library states: Bloom false-positive rates.
+    /// Measure the hashes and the library: rates under edits, attacks over a corpus, Bloom false positives.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
     /// Apply an edit chain (resize:0.5+jpeg:70, crop, rotate, …) to an image and write it.
