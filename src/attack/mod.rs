@@ -10,9 +10,9 @@
 //! - [`collide`]: change an innocent image until its hash is within `T` of a
 //!   target hash (a false positive made on purpose).
 //!
-//! The method ([`model`]): PDQ and pHash are linear in the pixels up to the
+//! The method (`model`): PDQ and pHash are linear in the pixels up to the
 //! median threshold, so the smallest perturbation that moves chosen
-//! coefficients across the median is computed directly ([`plan`] picks the
+//! coefficients across the median is computed directly (`plan` picks the
 //! coefficients), applied to the 8-bit image, and the step repeated from
 //! the real coefficients until the *real* hash of the 8-bit image meets the
 //! goal; rounding and clamping are what the repetitions absorb. A final

@@ -5,7 +5,7 @@
 //!
 //! Hashes are packed into 64-bit words (`width` words each, the same
 //! packing the hash-set index uses). With orientation variants
-//! ([`Packed::variants`], 8 per hash for dihedral PDQ), the distance of a
+//! (`Packed::variants`, 8 per hash for dihedral PDQ), the distance of a
 //! pair (i, j) is the smallest distance between any variant of i and j's
 //! own hash: what a matcher that tries every rotation and mirror image of
 //! the query would see.

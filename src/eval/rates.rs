@@ -8,7 +8,7 @@
 //!   match is the false-match rate. Every pair is counted when that fits,
 //!   else N seeded random pairs ([`PairMode`]).
 //!
-//! Each hash comes from the [`cache`](super::cache) when a sound record
+//! Each hash comes from the [`cache`] when a sound record
 //! holds it, else it is computed (rayon, one file per task; a file is
 //! decoded at most once a run) and appended. PDQ hashes below
 //! [`pdq::MIN_QUALITY`] never match (the quality gate every cssim matcher

@@ -185,7 +185,7 @@ impl Dihedral {
 /// exists to check that and to measure what the vectorised one gains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Kernel {
-    /// The row passes vectorised ([`LANES`](blocked::LANES) rows side by
+    /// The row passes vectorised (`blocked::LANES` rows side by
     /// side), under AVX2 when the processor has it (detected at run time).
     #[default]
     Vectorised,
