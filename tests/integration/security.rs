@@ -743,27 +743,20 @@ fn replayed_stale_rebound_and_cross_origin_requests_are_refused() {
 fn replayed_sends_and_acknowledgements_are_refused() {
     let s = Served::start();
     let url = s.server.url();
+    // A request signed by `user` under nonce `n`; sent twice with the same
+    // nonce, the second is a captured request replayed.
+    let signed = |raw: &Raw, user: &str, key: &Identity, n: u8| {
+        raw_send(&url, raw, Some((user, key, now(), &nonce(n))), None, &[])
+    };
     let m = s.message();
     let send = Raw {
         method: "POST",
         target: "/messages".into(),
         body: serde_json::to_vec(&m).unwrap(),
     };
-    let (status, body) = raw_send(
-        &url,
-        &send,
-        Some(("alice", &s.alice, now(), &nonce(1))),
-        None,
-        &[],
-    );
+    let (status, body) = signed(&send, "alice", &s.alice, 1);
     assert_eq!(status, 200, "{body}");
-    let (status, body) = raw_send(
-        &url,
-        &send,
-        Some(("alice", &s.alice, now(), &nonce(1))),
-        None,
-        &[],
-    );
+    let (status, body) = signed(&send, "alice", &s.alice, 1);
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("replayed request"), "{body}");
     assert_eq!(s.overview().messages.len(), 1, "stored once");
@@ -778,21 +771,9 @@ fn replayed_sends_and_acknowledgements_are_refused() {
         target: "/messages".into(),
         body: serde_json::to_vec(&wrong).unwrap(),
     };
-    let (status, body) = raw_send(
-        &url,
-        &refused,
-        Some(("alice", &s.alice, now(), &nonce(2))),
-        None,
-        &[],
-    );
+    let (status, body) = signed(&refused, "alice", &s.alice, 2);
     assert_eq!(status, 422, "{body}");
-    let (status, body) = raw_send(
-        &url,
-        &refused,
-        Some(("alice", &s.alice, now(), &nonce(2))),
-        None,
-        &[],
-    );
+    let (status, body) = signed(&refused, "alice", &s.alice, 2);
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("replayed request"), "{body}");
 
@@ -801,13 +782,7 @@ fn replayed_sends_and_acknowledgements_are_refused() {
         target: "/inbox/bob/ack".into(),
         body: format!("{{\"ids\":[\"{}\"]}}", hex::encode(m.id)).into_bytes(),
     };
-    let (status, body) = raw_send(
-        &url,
-        &ack,
-        Some(("bob", &s.bob, now(), &nonce(3))),
-        None,
-        &[],
-    );
+    let (status, body) = signed(&ack, "bob", &s.bob, 3);
     assert_eq!((status, body.as_str()), (200, "{\"acknowledged\":1}"));
     // The relay forgets the acknowledgement; the captured one replayed
     // does not mark the message again.
@@ -815,13 +790,7 @@ fn replayed_sends_and_acknowledgements_are_refused() {
         .unwrap()
         .execute("UPDATE messages SET delivered_at = NULL", [])
         .unwrap();
-    let (status, body) = raw_send(
-        &url,
-        &ack,
-        Some(("bob", &s.bob, now(), &nonce(3))),
-        None,
-        &[],
-    );
+    let (status, body) = signed(&ack, "bob", &s.bob, 3);
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("replayed request"), "{body}");
     let meta = s.overview().messages;
