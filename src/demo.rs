@@ -8,13 +8,13 @@
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::client::{Device, Received, SendOutcome};
 use crate::eval::transform::{self, Edit};
 use crate::hash::{self, pdq};
 use crate::message::Attachment;
 use crate::moderation;
+use crate::relay::Overview;
 use crate::workspace::{self, Workspace};
 
 /// The stand-in images the demo sends (public domain / CC0; see `examples/images/SOURCES.md`).
@@ -41,6 +41,19 @@ pub enum Actor {
     Recipient,
 }
 
+impl Actor {
+    /// Whose view, in words: "Alice's device", "relay", ….
+    pub fn label(self) -> &'static str {
+        match self {
+            Actor::Setup => "setup",
+            Actor::Client => "Alice's device",
+            Actor::Relay => "relay",
+            Actor::Moderator => "moderator",
+            Actor::Recipient => "Bob's device",
+        }
+    }
+}
+
 /// One step of the demo.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
@@ -53,8 +66,114 @@ pub struct Step {
     /// Narration, a line each.
     pub lines: Vec<String>,
     /// The data behind the narration.
-    pub data: Value,
+    pub data: StepData,
 }
+
+/// The data behind one step, by the kind of step. Serialised untagged:
+/// each step's `data` is the value itself (a send's outcome, the relay's
+/// overview, a list of reports, …), as the web page and `--json` read it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum StepData {
+    /// The keys and the hash set.
+    Keys(Keys),
+    /// One message sent: what the device did.
+    Send(Box<SendOutcome>),
+    /// A cropped copy sent: its PDQ distance to the original, and the send.
+    Cropped {
+        /// PDQ distance between the listed image and the cropped copy, in bits.
+        pdq_distance: u32,
+        /// What the device did.
+        outcome: Box<SendOutcome>,
+    },
+    /// What the relay holds.
+    Relay(Overview),
+    /// The reports the moderator opened.
+    Moderator(Vec<ReportSummary>),
+    /// The messages Bob decrypted.
+    Inbox(Vec<InboxItem>),
+    /// A mirrored copy sent with and without `pdq_dihedral`.
+    Mirrored(Box<Mirrored>),
+    /// What client-side scanning cannot promise.
+    Limits {
+        /// [`LIMITS`].
+        limits: String,
+    },
+}
+
+/// The demo's keys (fingerprints) and hash set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Keys {
+    /// Alice's key fingerprint.
+    pub alice: String,
+    /// Bob's key fingerprint.
+    pub bob: String,
+    /// The moderator's key fingerprint.
+    pub moderator: String,
+    /// The hash set on Alice's device.
+    pub hashset: HashsetSummary,
+}
+
+/// A hash set as the demo names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HashsetSummary {
+    /// Its name.
+    pub name: String,
+    /// Entries, over all algorithms.
+    pub entries: u64,
+    /// The issuer's name.
+    pub issuer: String,
+}
+
+/// One report the moderator opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportSummary {
+    /// The report's id.
+    pub id: String,
+    /// The reported account.
+    pub account: String,
+    /// How many parts matched.
+    pub matches: usize,
+    /// Whether every check passed (signature, receipt, franking, digests).
+    pub verified: bool,
+    /// Bytes of revealed content.
+    pub evidence_bytes: usize,
+}
+
+/// One message in Bob's inbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InboxItem {
+    /// The sender.
+    pub from: String,
+    /// The text, if any.
+    pub text: Option<String>,
+    /// Each attachment, described (name, kind, size).
+    pub attachments: Vec<String>,
+}
+
+/// A mirrored copy of the listed image, sent under the workspace's policy
+/// and with `pdq_dihedral = true`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mirrored {
+    /// PDQ distance of the copy as sent to the original, in bits.
+    pub pdq_distance: u32,
+    /// The smallest distance over the copy's eight orientations.
+    pub dihedral_distance: u32,
+    /// The policy's PDQ threshold.
+    pub threshold: u32,
+    /// The workspace policy's own `pdq_dihedral`.
+    pub pdq_dihedral_policy: bool,
+    /// The send under the workspace's policy.
+    pub policy: SendOutcome,
+    /// The send with `pdq_dihedral = true`.
+    pub dihedral: SendOutcome,
+}
+
+/// Every step of a run, in order: what `cssim demo --json` prints (an
+/// array of steps), through the [`report`](crate::report) exporters.
+#[derive(Clone, Debug, Serialize)]
+#[serde(transparent)]
+pub struct Transcript(pub Vec<Step>);
 
 /// Why the demo could not run.
 pub type Error = workspace::Error;
@@ -65,7 +184,7 @@ struct Narrator<'f> {
 }
 
 impl Narrator<'_> {
-    fn step(&mut self, title: &str, actor: Actor, lines: Vec<String>, data: Value) {
+    fn step(&mut self, title: &str, actor: Actor, lines: Vec<String>, data: StepData) {
         let step = Step {
             number: self.steps.len() + 1,
             title: title.to_string(),
@@ -213,8 +332,14 @@ fn mirrored_step(
         "A mirrored copy, with and without pdq_dihedral",
         Actor::Client,
         lines,
-        json!({"pdq_distance": d, "dihedral_distance": turned, "threshold": t,
-               "pdq_dihedral_policy": policy.pdq_dihedral, "policy": off, "dihedral": on}),
+        StepData::Mirrored(Box::new(Mirrored {
+            pdq_distance: d,
+            dihedral_distance: turned,
+            threshold: t,
+            pdq_dihedral_policy: policy.pdq_dihedral,
+            policy: off,
+            dihedral: on,
+        })),
     );
     Ok(())
 }
@@ -225,7 +350,7 @@ fn mirrored_step(
 /// Every sentence that states a result is computed from that result (a
 /// distance, a verdict, a verification), so a changed image, policy or
 /// threshold can never make the demo say something false.
-pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Error> {
+pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Transcript, Error> {
     let mut n = Narrator {
         steps: Vec::new(),
         on_step,
@@ -243,7 +368,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
         "A benign text",
         Actor::Client,
         verdict_lines(&text),
-        json!(text),
+        StepData::Send(Box::new(text)),
     );
     let photo = alice.send(
         "bob",
@@ -257,7 +382,7 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
         "A benign photo",
         Actor::Client,
         verdict_lines(&photo),
-        json!(photo),
+        StepData::Send(Box::new(photo)),
     );
 
     let listed =
@@ -278,9 +403,11 @@ pub fn run(dir: &Path, on_step: &mut dyn FnMut(&Step)) -> Result<Vec<Step>, Erro
         "What client-side scanning cannot promise",
         Actor::Setup,
         vec![LIMITS.into()],
-        json!({"limits": LIMITS}),
+        StepData::Limits {
+            limits: LIMITS.into(),
+        },
     );
-    Ok(n.steps)
+    Ok(Transcript(n.steps))
 }
 
 fn keys_step(n: &mut Narrator<'_>, ws: &Workspace) -> Result<(), Error> {
@@ -300,8 +427,16 @@ fn keys_step(n: &mut Narrator<'_>, ws: &Workspace) -> Result<(), Error> {
                 manifest.name, manifest.total_entries(), manifest.issuer.name
             ),
         ],
-        json!({"alice": alice.fingerprint(), "bob": bob.fingerprint(), "moderator": moderator.fingerprint(),
-               "hashset": {"name": manifest.name, "entries": manifest.total_entries(), "issuer": manifest.issuer.name}}),
+        StepData::Keys(Keys {
+            alice: alice.fingerprint(),
+            bob: bob.fingerprint(),
+            moderator: moderator.fingerprint(),
+            hashset: HashsetSummary {
+                name: manifest.name.clone(),
+                entries: manifest.total_entries(),
+                issuer: manifest.issuer.name.clone(),
+            },
+        }),
     );
     Ok(())
 }
@@ -335,7 +470,7 @@ fn resized_step(
         "A resized, recompressed copy of a listed image",
         Actor::Client,
         lines,
-        json!(sent),
+        StepData::Send(Box::new(sent.clone())),
     );
     Ok(sent)
 }
@@ -368,7 +503,10 @@ fn cropped_step(
         title,
         Actor::Client,
         lines,
-        json!({"pdq_distance": d, "outcome": sent}),
+        StepData::Cropped {
+            pdq_distance: d,
+            outcome: Box::new(sent),
+        },
     );
     Ok(())
 }
@@ -399,7 +537,7 @@ fn damaged_step(n: &mut Narrator<'_>, alice: &mut Device) -> Result<(), Error> {
         "A damaged image cannot be scanned",
         Actor::Client,
         lines,
-        json!(sent),
+        StepData::Send(Box::new(sent)),
     );
     Ok(())
 }
@@ -428,7 +566,12 @@ fn relay_step(n: &mut Narrator<'_>, ws: &Workspace) -> Result<(), Error> {
             r.size
         ));
     }
-    n.step("What the relay saw", Actor::Relay, lines, json!(overview));
+    n.step(
+        "What the relay saw",
+        Actor::Relay,
+        lines,
+        StepData::Relay(overview),
+    );
     Ok(())
 }
 
@@ -482,7 +625,13 @@ fn moderator_step(n: &mut Narrator<'_>, ws: &Workspace) -> Result<(), Error> {
                 e.part, e.size
             ));
         }
-        reports.push(json!({"id": r.id, "account": r.account, "matches": r.matches.len(), "verified": verification.verified, "evidence_bytes": r.evidence.iter().map(|e| e.size).sum::<usize>()}));
+        reports.push(ReportSummary {
+            id: r.id.clone(),
+            account: r.account.clone(),
+            matches: r.matches.len(),
+            verified: verification.verified,
+            evidence_bytes: r.evidence.iter().map(|e| e.size).sum(),
+        });
     }
     if reports.is_empty() {
         lines.push("No report reached the moderator.".into());
@@ -496,7 +645,7 @@ fn moderator_step(n: &mut Narrator<'_>, ws: &Workspace) -> Result<(), Error> {
         "What the moderator sees",
         Actor::Moderator,
         lines,
-        json!(reports),
+        StepData::Moderator(reports),
     );
     Ok(())
 }
@@ -525,7 +674,11 @@ fn inbox_step(n: &mut Narrator<'_>, ws: &Workspace, reported: &SendOutcome) -> R
                         format!(" [{}]", atts.join(", "))
                     }
                 ));
-                items.push(json!({"from": m.from, "text": m.text, "attachments": atts}));
+                items.push(InboxItem {
+                    from: m.from.clone(),
+                    text: m.text.clone(),
+                    attachments: atts,
+                });
             }
             Received::Unreadable { id, reason } => lines.push(format!("  message {id}: {reason}")),
         }
@@ -540,6 +693,11 @@ fn inbox_step(n: &mut Narrator<'_>, ws: &Workspace, reported: &SendOutcome) -> R
         (false, true) => "The edited copy of the listed image was delivered without a report.".into(),
         (false, false) => "The edited copy of the listed image was not delivered.".into(),
     });
-    n.step("Bob's inbox", Actor::Recipient, lines, json!(items));
+    n.step(
+        "Bob's inbox",
+        Actor::Recipient,
+        lines,
+        StepData::Inbox(items),
+    );
     Ok(())
 }

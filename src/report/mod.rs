@@ -33,6 +33,7 @@
 mod attack;
 pub mod chart;
 mod csv;
+mod demo;
 mod eval;
 pub mod html;
 mod json;

@@ -4,6 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
 use cssim::demo::{self, Actor, Step};
+use cssim::report::{Exporter, Json};
 
 use crate::style;
 
@@ -69,14 +70,14 @@ fn serve(args: &DemoArgs) -> anyhow::Result<u8> {
 }
 
 fn actor_label(a: Actor, colour: bool) -> String {
-    let (name, code) = match a {
-        Actor::Setup => ("setup", "1"),
-        Actor::Client => ("Alice's device", "1;34"),
-        Actor::Relay => ("relay", "1;33"),
-        Actor::Moderator => ("moderator", "1;35"),
-        Actor::Recipient => ("Bob's device", "1;32"),
+    let code = match a {
+        Actor::Setup => "1",
+        Actor::Client => "1;34",
+        Actor::Relay => "1;33",
+        Actor::Moderator => "1;35",
+        Actor::Recipient => "1;32",
     };
-    style::paint(&format!("[{name}]"), code, colour)
+    style::paint(&format!("[{}]", a.label()), code, colour)
 }
 
 /// Width of the narration: the terminal's, or 100 columns when stdout is
@@ -154,9 +155,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
             "The hash set holds innocuous stand-in images; nothing here is real abuse material."
         );
     }
-    let steps = demo::run(&dir, &mut print)?;
+    let transcript = demo::run(&dir, &mut print)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&steps)?);
+        print!("{}", Json::pretty().document(&transcript)?);
     } else if let Some(k) = &args.keep {
         println!();
         println!(
