@@ -25,6 +25,8 @@ use crate::hash::{Algorithm, Digest, Threshold};
 
 /// An entry on its way into the file: digest bytes and label.
 type Pending<'a> = (&'a [u8], Option<&'a Label>);
+/// Entries by algorithm, in `Algorithm::ALL` order.
+type Groups<'a> = BTreeMap<Algorithm, Vec<Pending<'a>>>;
 
 /// The false-positive rate per probe when none is chosen.
 pub const DEFAULT_FPR: f64 = 1e-6;
@@ -215,11 +217,50 @@ impl Builder {
     /// Builds and signs the file.
     pub fn build(&self, key: &SigningKey) -> Result<(Vec<u8>, BuildSummary)> {
         let created = self.check_options()?;
+        let mut groups = self.group_entries()?;
+        let (mut infos, mut summaries) = self.describe_groups(&mut groups)?;
+        let mut sections: Vec<(SectionKind, Vec<u8>)> = Vec::new();
+        if self.representations.contains(&Representation::List) {
+            sections.push((SectionKind::List, list_section(&groups)));
+        }
+        if self.representations.contains(&Representation::Bloom) {
+            let bloom = self.bloom_section(&groups, &mut infos, &mut summaries)?;
+            sections.push((SectionKind::Bloom, bloom));
+        }
+        let manifest = self.manifest(created, key, infos);
+        let manifest_json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Manifest {
+            reason: e.to_string(),
+        })?;
+        sections.insert(0, (SectionKind::Manifest, manifest_json));
+        let refs: Vec<(SectionKind, &[u8])> =
+            sections.iter().map(|(k, b)| (*k, b.as_slice())).collect();
+        let version = if self.hashing.is_default() {
+            format::VERSION_DEFAULT_HASHING
+        } else {
+            format::VERSION
+        };
+        let bytes = format::encode_version(&refs, key, version);
+        let summary = BuildSummary {
+            entries: summaries.iter().map(|s| s.entries).sum(),
+            duplicates: summaries.iter().map(|s| s.duplicates).sum(),
+            algorithms: summaries,
+            section_bytes: sections
+                .iter()
+                .map(|(k, b)| (k.name().to_string(), b.len() as u64))
+                .collect(),
+            file_bytes: bytes.len() as u64,
+            fingerprint: manifest.issuer.fingerprint,
+        };
+        Ok((bytes, summary))
+    }
+
+    /// The entries grouped by algorithm (`BTreeMap`: `Algorithm::ALL`
+    /// order), labels checked, each group's digests of one size.
+    fn group_entries(&self) -> Result<Groups<'_>> {
         if self.entries.is_empty() {
             return Err(Error::Empty);
         }
-        // Group by algorithm (BTreeMap: Algorithm::ALL order), checking sizes.
-        let mut groups: BTreeMap<Algorithm, Vec<Pending<'_>>> = BTreeMap::new();
+        let mut groups: Groups<'_> = BTreeMap::new();
         for (d, l) in &self.entries {
             if let Some(l) = l {
                 list::check_label(l)?;
@@ -242,11 +283,20 @@ impl Builder {
             }
             g.push((d.bytes(), l.as_ref()));
         }
+        Ok(groups)
+    }
+
+    /// Sorts and deduplicates each group (labelled copies sort first among
+    /// equal digests, and are kept) and describes it: the manifest's entry
+    /// (threshold checked) and the build summary's.
+    fn describe_groups(
+        &self,
+        groups: &mut Groups<'_>,
+    ) -> Result<(Vec<AlgorithmInfo>, Vec<AlgorithmSummary>)> {
         let mut summaries = Vec::new();
         let mut infos = Vec::new();
-        for (&algorithm, g) in &mut groups {
+        for (&algorithm, g) in groups {
             let added = g.len() as u64;
-            // Labelled copies sort first among equal digests, and are kept.
             g.sort_by(|a, b| {
                 a.0.cmp(b.0)
                     .then_with(|| a.1.is_none().cmp(&b.1.is_none()))
@@ -278,59 +328,46 @@ impl Builder {
                     .then(|| crate::hash::classic::VARIANT.to_string()),
             });
         }
+        Ok((infos, summaries))
+    }
 
-        let mut sections: Vec<(SectionKind, Vec<u8>)> = Vec::new();
-        if self.representations.contains(&Representation::List) {
-            let mut labels: BTreeMap<&Label, u32> = groups
-                .values()
-                .flatten()
-                .filter_map(|(_, l)| *l)
-                .map(|l| (l, 0))
-                .collect();
-            for (i, v) in labels.values_mut().enumerate() {
-                *v = i as u32;
-            }
-            let table: Vec<Label> = labels.keys().map(|l| (*l).clone()).collect();
-            let algos: Vec<_> = groups
-                .iter()
-                .map(|(&a, g)| {
-                    let width = g[0].0.len();
-                    let entries = g
-                        .iter()
-                        .map(|(d, l)| {
-                            let idx = l.and_then(|l| labels.get(l).copied()).unwrap_or(NO_LABEL);
-                            (*d, idx)
-                        })
-                        .collect();
-                    (a, width, entries)
-                })
-                .collect();
-            sections.push((SectionKind::List, List::encode(&table, &algos)));
+    /// The Bloom section: one filter per group, recorded in its manifest
+    /// entry and its summary.
+    fn bloom_section(
+        &self,
+        groups: &Groups<'_>,
+        infos: &mut [AlgorithmInfo],
+        summaries: &mut [AlgorithmSummary],
+    ) -> Result<Vec<u8>> {
+        let mut filters = Vec::new();
+        for ((&a, g), (info, summary)) in groups.iter().zip(infos.iter_mut().zip(summaries)) {
+            let f = Filter::build(
+                a,
+                g[0].0.len(),
+                g.iter().map(|(d, _)| *d),
+                g.len(),
+                self.fpr,
+                self.seed,
+            )?;
+            info.bloom = Some(BloomInfo {
+                bits: f.bits(),
+                hashes: f.hashes(),
+                estimated_fpr: f.estimated_fpr(),
+            });
+            summary.bloom_fpr = Some(f.estimated_fpr());
+            filters.push(f);
         }
-        if self.representations.contains(&Representation::Bloom) {
-            let mut filters = Vec::new();
-            for ((&a, g), (info, summary)) in
-                groups.iter().zip(infos.iter_mut().zip(&mut summaries))
-            {
-                let f = Filter::build(
-                    a,
-                    g[0].0.len(),
-                    g.iter().map(|(d, _)| *d),
-                    g.len(),
-                    self.fpr,
-                    self.seed,
-                )?;
-                info.bloom = Some(BloomInfo {
-                    bits: f.bits(),
-                    hashes: f.hashes(),
-                    estimated_fpr: f.estimated_fpr(),
-                });
-                summary.bloom_fpr = Some(f.estimated_fpr());
-                filters.push(f);
-            }
-            sections.push((SectionKind::Bloom, Filter::encode_section(&filters)));
-        }
-        let manifest = Manifest {
+        Ok(Filter::encode_section(&filters))
+    }
+
+    /// The manifest of a set signed by `key`.
+    fn manifest(
+        &self,
+        created: String,
+        key: &SigningKey,
+        algorithms: Vec<AlgorithmInfo>,
+    ) -> Manifest {
+        Manifest {
             name: self.name.clone(),
             version: self.version,
             issuer: Issuer {
@@ -341,7 +378,7 @@ impl Builder {
             expires: self.expires.clone(),
             description: self.description.clone(),
             representations: self.representations.clone(),
-            algorithms: infos,
+            algorithms,
             bloom: self
                 .representations
                 .contains(&Representation::Bloom)
@@ -350,31 +387,7 @@ impl Builder {
                     seed: self.seed,
                 }),
             hashing: self.hashing,
-        };
-        let manifest_json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Manifest {
-            reason: e.to_string(),
-        })?;
-        sections.insert(0, (SectionKind::Manifest, manifest_json));
-        let refs: Vec<(SectionKind, &[u8])> =
-            sections.iter().map(|(k, b)| (*k, b.as_slice())).collect();
-        let version = if self.hashing.is_default() {
-            format::VERSION_DEFAULT_HASHING
-        } else {
-            format::VERSION
-        };
-        let bytes = format::encode_version(&refs, key, version);
-        let summary = BuildSummary {
-            entries: summaries.iter().map(|s| s.entries).sum(),
-            duplicates: summaries.iter().map(|s| s.duplicates).sum(),
-            algorithms: summaries,
-            section_bytes: sections
-                .iter()
-                .map(|(k, b)| (k.name().to_string(), b.len() as u64))
-                .collect(),
-            file_bytes: bytes.len() as u64,
-            fingerprint: manifest.issuer.fingerprint,
-        };
-        Ok((bytes, summary))
+        }
     }
 
     /// Builds, signs and writes the file atomically: on any error, `path`
@@ -384,4 +397,34 @@ impl Builder {
         write_atomic(path, &bytes, false)?;
         Ok(summary)
     }
+}
+
+/// The list section: the label table (each distinct label once, in order)
+/// and each group's digests with their label's index.
+fn list_section(groups: &Groups<'_>) -> Vec<u8> {
+    let mut labels: BTreeMap<&Label, u32> = groups
+        .values()
+        .flatten()
+        .filter_map(|(_, l)| *l)
+        .map(|l| (l, 0))
+        .collect();
+    for (i, v) in labels.values_mut().enumerate() {
+        *v = i as u32;
+    }
+    let table: Vec<Label> = labels.keys().map(|l| (*l).clone()).collect();
+    let algos: Vec<_> = groups
+        .iter()
+        .map(|(&a, g)| {
+            let width = g[0].0.len();
+            let entries = g
+                .iter()
+                .map(|(d, l)| {
+                    let idx = l.and_then(|l| labels.get(l).copied()).unwrap_or(NO_LABEL);
+                    (*d, idx)
+                })
+                .collect();
+            (a, width, entries)
+        })
+        .collect();
+    List::encode(&table, &algos)
 }

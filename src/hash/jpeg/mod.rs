@@ -136,37 +136,18 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
-    let mut quant: [Option<u16>; 4] = [None; 4];
-    let mut dc_tables: [Option<Table>; 4] = Default::default();
-    let mut ac_tables: [Option<Table>; 4] = Default::default();
-    let mut restart_interval = 0usize;
+    let mut tables = Tables::default();
     let mut frame: Option<Frame> = None;
     let mut exif: Option<&[u8]> = None;
     let mut adobe_transform: Option<u8> = None;
     let mut decoded_scans = 0;
     let mut pos = 2;
     loop {
-        // A marker: FF, any fill bytes, then the code.
-        if *bytes.get(pos)? != 0xFF {
-            return None;
-        }
-        while bytes.get(pos + 1) == Some(&0xFF) {
-            pos += 1;
-        }
-        let marker = *bytes.get(pos + 1)?;
-        pos += 2;
-        match marker {
-            0xD9 => break,
-            0x01 | 0xD0..=0xD7 => continue,
-            0xD8 => return None,
-            _ => {}
-        }
-        let len = usize::from(u16::from_be_bytes([*bytes.get(pos)?, *bytes.get(pos + 1)?]));
-        if len < 2 {
-            return None;
-        }
-        let segment = bytes.get(pos + 2..pos + len)?;
-        pos += len;
+        let (marker, segment) = match next_marker(bytes, &mut pos)? {
+            Marker::End => break,
+            Marker::Standalone => continue,
+            Marker::Segment(marker, segment) => (marker, segment),
+        };
         match marker {
             0xC0..=0xC2 if frame.is_none() => {
                 let f = read_frame(segment, marker == 0xC2, limits)?;
@@ -177,9 +158,11 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
             }
             // A second frame, or lossless, hierarchical or arithmetic coding.
             0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
-            0xC4 => read_huffman_tables(segment, &mut dc_tables, &mut ac_tables)?,
-            0xDB => read_quant_tables(segment, &mut quant)?,
-            0xDD => restart_interval = usize::from(u16::from_be_bytes(segment.try_into().ok()?)),
+            0xC4 => read_huffman_tables(segment, &mut tables.dc, &mut tables.ac)?,
+            0xDB => read_quant_tables(segment, &mut tables.quant)?,
+            0xDD => {
+                tables.restart_interval = usize::from(u16::from_be_bytes(segment.try_into().ok()?));
+            }
             // As the full decoder does: the last EXIF and Adobe segments
             // before the first scan count, later ones are ignored.
             0xE1 if decoded_scans == 0 && segment.starts_with(b"Exif\0\0") => {
@@ -201,25 +184,92 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
                 if decoded_scans > MAX_SCANS {
                     return None;
                 }
-                let scan = read_scan_header(segment, frame)?;
-                for &(c, _, _) in &scan.components {
-                    let comp = &mut frame.components[c];
-                    comp.quant = comp.quant.or(quant[comp.quant_table]);
-                }
-                pos = scan::decode(
-                    bytes,
-                    pos,
-                    &scan,
-                    frame,
-                    &dc_tables,
-                    &ac_tables,
-                    restart_interval,
-                )?;
+                pos = decode_scan(bytes, pos, segment, frame, &tables)?;
             }
             _ => {}
         }
     }
-    let frame = frame?;
+    dc_image(frame?, exif, limits)
+}
+
+/// The tables in force: quantisers, Huffman tables, restart interval.
+#[derive(Default)]
+struct Tables {
+    quant: [Option<u16>; 4],
+    dc: [Option<Table>; 4],
+    ac: [Option<Table>; 4],
+    restart_interval: usize,
+}
+
+/// What a marker starts.
+enum Marker<'a> {
+    /// End of image.
+    End,
+    /// A marker without a segment (restart, TEM).
+    Standalone,
+    /// A marker code and its segment's payload.
+    Segment(u8, &'a [u8]),
+}
+
+/// Reads the marker at `pos` (FF, any fill bytes, then the code) and its
+/// segment, moving `pos` past them; `None` if the bytes are not a marker, a
+/// second start of image, or a segment runs past the end.
+fn next_marker<'a>(bytes: &'a [u8], pos: &mut usize) -> Option<Marker<'a>> {
+    if *bytes.get(*pos)? != 0xFF {
+        return None;
+    }
+    while bytes.get(*pos + 1) == Some(&0xFF) {
+        *pos += 1;
+    }
+    let marker = *bytes.get(*pos + 1)?;
+    *pos += 2;
+    match marker {
+        0xD9 => return Some(Marker::End),
+        0x01 | 0xD0..=0xD7 => return Some(Marker::Standalone),
+        0xD8 => return None,
+        _ => {}
+    }
+    let len = usize::from(u16::from_be_bytes([
+        *bytes.get(*pos)?,
+        *bytes.get(*pos + 1)?,
+    ]));
+    if len < 2 {
+        return None;
+    }
+    let segment = bytes.get(*pos + 2..*pos + len)?;
+    *pos += len;
+    Some(Marker::Segment(marker, segment))
+}
+
+/// Decodes the scan whose header is `segment` and whose entropy-coded data
+/// starts at `pos`; returns the position after it.
+fn decode_scan(
+    bytes: &[u8],
+    pos: usize,
+    segment: &[u8],
+    frame: &mut Frame,
+    tables: &Tables,
+) -> Option<usize> {
+    let scan = read_scan_header(segment, frame)?;
+    for &(c, _, _) in &scan.components {
+        let comp = &mut frame.components[c];
+        comp.quant = comp.quant.or(tables.quant[comp.quant_table]);
+    }
+    scan::decode(
+        bytes,
+        pos,
+        &scan,
+        frame,
+        &tables.dc,
+        &tables.ac,
+        tables.restart_interval,
+    )
+}
+
+/// The decoded frame's DC image: each component's block means, oriented
+/// by the EXIF chunk if `limits.exif_rotate`. `None` if a component had no
+/// DC scan or no quantiser.
+fn dc_image(frame: Frame, exif: Option<&[u8]>, limits: &Limits) -> Option<DcImage> {
     let orientation = match exif {
         Some(chunk) if limits.exif_rotate => {
             Orientation::from_exif_chunk(chunk).unwrap_or(Orientation::NoTransforms)
