@@ -252,14 +252,7 @@ impl SignedSet {
             .ok()
             .flatten()
             .unwrap_or(crate::hash::classic::DEFAULT_SIZE);
-        let limits = crate::hash::decode::Limits {
-            exif_rotate: self.manifest.hashing.exif_rotate,
-            ..Default::default()
-        };
-        let mut config = HashConfig::new(limits, size);
-        config.jpeg_dc = self.manifest.hashing.jpeg_dc;
-        config.pdq_route = self.manifest.hashing.pdq_route;
-        config
+        self.manifest.hashing.config(Default::default(), size)
     }
 
     /// The algorithms the set has entries for.

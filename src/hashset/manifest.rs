@@ -156,6 +156,24 @@ impl Hashing {
             pdq_route: config.pdq_route,
         }
     }
+
+    /// The configuration that hashes as recorded ([`Hashing::of`] turned
+    /// back): `limits` with the recorded EXIF rotation, the classic hashes
+    /// at `classic_size`, the recorded JPEG DC route and PDQ route.
+    pub fn config(
+        &self,
+        limits: crate::hash::decode::Limits,
+        classic_size: u32,
+    ) -> crate::hash::HashConfig {
+        let limits = crate::hash::decode::Limits {
+            exif_rotate: self.exif_rotate,
+            ..limits
+        };
+        let mut config = crate::hash::HashConfig::new(limits, classic_size);
+        config.jpeg_dc = self.jpeg_dc;
+        config.pdq_route = self.pdq_route;
+        config
+    }
 }
 
 impl fmt::Display for Hashing {

@@ -8,7 +8,7 @@ use cssim::message::Attachment;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-use crate::util::{root, stderr, stdout};
+use crate::util::{init_workspace, root, send_json, stderr, stdout};
 
 const LISTED: &str = "examples/images/listed/rocket.jpg";
 const BENIGN: &str = "examples/images/benign/astronaut.jpg";
@@ -28,27 +28,8 @@ struct Ws {
 
 fn workspace() -> Ws {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ws");
-    Command::cargo_bin("cssim")
-        .unwrap()
-        .arg("init")
-        .arg(&path)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "identities: alice, bob, moderator",
-        ));
+    let path = init_workspace(dir.path());
     Ws { _dir: dir, path }
-}
-
-fn send_json(ws: &Path, args: &[&str]) -> serde_json::Value {
-    let out = cssim(ws)
-        .args(["send", "--from", "alice", "--to", "bob", "--json"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "send failed: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn relay_message_count(ws: &Path) -> usize {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-use crate::util::cssim;
+use crate::util::{cssim, keygen};
 
 const MD5_A: &str = "900150983cd24fb0d6963f7d28e17f72";
 
@@ -17,12 +17,7 @@ const MD5_A: &str = "900150983cd24fb0d6963f7d28e17f72";
 fn setup() -> (TempDir, PathBuf) {
     let dir = TempDir::new().unwrap();
     let key = dir.path().join("issuer.key");
-    cssim()
-        .args(["keygen", "--issuer", "Test issuer", "-o"])
-        .arg(&key)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("fingerprint"));
+    keygen(&key, "Test issuer");
     let listed = dir.path().join("listed");
     fs::create_dir(&listed).unwrap();
     for (name, body) in [("a.bin", "alpha"), ("b.bin", "bravo"), ("c.bin", "alpha")] {

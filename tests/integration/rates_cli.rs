@@ -36,6 +36,25 @@ fn run(corpus: &Path, out: &Path, cache: &Path, edits: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
 }
 
+/// `cssim eval rates --no-cache --edits jpeg:70` on `corpus` into `out`,
+/// whatever its exit status.
+fn run_uncached(corpus: &Path, out: &Path) -> std::process::Output {
+    cssim()
+        .args([
+            "eval",
+            "rates",
+            "--no-cache",
+            "--edits",
+            "jpeg:70",
+            "--corpus",
+        ])
+        .arg(corpus)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn computed(v: &Value) -> u64 {
     v["stats"]["hashes_computed"].as_u64().unwrap()
 }
@@ -168,20 +187,7 @@ fn an_existing_output_folder_is_refused_without_force() {
     corpus(&dir, 3);
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "mine").unwrap();
-    let o = cssim()
-        .args([
-            "eval",
-            "rates",
-            "--no-cache",
-            "--edits",
-            "jpeg:70",
-            "--corpus",
-        ])
-        .arg(&dir)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = run_uncached(&dir, &out);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("exists; pass --force to replace it"),
@@ -201,20 +207,7 @@ fn undecodable_files_are_skipped_and_one_image_is_an_error() {
         b"\xff\xd8\xff\xe0 not really a jpeg",
     )
     .unwrap();
-    let o = cssim()
-        .args([
-            "eval",
-            "rates",
-            "--no-cache",
-            "--edits",
-            "jpeg:70",
-            "--corpus",
-        ])
-        .arg(&dir)
-        .arg("--out")
-        .arg(tmp.path().join("o1"))
-        .output()
-        .unwrap();
+    let o = run_uncached(&dir, &tmp.path().join("o1"));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("skipped") && stderr(&o).contains("broken.jpg"),
@@ -232,20 +225,7 @@ fn undecodable_files_are_skipped_and_one_image_is_an_error() {
             .ends_with("broken.jpg")
     );
     std::fs::remove_file(dir.join("img01.png")).unwrap();
-    let o = cssim()
-        .args([
-            "eval",
-            "rates",
-            "--no-cache",
-            "--edits",
-            "jpeg:70",
-            "--corpus",
-        ])
-        .arg(&dir)
-        .arg("--out")
-        .arg(tmp.path().join("o2"))
-        .output()
-        .unwrap();
+    let o = run_uncached(&dir, &tmp.path().join("o2"));
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert_eq!(

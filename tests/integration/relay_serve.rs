@@ -15,6 +15,8 @@ use std::time::Duration;
 use assert_cmd::Command;
 use assert_cmd::cargo::cargo_bin;
 
+use crate::util::stderr;
+
 fn cssim() -> Command {
     let mut c = Command::cargo_bin("cssim").unwrap();
     c.env("NO_COLOR", "1")
@@ -133,10 +135,6 @@ impl Relay {
     }
 }
 
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Issue 8.2: `init`, `send` and `inbox` over HTTPS end to end, trusting
 /// the relay's certificate through `--relay-ca` (copied into the
 /// workspace); the `Host` guard accepts the relay's DNS name (`localhost`)
@@ -182,7 +180,7 @@ fn init_send_and_inbox_work_over_https() {
         .args(["inbox", "bob"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(
         shown.contains("from alice") && shown.contains("over tls"),
@@ -197,11 +195,7 @@ fn init_send_and_inbox_work_over_https() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr_of(&out).contains("(UnknownIssuer)"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert!(stderr(&out).contains("(UnknownIssuer)"), "{}", stderr(&out));
 }
 
 /// Issue 8.2: `CSSIM_RELAY_CA` alone (no `--relay-ca`) trusts a relay
@@ -242,18 +236,14 @@ fn the_relay_ca_can_come_from_the_environment() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr_of(&out).contains("(UnknownIssuer)"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert!(stderr(&out).contains("(UnknownIssuer)"), "{}", stderr(&out));
     let out = cssim()
         .env("CSSIM_WORKSPACE", &ws)
         .env("CSSIM_RELAY_CA", cert.cert())
         .args(["inbox", "alice"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("by address"));
 }
 
@@ -267,15 +257,21 @@ fn a_client_without_the_ca_refuses_the_certificate() {
     let relay = Relay::start_tls(&cert, &dir.path().join("relay.db"));
     let url = format!("https://{}", relay.addr);
     let ws = dir.path().join("ws");
-    let out = cssim()
-        .args(["init", "--relay", &url])
-        .arg(&ws)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr_of(&out);
+    // `cssim init --relay RELAY [--relay-ca CA] ws` fails with status 2
+    // and writes nothing; its stderr.
+    let refused = |relay: &str, ca: Option<&Path>| {
+        let mut c = cssim();
+        c.args(["init", "--relay", relay]);
+        if let Some(ca) = ca {
+            c.arg("--relay-ca").arg(ca);
+        }
+        let out = c.arg(&ws).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(!ws.exists(), "nothing written");
+        stderr(&out)
+    };
     assert_eq!(
-        err.trim(),
+        refused(&url, None).trim(),
         format!(
             "error: relay at {url}: its TLS certificate is not trusted (it is signed by an issuer \
              this client does not trust (UnknownIssuer)); if the relay uses its own certificate \
@@ -283,65 +279,27 @@ fn a_client_without_the_ca_refuses_the_certificate() {
              CSSIM_RELAY_CA=FILE"
         )
     );
-    assert!(!ws.exists(), "nothing written");
 
     let other = Cert::new("another relay");
-    let out = cssim()
-        .args(["init", "--relay", &url, "--relay-ca"])
-        .arg(other.cert())
-        .arg(&ws)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr_of(&out).contains("UnknownIssuer"),
-        "{}",
-        stderr_of(&out)
-    );
-    assert!(!ws.exists(), "nothing written");
+    let err = refused(&url, Some(&other.cert()));
+    assert!(err.contains("UnknownIssuer"), "{err}");
 
     // A CA is for an https:// relay only.
-    let out = cssim()
-        .args([
-            "init",
-            "--relay",
-            &format!("http://{}", relay.addr),
-            "--relay-ca",
-        ])
-        .arg(cert.cert())
-        .arg(&ws)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        stderr_of(&out).trim(),
+        refused(&format!("http://{}", relay.addr), Some(&cert.cert())).trim(),
         "error: --relay-ca is for an https:// relay (--relay https://HOST:PORT)"
     );
 
     // A CA file that does not exist, or holds no certificate, is named.
     let missing = dir.path().join("missing-ca.pem");
-    let out = cssim()
-        .args(["init", "--relay", &url, "--relay-ca"])
-        .arg(&missing)
-        .arg(&ws)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        stderr_of(&out).trim(),
+        refused(&url, Some(&missing)).trim(),
         format!("error: {}: no such file", missing.display())
     );
-    let out = cssim()
-        .args(["init", "--relay", &url, "--relay-ca"])
-        .arg(cert.key())
-        .arg(&ws)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let err = refused(&url, Some(&cert.key()));
     assert!(
-        stderr_of(&out).contains("key.pem: no '-----BEGIN CERTIFICATE-----' block"),
-        "{}",
-        stderr_of(&out)
+        err.contains("key.pem: no '-----BEGIN CERTIFICATE-----' block"),
+        "{err}"
     );
     assert!(!ws.exists(), "nothing written");
 }
@@ -362,7 +320,7 @@ fn plain_http_against_the_tls_port_fails_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        stderr_of(&out).trim(),
+        stderr(&out).trim(),
         "error: relay protocol error: this relay serves HTTPS only: use an https:// relay address"
     );
     assert!(!ws.exists());
@@ -388,7 +346,7 @@ fn plain_http_against_the_tls_port_fails_clearly() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert!(
         err.starts_with(&format!(
             "error: relay at https://{} is unreachable",
@@ -454,7 +412,7 @@ fn bad_certificate_files_are_named_and_nothing_is_created() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{want}");
-        let err = stderr_of(&out);
+        let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.starts_with(&format!("error: {want}")), "{err}");
         assert!(!db.exists(), "no database created");
@@ -467,7 +425,7 @@ fn bad_certificate_files_are_named_and_nothing_is_created() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr_of(&out).contains("--tls-key"), "{}", stderr_of(&out));
+    assert!(stderr(&out).contains("--tls-key"), "{}", stderr(&out));
     assert!(!db.exists());
 }
 
@@ -517,7 +475,7 @@ fn a_busy_port_is_refused_before_the_database_is_created() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
-        stderr_of(&out),
+        stderr(&out),
         format!("error: address already in use: {addr}\n")
     );
     assert!(!db.exists(), "no relay.db created");

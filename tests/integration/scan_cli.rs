@@ -5,12 +5,11 @@
 //! convention for failures and paths under `--json`.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use assert_cmd::Command;
 use tempfile::TempDir;
 
-use crate::util::{root, stderr, stdout};
+use crate::util::{build_set, init_workspace, json_lines, keygen, root, send_json, stderr, stdout};
 
 const LISTED: &str = "examples/images/listed/rocket.jpg";
 const EXIF6: &str = "tests/data/jpeg/exif_orient6_chelsea_stored_141x203.jpg";
@@ -22,32 +21,14 @@ fn cssim() -> Command {
     c
 }
 
-fn json_lines(o: &Output) -> Vec<serde_json::Value> {
-    stdout(o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 /// A workspace in a temporary folder.
 fn workspace(dir: &TempDir) -> PathBuf {
-    let ws = dir.path().join("ws");
-    let out = cssim().arg("init").arg(&ws).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    ws
+    init_workspace(dir.path())
 }
 
 fn send(ws: &Path, attach: &Path) -> serde_json::Value {
-    let out = cssim()
-        .env("CSSIM_WORKSPACE", ws)
-        .args([
-            "send", "--from", "alice", "--to", "bob", "--json", "--attach",
-        ])
-        .arg(attach)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "send failed: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+    let attach = attach.to_str().expect("a UTF-8 path");
+    send_json(ws, &["--attach", attach])
 }
 
 /// Rewrites one `key = value` line of the workspace's policy.
@@ -120,12 +101,7 @@ fn a_mirrored_copy_is_caught_in_send_only_with_pdq_dihedral() {
 fn install_set(dir: &TempDir, ws: &Path, from: &Path, extra: &[&str]) -> PathBuf {
     let key = dir.path().join("own.key");
     if !key.exists() {
-        let out = cssim()
-            .args(["keygen", "--issuer", "Own issuer", "-o"])
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        keygen(&key, "Own issuer");
     }
     let set = dir.path().join("own.hashset");
     let out = cssim()
@@ -307,27 +283,9 @@ fn under_json_a_failure_is_one_json_line_on_stdout_and_nothing_on_stderr() {
     let bad = dir.path().join("bad.jpg");
     std::fs::write(&bad, [0xFF, 0xD8, 0xFF, 0xE0, 0, 0]).unwrap();
     let key = dir.path().join("k");
-    cssim()
-        .args(["keygen", "--issuer", "T", "-o"])
-        .arg(&key)
-        .assert()
-        .success();
+    keygen(&key, "T");
     let set = dir.path().join("s.hashset");
-    cssim()
-        .args([
-            "hashset",
-            "build",
-            "--from",
-            "examples/images/listed",
-            "--created",
-            CREATED,
-        ])
-        .arg("--sign")
-        .arg(&key)
-        .arg("-o")
-        .arg(&set)
-        .assert()
-        .success();
+    build_set(Path::new("examples/images/listed"), &key, &set, &[]);
     let check = |json: bool| {
         let mut c = cssim();
         c.args(["hashset", "check", "--issuer"])
@@ -381,11 +339,7 @@ fn under_json_a_failure_is_one_json_line_on_stdout_and_nothing_on_stderr() {
 fn check_names_the_nearest_entry_of_a_non_match() {
     let dir = TempDir::new().unwrap();
     let key = dir.path().join("k");
-    cssim()
-        .args(["keygen", "--issuer", "T", "-o"])
-        .arg(&key)
-        .assert()
-        .success();
+    keygen(&key, "T");
     for (name, repr) in [("list.hashset", "list"), ("bloom.hashset", "bloom")] {
         cssim()
             .args(["hashset", "build", "--from", "examples/images/listed"])
@@ -512,27 +466,9 @@ fn json_paths_that_are_not_utf8_are_lossy_everywhere() {
     use std::os::unix::ffi::OsStrExt;
     let dir = TempDir::new().unwrap();
     let key = dir.path().join("k");
-    cssim()
-        .args(["keygen", "--issuer", "T", "-o"])
-        .arg(&key)
-        .assert()
-        .success();
+    keygen(&key, "T");
     let set = dir.path().join(OsStr::from_bytes(b"set\xff.hashset"));
-    cssim()
-        .args([
-            "hashset",
-            "build",
-            "--from",
-            "examples/images/listed",
-            "--created",
-            CREATED,
-        ])
-        .arg("--sign")
-        .arg(&key)
-        .arg("-o")
-        .arg(&set)
-        .assert()
-        .success();
+    build_set(Path::new("examples/images/listed"), &key, &set, &[]);
     let photo = dir.path().join(OsStr::from_bytes(b"caf\xe9.jpg"));
     std::fs::copy(root().join(LISTED), &photo).unwrap();
 

@@ -1,6 +1,6 @@
 //! Helpers that several test files used in identical copies.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -26,4 +26,71 @@ pub fn stdout(o: &Output) -> String {
 /// A command's standard error as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Each line of a command's standard output as a JSON value (`--json`
+/// streams).
+pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// `cssim init` of a workspace at `dir/ws` (alice, bob, the moderator, the
+/// demo hash set); returns its path.
+pub fn init_workspace(dir: &Path) -> PathBuf {
+    let ws = dir.join("ws");
+    let out = cssim().arg("init").arg(&ws).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("identities: alice, bob, moderator"),
+        "{}",
+        stdout(&out)
+    );
+    ws
+}
+
+/// `cssim send --from alice --to bob --json` with `args` in workspace `ws`
+/// (from the repository root, so `examples/…` paths work); the outcome.
+pub fn send_json(ws: &Path, args: &[&str]) -> serde_json::Value {
+    let out = cssim()
+        .env("CSSIM_WORKSPACE", ws)
+        .current_dir(root())
+        .args(["send", "--from", "alice", "--to", "bob", "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "send failed: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `cssim keygen --issuer ISSUER -o KEY`: an issuer key pair (`KEY`,
+/// `KEY.pub`).
+pub fn keygen(key: &Path, issuer: &str) {
+    let out = cssim()
+        .args(["keygen", "--issuer", issuer, "-o"])
+        .arg(key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("fingerprint"), "{}", stdout(&out));
+}
+
+/// `cssim hashset build --from FROM --created CREATED --sign KEY -o OUT`
+/// and `extra`, from the repository root; must succeed.
+pub fn build_set(from: &Path, key: &Path, out: &Path, extra: &[&str]) {
+    let o = cssim()
+        .current_dir(root())
+        .args(["hashset", "build", "--created", "2025-06-01T00:00:00Z"])
+        .arg("--from")
+        .arg(from)
+        .arg("--sign")
+        .arg(key)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
 }

@@ -7,7 +7,6 @@ use clap::Args;
 use cssim::hash::{self, Threshold};
 
 use cssim::hashset::SignedSet;
-use cssim::hashset::manifest::Hashing;
 use cssim::hashset::sign::IssuerKey;
 
 use crate::hash_cmd::{DecodeOpts, expand_paths, report_failure};
@@ -85,9 +84,8 @@ pub(super) fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
 /// option given that says otherwise is overridden, with a note on stderr:
 /// hashes made another way would never match.
 fn set_config(set: &SignedSet, opts: &DecodeOpts) -> hash::HashConfig {
-    let mut config = set.hash_config();
-    let recorded = Hashing::of(&config);
-    let size = config_size(&config);
+    let recorded = set.manifest().hashing;
+    let size = set.hash_config().classic_size();
     let classic = set.algorithms().iter().any(|a| a.is_classic());
     let overridden = (opts.no_exif_rotate && recorded.exif_rotate)
         || (opts.jpeg_dc && !recorded.jpeg_dc)
@@ -102,16 +100,9 @@ fn set_config(set: &SignedSet, opts: &DecodeOpts) -> hash::HashConfig {
             }
         );
     }
-    config.limits = hash::decode::Limits {
-        exif_rotate: recorded.exif_rotate,
-        ..opts.config().limits
-    };
+    let mut config = recorded.config(opts.config().limits, size);
     // The route is the checker's choice (the set may record that its own
     // entries were made on the fast route; a client may still hash exactly).
     config.pdq_route = opts.pdq_route;
     config
-}
-
-fn config_size(config: &hash::HashConfig) -> u32 {
-    config.classic_size()
 }
