@@ -151,3 +151,72 @@ impl Tabular for Queue {
             .collect()
     }
 }
+
+/// The queue as a table of fields, one row a report, for CSV (`cssim
+/// moderate list --csv`): the [`Queue`]'s own table is lines of prose.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(transparent)]
+pub struct QueueTable<'a>(pub &'a Queue);
+
+impl Tabular for QueueTable<'_> {
+    fn columns() -> Vec<Column> {
+        [
+            "ID",
+            "STATUS",
+            "RECEIVED",
+            "ACCOUNT",
+            "SUBMITTED_BY",
+            "VERIFIED",
+            "MATCHES",
+            "ACCOUNT_MATCHES",
+            "PARTS",
+            "PROBLEMS",
+        ]
+        .into_iter()
+        .map(|name| Column::left(name, 0))
+        .collect()
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell>> {
+        self.0
+            .0
+            .iter()
+            .map(|r| {
+                let content = match &r.content {
+                    QueueContent::Opened {
+                        account,
+                        submitted_by,
+                        verified,
+                        problems,
+                        matches,
+                        account_matches,
+                        parts,
+                        ..
+                    } => [
+                        account.clone(),
+                        submitted_by.clone(),
+                        verified.to_string(),
+                        matches.to_string(),
+                        account_matches.to_string(),
+                        parts.clone(),
+                        problems.join("; "),
+                    ],
+                    QueueContent::Unopened { error, .. } => [
+                        String::new(),
+                        String::new(),
+                        "false".into(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        format!("cannot open: {error}"),
+                    ],
+                };
+                [r.id.clone(), r.status.to_string(), r.received.clone()]
+                    .into_iter()
+                    .chain(content)
+                    .map(Cell::from)
+                    .collect()
+            })
+            .collect()
+    }
+}

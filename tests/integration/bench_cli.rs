@@ -179,3 +179,42 @@ fn the_bench_runs_the_clients_scanner_under_the_given_policy() {
         .code(2)
         .stderr(predicates::str::contains("policy.toml"));
 }
+
+/// `--csv`: the table's columns, then one row a step, the same steps as
+/// `--json` (the timings differ from run to run, so only the shape is
+/// pinned).
+#[test]
+fn csv_is_the_table_of_steps() {
+    let out = Command::cargo_bin("cssim")
+        .unwrap()
+        .current_dir(root())
+        .args([
+            "bench",
+            "--csv",
+            "--runs",
+            "5",
+            "--entries",
+            "500",
+            "--seed",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("STEP,MEDIAN,P99"));
+    let steps: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
+    let json = bench(&["--entries", "500", "--seed", "7"]);
+    let expected: Vec<&str> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, expected);
+}

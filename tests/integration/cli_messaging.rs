@@ -102,6 +102,26 @@ fn a_listed_image_is_reported_delivered_and_moderated() {
     let reports = reports.as_array().unwrap();
     assert_eq!(reports.len(), 1, "only the listed image was reported");
     assert_eq!(reports[0]["account"], "alice");
+    // --csv: a header, then the same report as a row of fields.
+    let csv = cssim(&ws.path)
+        .args(["moderate", "list", "--csv"])
+        .output()
+        .unwrap();
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let csv = stdout(&csv);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ID,STATUS,RECEIVED,ACCOUNT,SUBMITTED_BY,VERIFIED,MATCHES,ACCOUNT_MATCHES,PARTS,PROBLEMS"
+    );
+    assert_eq!(lines.len(), 2, "{csv}");
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(fields[0], reports[0]["id"].as_str().unwrap());
+    assert_eq!(fields[1], "open");
+    assert_eq!(fields[2], reports[0]["received"].as_str().unwrap());
+    assert_eq!(&fields[3..6], ["alice", "alice", "true"]);
+    assert_eq!(fields[6], reports[0]["matches"].to_string());
+    assert_eq!(fields[7], reports[0]["account_matches"].to_string());
     let id = reports[0]["id"].as_str().unwrap()[..8].to_string();
     let evidence = ws.path.join("evidence");
     cssim(&ws.path)

@@ -92,8 +92,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// CSV (a header, then one row a step) instead of a table.
+    #[arg(long, conflicts_with = "all_pairs")]
+    pub csv: bool,
     /// Instead: time the all-pairs distance histogram of `eval rates` over
     /// N random PDQ hashes (seed 1), on every core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
@@ -251,6 +254,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     })?;
     let out = if args.json {
         Json::pretty().document(&report)?
+    } else if args.csv {
+        cssim::report::Csv.document(&report)?
     } else {
         Table::coloured(crate::style::stdout_colour()).document(&report)?
     };

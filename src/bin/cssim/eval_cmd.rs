@@ -70,8 +70,11 @@ pub struct BloomArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The report as one JSON object instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// The table as CSV (a header, then one row a cell of the experiment).
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// `12`, `1k`, `20M`, `1e6`.
@@ -130,6 +133,8 @@ fn run_bloom(args: BloomArgs) -> anyhow::Result<u8> {
     bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if args.csv {
+        print!("{}", cssim::report::Csv.document(&report)?);
     } else {
         print!("{}", cssim::report::Table::plain().document(&report)?);
         eprintln!("took {:.1} s", start.elapsed().as_secs_f64());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use cssim::hash::{self, Algorithm, FileDigests, HashConfig, decode::Limits};
-use cssim::report::{Exporter, Json, Table};
+use cssim::report::{Csv, Exporter, Json, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -167,8 +167,11 @@ pub struct CompareArgs {
     #[arg(long, value_name = "BITS")]
     pub threshold: Option<u32>,
     /// JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// CSV (a header, then the table's rows) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
     #[command(flatten)]
     pub decode: DecodeOpts,
 }
@@ -353,6 +356,8 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     let comparison = hash::compare(&args.a, &args.b, &algos, threshold, &config)?;
     let text = if args.json {
         Json::pretty().document(&comparison)?
+    } else if args.csv {
+        Csv.document(&comparison)?
     } else {
         Table::coloured(style::stdout_colour()).document(&comparison)?
     };

@@ -577,8 +577,11 @@ pub enum ModerateCommand {
     /// List the reports in the queue (opens each with the moderator key).
     List {
         /// JSON instead of text.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// CSV: a header, then one row a report.
+        #[arg(long)]
+        csv: bool,
         #[command(flatten)]
         ws: WorkspaceOpt,
     },
@@ -621,10 +624,12 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
     let reviewed = moderation::review(&*relay, &moderator, None)?;
     let want = want.as_deref().unwrap_or_default();
     match cmd {
-        ModerateCommand::List { json, .. } => {
+        ModerateCommand::List { json, csv, .. } => {
             let queue = Queue::of(&reviewed);
             let text = if json {
                 Json::pretty().document(&queue)?
+            } else if csv {
+                cssim::report::Csv.document(&cssim::report::QueueTable(&queue))?
             } else {
                 Table::plain().document(&queue)?
             };

@@ -44,8 +44,11 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 0)]
     pub radius: u32,
     /// One JSON object a line.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// CSV (a header, then one row a file and algorithm) instead of lines.
+    #[arg(long)]
+    pub csv: bool,
     #[command(flatten)]
     pub decode: DecodeOpts,
 }
@@ -62,7 +65,8 @@ pub(super) fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
     for (path, line) in &problems {
         report_failure(&mut out, args.json, path, line)?;
     }
-    let format = style::format(args.json, false);
+    let format = style::format(args.json, args.csv);
+    write!(out, "{}", style::header::<cssim::hashset::Check>(format))?;
     let threshold = args.threshold.map(Threshold);
     for f in &files {
         let digests = match hash::digest_file(f, &algos, &config) {
