@@ -355,8 +355,8 @@ fn shipped_example_scenarios_are_valid() {
             let mut l = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
             if l.scenario.content.source == sim::Source::Library {
                 let cache = cssim::eval::cache::Cache::disabled();
-                let lib = sim::library::prepare(&l, &cache, &|_, _| {})
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let lib =
+                    sim::library::prepare(&l, &cache, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
                 l.library = Some(std::sync::Arc::new(lib));
             }
             sim::rates::model(&l).unwrap_or_else(|e| panic!("{e}"));
