@@ -134,6 +134,7 @@ pub fn run(
 /// What stays fixed through a replicate.
 struct Params<'a> {
     loaded: &'a Loaded,
+    library: Option<&'a super::library::Decisions>,
     rates: Drawn,
     threshold: u32,
     seed: u64,
@@ -145,6 +146,10 @@ fn run_one(loaded: &Loaded, model: &Model, replicate: u32, tick: &mut dyn FnMut(
     let rates = model.draw(&mut stream(s.seed, &[PURPOSE_RATES, u64::from(replicate)]));
     let p = Params {
         loaded,
+        library: match model {
+            Model::Library { decisions, .. } => Some(decisions),
+            _ => None,
+        },
         rates,
         threshold: loaded.policy.account_threshold,
         seed: s.seed,
@@ -363,8 +368,18 @@ fn simulate_chunk(p: &Params, day: u32, ci: usize, chunk: &mut [User]) -> (Count
             c.add(M::PoisonImages, memes);
             found[Kind::Poison as usize] =
                 poison.map_or(0, |q| binomial(&mut rng, memes, q.match_rate));
-            found[Kind::False as usize] = binomial(&mut rng, images - memes, p.rates.false_match);
-            found[Kind::True as usize] = binomial(&mut rng, items, p.rates.detection);
+            match p.library {
+                // Each image an (item, edit) with its real decision.
+                Some(lib) => {
+                    found[Kind::False as usize] = lib.benign_matches(&mut rng, images - memes);
+                    found[Kind::True as usize] = lib.listed_matches(&mut rng, items);
+                }
+                None => {
+                    found[Kind::False as usize] =
+                        binomial(&mut rng, images - memes, p.rates.false_match);
+                    found[Kind::True as usize] = binomial(&mut rng, items, p.rates.detection);
+                }
+            }
             found[Kind::Collision as usize] =
                 collision.map_or(0, |col| binomial(&mut rng, crafted, col.match_rate));
         }

@@ -8,12 +8,15 @@
 //! - [`scenario`]: the TOML file, validated;
 //! - [`rates`]: match rates measured by `cssim eval rates` (drawn from
 //!   their posterior per replicate) or stated;
+//! - [`library`]: a folder of real images hashed once (through the eval
+//!   cache) and decided once per (image, edit) against the real set;
 //! - [`engine`]: the simulation (deterministic at any thread count);
 //! - [`summary`]: intervals over replicates and exact binomial bounds;
 //! - [`sweep`]: one run per point of a parameter grid.
 
 pub mod counts;
 pub mod engine;
+pub mod library;
 pub mod rates;
 pub mod sample;
 pub mod scenario;
@@ -156,6 +159,10 @@ pub struct RunResult {
     /// The measured counts, in `rates` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<rates::Measured>,
+    /// The library, in `library` mode: its size, what decoded, and what
+    /// matched per edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<library::Summary>,
     /// Replicates in the whole run.
     pub replicates_total: u32,
     /// The shard, when this is one part of a run.
@@ -175,6 +182,27 @@ fn describe(model: &rates::Model) -> String {
             "assumed rates (stated in the scenario, not measured): false match {:e} per image, detection {}",
             d.false_match, d.detection
         ),
+        rates::Model::Library { decisions, .. } => {
+            let l = &decisions.summary;
+            format!(
+                "library of real images: {} ({} files, {} decoded, {} skipped), edits {}; \
+                 each (image, edit) hashed once and looked up in {} ({} entries) under the client's policy; \
+                 {} listed items for offenders; the decision per distinct (image, edit) is real, \
+                 the draw of (image, edit) per message is sampling",
+                l.folder.display(),
+                l.files,
+                l.decoded,
+                l.skipped.len(),
+                l.chains
+                    .iter()
+                    .map(|(c, w, _)| format!("{c} (weight {w})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                l.set.display(),
+                l.set_entries,
+                l.listed_items
+            )
+        }
         rates::Model::Measured {
             measured, entries, ..
         } => format!(
@@ -216,7 +244,11 @@ pub fn run(
         content: describe(&model),
         measured: match &model {
             rates::Model::Measured { measured, .. } => Some(measured.clone()),
-            rates::Model::Assumed(_) => None,
+            _ => None,
+        },
+        library: match &model {
+            rates::Model::Library { decisions, .. } => Some(decisions.summary.clone()),
+            _ => None,
         },
         replicates_total: s.replicates,
         shard,
@@ -238,6 +270,7 @@ pub fn merge(parts: Vec<RunResult>) -> Result<RunResult, Error> {
             && a.policy == b.policy
             && a.seed == b.seed
             && a.measured == b.measured
+            && a.library == b.library
             && a.replicates_total == b.replicates_total
     };
     for p in parts {

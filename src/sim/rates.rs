@@ -87,6 +87,14 @@ pub struct Drawn {
 pub enum Model {
     /// Stated in the scenario.
     Assumed(Drawn),
+    /// A library of real images: the decisions per (image, edit), drawn
+    /// per message.
+    Library {
+        /// The decisions.
+        decisions: std::sync::Arc<super::library::Decisions>,
+        /// The server's second hash (stated pass rates, or 1).
+        server: (f64, f64),
+    },
     /// Measured; drawn per replicate.
     Measured {
         /// The counts.
@@ -103,6 +111,12 @@ impl Model {
     pub fn draw(&self, rng: &mut ChaCha8Rng) -> Drawn {
         match self {
             Model::Assumed(d) => *d,
+            Model::Library { decisions, server } => Drawn {
+                false_match: decisions.summary.false_match_share,
+                detection: decisions.detection_share(),
+                server_true: server.0,
+                server_false: server.1,
+            },
             Model::Measured {
                 measured,
                 entries,
@@ -281,10 +295,27 @@ pub fn model(loaded: &Loaded) -> Result<Model, Error> {
                 },
             })
         }
-        Source::Library => Err(invalid(
-            "content.source",
-            "library mode is not built in this version".into(),
-        )),
+        Source::Library => {
+            let Some(library) = &loaded.library else {
+                return Err(invalid(
+                    "content.library",
+                    "the library is not hashed yet (sim::library::prepare)".into(),
+                ));
+            };
+            if library.key != super::library::key(loaded) {
+                return Err(invalid(
+                    "content.library",
+                    "the library was hashed for other content, edits, set or seed".into(),
+                ));
+            }
+            let server = s.policy.server_hash.as_ref().map_or((1.0, 1.0), |h| {
+                (h.true_pass.unwrap_or(1.0), h.false_pass.unwrap_or(1.0))
+            });
+            Ok(Model::Library {
+                decisions: std::sync::Arc::new(library.decisions(loaded)?),
+                server,
+            })
+        }
     }
 }
 

@@ -144,6 +144,22 @@ pub struct Content {
     /// `library`: the sender edits benign images get, as weighted edit chains.
     #[serde(default)]
     pub edits: Vec<WeightedEdit>,
+    /// `library`: how each image message picks its library item.
+    #[serde(default)]
+    pub order: Order,
+}
+
+/// How a library image message picks its item.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Uniformly at random.
+    #[default]
+    Random,
+    /// In turn: a user's j-th image of the day is item j (mod the library
+    /// size), so a user who sends as many images as the library holds
+    /// shares each once (the validity test).
+    Cycle,
 }
 
 fn default_algorithm() -> Algorithm {
@@ -198,6 +214,10 @@ pub struct Offenders {
     /// `assumed`: probability that one shared item matches.
     #[serde(default)]
     pub detection_rate: Option<f64>,
+    /// `library`: a folder of listed items (images whose hash is in the
+    /// set); default: the library's images that match unedited.
+    #[serde(default)]
+    pub library: Option<PathBuf>,
 }
 
 /// Collision campaigns and list poisoning.
@@ -275,6 +295,9 @@ pub struct HashsetSpec {
     /// A signed set file (`library`), relative to the scenario file.
     #[serde(default)]
     pub file: Option<PathBuf>,
+    /// `library`: the set issuer's public key file (KEY.pub).
+    #[serde(default)]
+    pub issuer: Option<PathBuf>,
     /// Entries in the list (for the per-image false-match rate in `rates`).
     #[serde(default = "default_entries")]
     pub entries: u64,
@@ -298,6 +321,7 @@ impl Default for HashsetSpec {
     fn default() -> HashsetSpec {
         HashsetSpec {
             file: None,
+            issuer: None,
             entries: default_entries(),
             threshold: None,
             representation: Representation::List,
@@ -455,6 +479,8 @@ pub struct Loaded {
     pub base: PathBuf,
     /// The file (for errors).
     pub path: PathBuf,
+    /// `library`: the library hashed ([`super::library::prepare`]).
+    pub library: Option<std::sync::Arc<super::library::Library>>,
 }
 
 impl Loaded {
@@ -517,6 +543,7 @@ impl Scenario {
             scenario,
             base,
             path: path.to_path_buf(),
+            library: None,
         };
         loaded.policy = client_policy(&loaded, text)?;
         loaded
@@ -712,6 +739,36 @@ impl Scenario {
                     "hashset.threshold".into(),
                     format!("{t} is outside 0..={bits}"),
                 ));
+            }
+        }
+        if c.source == Source::Library {
+            if h.file.is_none() {
+                return Err((
+                    "hashset.file".into(),
+                    "source = \"library\" needs a signed set file (a generated set is not built in this version)".into(),
+                ));
+            }
+            if h.issuer.is_none() {
+                return Err((
+                    "hashset.issuer".into(),
+                    "source = \"library\" needs the set issuer's public key file (KEY.pub)".into(),
+                ));
+            }
+            if h.representation == Representation::Bloom {
+                return Err((
+                    "hashset.representation".into(),
+                    "source = \"library\" looks up in the set file as it is (build it with --repr bloom for a Bloom filter)".into(),
+                ));
+            }
+        } else {
+            for (field, set) in [
+                ("content.library", c.library.is_some()),
+                ("offenders.library", self.offenders.library.is_some()),
+                ("hashset.issuer", h.issuer.is_some()),
+            ] {
+                if set {
+                    return Err((field.into(), "is only for source = \"library\"".into()));
+                }
             }
         }
         match (h.representation, h.bloom_fpr) {

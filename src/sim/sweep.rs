@@ -216,6 +216,7 @@ pub fn run(
     path: &Path,
     params: Vec<Param>,
     shard: Option<Shard>,
+    library: Option<std::sync::Arc<super::library::Library>>,
     progress: &(dyn Fn(u32, u32, Progress) + Sync),
 ) -> Result<SweepResult, Error> {
     let loaded = check(text, path, &params)?;
@@ -227,7 +228,11 @@ pub fn run(
         if shard.is_some_and(|s| i % s.count != s.index) {
             continue;
         }
-        let r = super::run(l, None, &|p| progress(i, total, p))?;
+        // `library` mode: the library hashed once serves every point (a
+        // point that changes what was hashed is refused by the model).
+        let mut l = l.clone();
+        l.library = library.clone();
+        let r = super::run(&l, None, &|p| progress(i, total, p))?;
         let metrics = r.summary.map(|s| s.metrics).unwrap_or_default();
         points.push(Point {
             index: i,

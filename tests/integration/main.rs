@@ -31,5 +31,6 @@ mod relay_load;
 mod relay_serve;
 mod scan_cli;
 mod scenario;
+mod scenario_library;
 mod security;
 mod web;

@@ -352,7 +352,13 @@ fn shipped_example_scenarios_are_valid() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let l = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let mut l = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            if l.scenario.content.source == sim::Source::Library {
+                let cache = cssim::eval::cache::Cache::disabled();
+                let lib =
+                    sim::library::prepare(&l, &cache, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+                l.library = Some(std::sync::Arc::new(lib));
+            }
             sim::rates::model(&l).unwrap_or_else(|e| panic!("{e}"));
             assert!(l.scenario.memory_estimate() < 4 << 30, "{}", path.display());
             names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
@@ -367,6 +373,7 @@ fn shipped_example_scenarios_are_valid() {
             "bloom-vs-list",
             "collision-campaign",
             "evasive-offenders",
+            "library",
             "platform-50m",
             "scope-creep"
         ]

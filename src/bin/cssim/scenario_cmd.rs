@@ -2,11 +2,14 @@
 //! simulator (the engine is `cssim::sim`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use cssim::eval::cache::Cache;
 use cssim::report::{Csv, DayRows, Exporter, Table};
+use cssim::sim::library::Library;
 use cssim::sim::{self, Loaded, RunResult, Scenario, Shard, sweep};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -51,6 +54,19 @@ pub struct RunArgs {
     /// Threads (default: all cores); results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Where `library` mode keeps its hashes.
+#[derive(Args, Debug)]
+pub struct CacheArgs {
+    /// The hash cache folder (library mode; shared with `cssim eval rates`).
+    #[arg(long, value_name = "DIR", default_value = ".cssim-cache")]
+    pub cache: PathBuf,
+    /// Neither read nor write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Arguments of `cssim scenario sweep`.
@@ -78,6 +94,8 @@ pub struct SweepArgs {
     /// Threads (default: all cores); results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// Arguments of `cssim scenario check`.
@@ -161,6 +179,32 @@ fn show(bar: &ProgressBar, start: Instant, p: sim::Progress) {
     bar.set_position(p.user_days);
 }
 
+/// `library` mode: hashes the library once (progress bar on stderr), through
+/// the cache; `None` in other modes.
+fn prepare(loaded: &Loaded, args: &CacheArgs) -> anyhow::Result<Option<Arc<Library>>> {
+    if loaded.scenario.content.source != sim::Source::Library {
+        return Ok(None);
+    }
+    let cache = if args.no_cache {
+        Cache::disabled()
+    } else {
+        Cache::open(&args.cache)?
+    };
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} hashing the library {pos}/{len} files [{bar:30}] eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let library = sim::library::prepare(loaded, &cache, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    Ok(Some(Arc::new(library?)))
+}
+
 fn create_dir(out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("{}: cannot create the folder", out.display()))
@@ -190,7 +234,8 @@ fn write_run(out: &Path, result: &RunResult) -> anyhow::Result<()> {
 
 fn run_run(args: RunArgs) -> anyhow::Result<u8> {
     threads(args.threads)?;
-    let loaded = load(&args.file)?;
+    let mut loaded = load(&args.file)?;
+    loaded.library = prepare(&loaded, &args.cache)?;
     let (bar, start) = bar("simulated");
     let result = sim::run(&loaded, args.shard, &|p| show(&bar, start, p))?;
     bar.finish_and_clear();
@@ -227,6 +272,10 @@ fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
     );
     if s.content.source != sim::Source::Library {
         cssim::sim::rates::model(&loaded)?;
+    } else {
+        println!(
+            "library mode: the library is hashed (and undecodable files counted) when the scenario runs."
+        );
     }
     Ok(EXIT_OK)
 }
@@ -272,14 +321,26 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<u8> {
         path: args.file.clone(),
         source,
     })?;
-    for l in sweep::check(&text, &args.file, &params)? {
+    let points = sweep::check(&text, &args.file, &params)?;
+    for l in &points {
         sim::check_memory(&l.scenario, sim::available_memory())?;
     }
+    let library = match points.first() {
+        Some(l) => prepare(l, &args.cache)?,
+        None => None,
+    };
     let (bar, start) = bar("simulated");
-    let result = sweep::run(&text, &args.file, params, args.shard, &|i, n, p| {
-        bar.set_message(format!("point {}/{n}", i + 1));
-        show(&bar, start, p);
-    })?;
+    let result = sweep::run(
+        &text,
+        &args.file,
+        params,
+        args.shard,
+        library,
+        &|i, n, p| {
+            bar.set_message(format!("point {}/{n}", i + 1));
+            show(&bar, start, p);
+        },
+    )?;
     bar.finish_and_clear();
     create_dir(&args.out)?;
     write(
