@@ -5,8 +5,9 @@
 //! bytes, so a renamed or moved file is still found and an edited one is
 //! not), the edit chain's canonical text, the hash kind (`pdq`, `pdq8` for
 //! the eight dihedral PDQ hashes, `phash`, …) and the hashing configuration
-//! (classic hash size and variant, EXIF rotation). The value is the hash
-//! bytes and, for PDQ, its quality.
+//! (classic hash size and variant, EXIF rotation; for an original's PDQ on
+//! the fast route, the route). The value is the hash bytes and, for PDQ, its
+//! quality and whether the fast route applied.
 //!
 //! A line is `KEY KIND QUALITY VALUE CHECK`, hex, where `CHECK` is the first
 //! 16 hex digits of SHA-256 of the text before it. A line that does not
@@ -48,6 +49,10 @@ pub struct Value {
     pub bytes: Vec<u8>,
     /// PDQ's quality (0 for other kinds).
     pub quality: u8,
+    /// PDQ computed on the fast route, from a JPEG's DC image
+    /// ([`crate::hash::PdqRoute::Fast`] applied); recorded as `+dc` after
+    /// the kind.
+    pub dc: bool,
 }
 
 /// The key of one hash of one (file, edit chain).
@@ -170,8 +175,9 @@ fn check(body: &str) -> String {
 }
 
 fn line(k: &Key, kind: &str, v: &Value) -> String {
+    let dc = if v.dc { "+dc" } else { "" };
     let body = format!(
-        "{} {kind} {} {}",
+        "{} {kind}{dc} {} {}",
         hex::encode(k),
         v.quality,
         hex::encode(&v.bytes)
@@ -188,13 +194,13 @@ fn parse_line(line: &[u8]) -> Option<(Key, Value)> {
     }
     let mut parts = body.split(' ');
     let k: Key = hex::decode(parts.next()?).ok()?.try_into().ok()?;
-    let _kind = parts.next()?;
+    let dc = parts.next()?.ends_with("+dc");
     let quality = parts.next()?.parse().ok()?;
     let bytes = hex::decode(parts.next()?).ok()?;
     if parts.next().is_some() {
         return None;
     }
-    Some((k, Value { bytes, quality }))
+    Some((k, Value { bytes, quality, dc }))
 }
 
 #[cfg(test)]
@@ -211,6 +217,7 @@ mod tests {
         let v = Value {
             bytes: vec![0xab; 32],
             quality: 90,
+            dc: false,
         };
         {
             let c = Cache::open(dir.path()).unwrap();
@@ -236,5 +243,11 @@ mod tests {
         drop(c);
         let c = Cache::open(dir.path()).unwrap();
         assert_eq!(c.get(&k2), Some(&v));
+        // The fast route's mark survives a round trip.
+        let k3 = key(&[1; 32], "none", "pdq", "c;pdq_route=fast");
+        let fast = Value { dc: true, ..v };
+        c.append(&[(k3, "pdq".into(), fast.clone())]).unwrap();
+        drop(c);
+        assert_eq!(Cache::open(dir.path()).unwrap().get(&k3), Some(&fast));
     }
 }

@@ -28,7 +28,7 @@ use sha2::{Digest as _, Sha256};
 use super::binomial::{self, Method};
 use super::cache::{self, Cache};
 use super::pairs::{self, Packed};
-use crate::hash::{self, Algorithm, Digest, HashConfig, Threshold, pdq};
+use crate::hash::{self, Algorithm, Digest, HashConfig, PdqRoute, Threshold, pdq};
 use crate::hashset::SignedSet;
 
 pub use super::transform::Chain;
@@ -105,6 +105,16 @@ impl Config {
         }
     }
 
+    /// The key text of an original's PDQ hash: [`Config::hashing_key`] and,
+    /// on the fast route, the route (edited copies are images in memory, not
+    /// JPEG files, so the route never changes their hashes).
+    fn original_pdq_key(&self) -> String {
+        match self.hash.pdq_route {
+            PdqRoute::Exact => self.hashing_key(),
+            PdqRoute::Fast => format!("{};pdq_route=fast", self.hashing_key()),
+        }
+    }
+
     /// The hashing configuration as the cache keys on it.
     pub fn hashing_key(&self) -> String {
         format!(
@@ -137,15 +147,15 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Fewer than two images decoded: there is no pair to count.
-    #[error("corpus {}: {found} decodable image{} ({skipped} file{} skipped); at least 2 are needed",
-            path.display(), if *found == 1 { "" } else { "s" }, if *skipped == 1 { "" } else { "s" })]
+    #[error("corpus {}: {found} decodable image{}; at least 2 are needed{}",
+            path.display(), if *found == 1 { "" } else { "s" }, skipped_list(skipped))]
     TooFewImages {
         /// The folder.
         path: PathBuf,
         /// Images that decoded.
         found: usize,
-        /// Files skipped.
-        skipped: usize,
+        /// The files skipped, with reasons.
+        skipped: Vec<Skipped>,
     },
     /// An algorithm that does not compare by distance.
     #[error("'{0}' is not a perceptual algorithm (expected pdq, phash, dhash or ahash)")]
@@ -173,6 +183,32 @@ pub enum Error {
         source: crate::hashset::Error,
     },
 }
+
+/// `; 2 files skipped: a.txt (not an image), b.jpg (…)`, the first
+/// [`SKIPPED_LISTED`] by name and how many more.
+fn skipped_list(skipped: &[Skipped]) -> String {
+    if skipped.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "; {} file{} skipped: ",
+        skipped.len(),
+        if skipped.len() == 1 { "" } else { "s" }
+    );
+    let listed: Vec<String> = skipped
+        .iter()
+        .take(SKIPPED_LISTED)
+        .map(|s| format!("{} ({})", s.path.display(), s.reason))
+        .collect();
+    out.push_str(&listed.join(", "));
+    if skipped.len() > SKIPPED_LISTED {
+        out.push_str(&format!(" and {} more", skipped.len() - SKIPPED_LISTED));
+    }
+    out
+}
+
+/// Skipped files a [`Error::TooFewImages`] names (the rest are counted).
+pub const SKIPPED_LISTED: usize = 10;
 
 /// How far a run is: stages, each with a total, and the position within it.
 /// Called from worker threads.
@@ -436,6 +472,10 @@ pub struct Stats {
     pub edits_applied: u64,
     /// Corrupt cache lines skipped (their hashes were recomputed).
     pub corrupt_cache_lines: usize,
+    /// Originals whose PDQ came from their JPEG's DC image
+    /// (`--pdq-route fast`, JPEGs at least [`hash::PDQ_FAST_MIN_SIDE`] px
+    /// on the shorter side); 0 on the exact route.
+    pub pdq_fast_route: u64,
 }
 
 /// Everything a run measured.
@@ -531,12 +571,13 @@ fn run_in_pool(
             }
         })
         .collect();
-    let skipped = skipped.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut skipped = skipped.into_inner().unwrap_or_else(|p| p.into_inner());
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
     if hashed.len() < 2 {
         return Err(Error::TooFewImages {
             path: config.corpus.clone(),
             found: hashed.len(),
-            skipped: skipped.len(),
+            skipped,
         });
     }
     hashed.sort_by(|a, b| a.path.cmp(&b.path));
@@ -564,6 +605,10 @@ fn run_in_pool(
         images_decoded: stats.decoded.load(Ordering::Relaxed),
         edits_applied: stats.edits.load(Ordering::Relaxed),
         corrupt_cache_lines: cache.corrupt_lines,
+        pdq_fast_route: hashed
+            .iter()
+            .filter(|f| f.hashes[0].as_ref().is_some_and(|h| h.iter().any(|v| v.dc)))
+            .count() as u64,
     };
     Ok(Results {
         corpus,
@@ -644,6 +689,7 @@ fn hash_file(
     }
     let content: [u8; 32] = Sha256::digest(&bytes).into();
     let hashing = config.hashing_key();
+    let original_pdq = config.original_pdq_key();
     let kinds: Vec<&str> = config
         .algorithms
         .iter()
@@ -662,8 +708,14 @@ fn hash_file(
             };
             kinds
                 .iter()
-                .map(|k| {
-                    let key = cache::key(&content, &text, k, &hashing);
+                .zip(&config.algorithms)
+                .map(|(k, &a)| {
+                    let h = if ci == 0 && a == Algorithm::Pdq {
+                        &original_pdq
+                    } else {
+                        &hashing
+                    };
+                    let key = cache::key(&content, &text, k, h);
                     (key, cache.get(&key).cloned())
                 })
                 .collect()
@@ -676,6 +728,37 @@ fn hash_file(
     );
     let mut failures = Vec::new();
     let mut records = Vec::new();
+    // On the fast route, a large JPEG original's PDQ comes from its DC image.
+    let pdq_slot = config.algorithms.iter().position(|&a| a == Algorithm::Pdq);
+    if let Some(ai) =
+        pdq_slot.filter(|&ai| config.hash.pdq_route == PdqRoute::Fast && slots[0][ai].1.is_none())
+    {
+        let decoded = match hash::decode_for(&bytes, &[Algorithm::Pdq], &config.hash) {
+            Ok(d) => d,
+            Err(e) => return skip(e.to_string()),
+        };
+        if decoded.pdq_route() == PdqRoute::Fast {
+            let value = if config.dihedral {
+                decoded.pdq_dihedral().map(|d| cache::Value {
+                    bytes: d.hashes.iter().flat_map(|h| h.0).collect(),
+                    quality: d.quality.0,
+                    dc: true,
+                })
+            } else {
+                decoded.pdq().map(|p| cache::Value {
+                    bytes: p.hash.0.to_vec(),
+                    quality: p.quality.0,
+                    dc: true,
+                })
+            };
+            if let Some(value) = value {
+                stats.computed.fetch_add(1, Ordering::Relaxed);
+                records.push((slots[0][ai].0, kinds[ai].to_string(), value.clone()));
+                slots[0][ai].1 = Some(value);
+            }
+        }
+    }
+    let missing = slots.iter().flatten().filter(|(_, v)| v.is_none()).count();
     if missing > 0 {
         let original = match hash::decode::decode(&bytes, &config.hash.limits) {
             Ok(img) => img,
@@ -717,8 +800,8 @@ fn hash_file(
                 slots[ci][ai].1 = Some(value);
             }
         }
-        cache.append(&records)?;
     }
+    cache.append(&records)?;
     let hashes = slots
         .into_iter()
         .map(|s| s.into_iter().map(|(_, v)| v).collect::<Option<Vec<_>>>())
@@ -750,6 +833,7 @@ fn hash_image(
             cache::Value {
                 bytes: d.hashes.iter().flat_map(|h| h.0).collect(),
                 quality: d.quality.0,
+                dc: false,
             }
         }
         Algorithm::Pdq => {
@@ -757,6 +841,7 @@ fn hash_image(
             cache::Value {
                 bytes: p.hash.0.to_vec(),
                 quality: p.quality.0,
+                dc: false,
             }
         }
         a => {
@@ -768,6 +853,7 @@ fn hash_image(
                     .map(|d| d.bytes().to_vec())
                     .unwrap_or_default(),
                 quality: 0,
+                dc: false,
             }
         }
     }
@@ -1106,6 +1192,9 @@ pub struct ConfigRecord {
     pub confidence: f64,
     /// How images were hashed (what the cache keys on besides content and edit).
     pub hashing: String,
+    /// Where PDQ's pixels came from: `exact`, or `fast` (a large JPEG
+    /// original's DC image).
+    pub pdq_route: PdqRoute,
     /// Worker threads (none: one per core).
     pub threads: Option<usize>,
 }
@@ -1132,6 +1221,7 @@ impl Config {
             closest: self.closest,
             confidence: self.confidence,
             hashing: self.hashing_key(),
+            pdq_route: self.hash.pdq_route,
             threads: self.threads,
         }
     }

@@ -233,9 +233,114 @@ fn undecodable_files_are_skipped_and_one_image_is_an_error() {
         1,
         "{err}"
     );
+    // The one error line names every skipped file and why it was skipped.
     assert!(
-        err.contains("1 decodable image (1 file skipped); at least 2 are needed"),
+        err.contains("1 decodable image; at least 2 are needed; 1 file skipped: "),
         "{err}"
     );
+    let line = err.lines().find(|l| l.contains("error")).unwrap();
+    assert!(
+        line.contains("broken.jpg (") && line.contains("JPEG"),
+        "{line}"
+    );
     assert!(!tmp.path().join("o2").exists());
+}
+
+#[test]
+fn the_fast_pdq_route_applies_to_large_jpeg_originals_and_is_in_the_cache_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let images = root().join("examples/images");
+    let rates = |route: &str, out: &str| -> Value {
+        let out = tmp.path().join(out);
+        let o = cssim()
+            .args(["eval", "rates", "--algo", "pdq", "--edits", "jpeg:70"])
+            .args(["--pdq-route", route, "--corpus"])
+            .arg(&images)
+            .arg("--cache")
+            .arg(&cache)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
+    };
+    let exact = rates("exact", "exact");
+    assert_eq!(computed(&exact), 14); // 7 originals + 7 copies
+    assert_eq!(exact["stats"]["pdq_fast_route"], 0);
+    assert_eq!(exact["config"]["pdq_route"], "exact");
+    // The originals' PDQ is keyed on the route, so all 7 are hashed again;
+    // astronaut and camera (512×512) and hubble_deep_field (600×523) are
+    // JPEGs of at least 512 px, hashed from their DC images. The copies are
+    // pixels, hashed as before (from the cache).
+    let fast = rates("fast", "fast");
+    assert_eq!(computed(&fast), 7);
+    assert_eq!(fast["stats"]["pdq_fast_route"], 3);
+    assert_eq!(fast["config"]["pdq_route"], "fast");
+    // From the cache, the route is still known.
+    let again = rates("fast", "again");
+    assert_eq!(computed(&again), 0);
+    assert_eq!(again["stats"]["pdq_fast_route"], 3);
+    assert_eq!(again["algorithms"], fast["algorithms"]);
+    let bad = cssim()
+        .args(["eval", "rates", "--pdq-route", "fastest", "--corpus"])
+        .arg(&images)
+        .arg("--out")
+        .arg(tmp.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("fastest"), "{}", stderr(&bad));
+}
+
+#[test]
+fn set_measures_the_originals_against_a_signed_hash_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("issuer.key");
+    let o = cssim()
+        .args(["keygen", "--issuer", "Test issuer", "-o"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let set = tmp.path().join("listed.hashset");
+    let o = cssim()
+        .args(["hashset", "build", "--algo", "pdq", "--label", "demo"])
+        .args(["--source", "tests", "--name", "listed"])
+        .args(["--created", "2025-06-01T00:00:00Z", "--from"])
+        .arg(root().join("examples/images/listed"))
+        .arg("--sign")
+        .arg(&key)
+        .arg("-o")
+        .arg(&set)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = tmp.path().join("out");
+    let o = cssim()
+        .args(["eval", "rates", "--algo", "pdq,phash", "--edits", "flip:h"])
+        .arg("--set")
+        .arg(&set)
+        .arg("--issuer")
+        .arg(tmp.path().join("issuer.key.pub"))
+        .arg("--corpus")
+        .arg(root().join("examples/images"))
+        .args(["--no-cache", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    // The three listed photos are in the corpus: 3 of its 7 originals match
+    // the set's 3 PDQ entries at T = 31, the four benign ones do not.
+    let pdq = &v["algorithms"][0]["set"];
+    assert_eq!(pdq["entries"], 3, "{pdq}");
+    assert_eq!(pdq["threshold"], 31);
+    assert_eq!(pdq["matched"]["events"], 3);
+    assert_eq!(pdq["matched"]["trials"], 7);
+    assert_eq!(v["config"]["set"], set.to_string_lossy().as_ref());
+    // The set holds no pHash entries: nothing is claimed for pHash.
+    assert!(v["algorithms"][1]["set"].is_null());
 }

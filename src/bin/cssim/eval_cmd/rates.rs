@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use cssim::eval::cache::Cache;
 use cssim::eval::rates::{self, Chain, Config, Document, PairMode, Progress, SetInput};
-use cssim::hash::{Algorithm, HashConfig, decode::Limits};
+use cssim::hash::{Algorithm, HashConfig, PdqRoute, decode::Limits};
 use cssim::hashset::SignedSet;
 use cssim::hashset::sign::IssuerKey;
 use cssim::report::rates::{Closest, Curves};
@@ -111,6 +111,12 @@ pub struct RatesArgs {
     /// Side of the pHash/dHash/aHash grid (SIDE² bits).
     #[arg(long, value_name = "SIDE", default_value_t = cssim::hash::classic::DEFAULT_SIZE)]
     pub hash_size: u32,
+    /// Where PDQ's pixels come from: 'exact' (Meta's PDQ, bit for bit) or
+    /// 'fast' (an original that is a JPEG of at least 512 px on its shorter
+    /// side is hashed from its DC coefficients; not bit-exact). Edited
+    /// copies are always hashed from their pixels.
+    #[arg(long, value_name = "ROUTE", default_value = "exact")]
+    pub pdq_route: PdqRoute,
     /// The output folder.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
@@ -190,6 +196,7 @@ pub fn run(args: RatesArgs) -> anyhow::Result<u8> {
     config.dedupe = args.dedupe;
     config.threads = args.threads;
     config.hash = HashConfig::new(Limits::default(), args.hash_size);
+    config.hash.pdq_route = args.pdq_route;
     let set = match (&args.set, &args.issuer) {
         (Some(path), Some(issuer)) => {
             let key = IssuerKey::read(issuer)?;
