@@ -175,6 +175,7 @@ pub fn start(options: &Options) -> Result<Server, Error> {
         })?;
     let demo = state::Demo::new(dir.path())?;
     let shared = Arc::new(http::Shared {
+        version: std::sync::atomic::AtomicU64::new(demo.version()),
         demo: Mutex::new(demo),
         max_upload: options.max_upload,
         addr,
