@@ -769,18 +769,11 @@ fn browser_upload_refusal_and_2mp_timing() {
     drop((server, served));
     let sends = state["alice"].as_array().unwrap();
     assert_eq!(sends.len(), 5);
-    let mut sorted = times.clone();
+    let mut sorted = times;
     sorted.sort_by(f64::total_cmp);
     eprintln!(
-        "MEASURED: send click → verdict in the page, edited 2-MP JPEG (1732×1155 → resize 50%, JPEG q70): median {:.1} ms, min {:.1}, max {:.1} (5 sends; {} build)",
-        sorted[2],
-        sorted[0],
-        sorted[4],
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
+        "MEASURED: send click → verdict in the page, edited 2-MP JPEG (1732×1155 → resize 50%, JPEG q70): median {:.1} ms, min {:.1}, max {:.1} (5 sends; server: {build})",
+        sorted[2], sorted[0], sorted[4],
     );
     // Where the time went, server side (median of the 5 sends per stage),
     // and what travelled back to the page.
