@@ -187,7 +187,7 @@ impl Demo {
                 ("moderator", lines)
             }
             6 => {
-                let n = self.delivered();
+                let n = self.delivered()?;
                 (
                     "bob",
                     vec![format!(

@@ -15,6 +15,7 @@
 //! | `POST /api/reports/{id}/resolve` | `{"outcome": "confirmed" \| "false-positive"}` |
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -44,6 +45,9 @@ const MAX_JSON: usize = 64 << 10;
 
 pub(super) struct Shared {
     pub demo: Mutex<Demo>,
+    /// The demo's version after the last request: polled without waiting
+    /// for a send that holds the lock (nor blocking a server thread on it).
+    pub version: AtomicU64,
     pub max_upload: u64,
     pub addr: SocketAddr,
 }
@@ -77,7 +81,9 @@ async fn with_demo<T: serde::Serialize + Send + 'static>(
 ) -> Response {
     let result = tokio::task::spawn_blocking(move || {
         let mut demo = lock(&shared)?;
-        f(&mut demo)
+        let result = f(&mut demo);
+        shared.version.store(demo.version(), Ordering::Release);
+        result
     })
     .await
     .unwrap_or_else(|e| Err(Refusal::Failed(format!("the request failed: {e}"))));
@@ -93,7 +99,7 @@ fn file(content_type: &'static str, body: &'static str) -> Response {
 }
 
 async fn version(State(s): St) -> Response {
-    reply(lock(&s).map(|d| json!({ "version": d.version() })))
+    reply::<serde_json::Value>(Ok(json!({ "version": s.version.load(Ordering::Acquire) })))
 }
 
 async fn state(State(s): St) -> Response {

@@ -1,7 +1,8 @@
 //! `cssim demo --serve`: the live demo page for presenters.
 //!
 //! One page, four panels — Alice's device, the relay, the moderator, Bob's
-//! device — on a fresh workspace in a temporary folder (the same setup as
+//! device — on a fresh workspace in a temporary folder (in memory where the
+//! system has a large enough tmpfs, `/dev/shm`) (the same setup as
 //! [`crate::demo`]: alice, bob, a moderator, the demo hash set). Every
 //! action runs the real library: [`crate::client::Device::send`] scans,
 //! seals and reports; the relay panel is the operator's
@@ -11,8 +12,11 @@
 //! the JSON these return; nothing is computed in JavaScript.
 //!
 //! The page (`static/`) is plain HTML, CSS and JavaScript compiled into the
-//! binary; it polls `/api/version` and fetches `/api/state` when it changed,
-//! so two browsers on the same server show the same state.
+//! binary; it polls `/api/version` (answered without waiting for the demo's
+//! lock) and fetches `/api/state` when it changed, so two browsers on the
+//! same server show the same state. A send's verdict is drawn from the send's
+//! own response, not from the next poll; Bob's device takes its inbox when
+//! the state is next read, not on the sender's time.
 //!
 //! Surface (see `docs/SECURITY.md`): loopback by default; no request names
 //! a file (images are the shipped examples, by name from a fixed list, or an
@@ -166,15 +170,21 @@ pub fn start(options: &Options) -> Result<Server, Error> {
     let socket = std::net::TcpListener::bind(options.listen).map_err(listen_err)?;
     socket.set_nonblocking(true).map_err(listen_err)?;
     let addr = socket.local_addr().map_err(listen_err)?;
-    let dir = tempfile::Builder::new()
-        .prefix("cssim-demo-")
-        .tempdir()
+    let builder = || {
+        let mut b = tempfile::Builder::new();
+        b.prefix("cssim-demo-");
+        b
+    };
+    let dir = memory_folder()
+        .and_then(|m| builder().tempdir_in(m).ok())
+        .map_or_else(|| builder().tempdir(), Ok)
         .map_err(|e| Error::Folder {
             path: std::env::temp_dir(),
             reason: crate::files::describe_io_error(&e),
         })?;
     let demo = state::Demo::new(dir.path())?;
     let shared = Arc::new(http::Shared {
+        version: std::sync::atomic::AtomicU64::new(demo.version()),
         demo: Mutex::new(demo),
         max_upload: options.max_upload,
         addr,
@@ -211,6 +221,50 @@ pub fn start(options: &Options) -> Result<Server, Error> {
     })
 }
 
+/// The smallest RAM-backed folder worth using for the workspace (1 GiB).
+const MIN_MEMORY_FOLDER: u64 = 1 << 30;
+
+/// A RAM-backed folder for the temporary workspace, when the system has one
+/// of at least [`MIN_MEMORY_FOLDER`] (Linux's `/dev/shm`, a tmpfs): the
+/// relay's and the devices' SQLite stores commit with `synchronous=FULL`,
+/// and on a disk those flushes were most of a send's time (8 ms each on the
+/// loaded test machine, several per send); in memory they cost nothing, and
+/// the demo's keys never reach the disk. `None`: the system's temporary
+/// folder is used.
+fn memory_folder() -> Option<&'static Path> {
+    let shm = Path::new("/dev/shm");
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    let options = mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(1) == Some(&"/dev/shm") && f.get(2) == Some(&"tmpfs")).then(|| f.get(3).copied())
+    })??;
+    // Without size=, a tmpfs gets half the memory.
+    let size = options
+        .split(',')
+        .find_map(|o| o.strip_prefix("size="))
+        .map_or(Some(u64::MAX), tmpfs_size)?;
+    (size >= MIN_MEMORY_FOLDER && shm.is_dir()).then_some(shm)
+}
+
+/// A tmpfs `size=` option in bytes (`24684084k`, `64m`, `1g`, `1048576`);
+/// `None` for a percentage or anything else.
+fn tmpfs_size(text: &str) -> Option<u64> {
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, ""),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
+
 /// Serves the page until Ctrl-C (SIGINT), then stops and removes the
 /// temporary workspace. `on_start` is called once the server listens.
 pub fn serve(options: &Options, on_start: impl FnOnce(&Server)) -> Result<(), Error> {
@@ -224,4 +278,19 @@ pub fn serve(options: &Options, on_start: impl FnOnce(&Server)) -> Result<(), Er
         .block_on(tokio::signal::ctrl_c())
         .map_err(|e| Error::Runtime(format!("cannot wait for Ctrl-C: {e}")))?;
     server.stop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_sizes_read_as_mounts_write_them() {
+        assert_eq!(tmpfs_size("24684084k"), Some(24_684_084 << 10));
+        assert_eq!(tmpfs_size("64m"), Some(64 << 20));
+        assert_eq!(tmpfs_size("1G"), Some(1 << 30));
+        assert_eq!(tmpfs_size("1048576"), Some(1 << 20));
+        assert_eq!(tmpfs_size("50%"), None);
+        assert_eq!(tmpfs_size(""), None);
+    }
 }

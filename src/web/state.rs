@@ -3,6 +3,7 @@
 //! each done by the library itself.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -205,7 +206,10 @@ pub struct Upload {
     /// Size in bytes.
     pub bytes: usize,
     #[serde(skip)]
-    data: Vec<u8>,
+    data: Arc<Vec<u8>>,
+    /// Its pixels, decoded once when it arrived (a send re-decodes nothing).
+    #[serde(skip)]
+    pixels: Arc<image::RgbImage>,
 }
 
 /// Everything the page shows.
@@ -246,7 +250,22 @@ pub struct Demo {
     upload: Option<Upload>,
     alice: Vec<Sent>,
     bob: Vec<Delivered>,
+    /// A send happened since Bob's device last took its inbox: it does so
+    /// before anything reads the state ([`Demo::settle`]), not on the
+    /// sender's time.
+    bob_behind: bool,
+    /// The controls the workspace's policy file holds, when known.
+    written: Option<Controls>,
     pub(crate) guide: Guide,
+}
+
+/// An image ready to send: its bytes, and its pixels as the recipient
+/// decodes them (decoded once, for the preview and the distance).
+struct Prepared {
+    name: String,
+    bytes: Vec<u8>,
+    edits: String,
+    pixels: Option<Arc<image::RgbImage>>,
 }
 
 /// An error to show in the page: its message, and whether the request was
@@ -281,12 +300,15 @@ pub(crate) fn preview(image: &image::RgbImage) -> String {
     let longer = w.max(h).max(1);
     let small = if longer > PREVIEW_SIDE {
         let scale = PREVIEW_SIDE as f32 / longer as f32;
-        image::imageops::resize(
-            image,
-            ((w as f32 * scale).round() as u32).max(1),
-            ((h as f32 * scale).round() as u32).max(1),
-            image::imageops::FilterType::Triangle,
-        )
+        // Through DynamicImage: `imageops::resize` as compiled in `image`
+        // (optimised in debug builds too).
+        image::DynamicImage::ImageRgb8(image.clone())
+            .resize_exact(
+                ((w as f32 * scale).round() as u32).max(1),
+                ((h as f32 * scale).round() as u32).max(1),
+                image::imageops::FilterType::Triangle,
+            )
+            .into_rgb8()
     } else {
         image.clone()
     };
@@ -316,6 +338,8 @@ impl Demo {
             upload: None,
             alice: Vec::new(),
             bob: Vec::new(),
+            bob_behind: false,
+            written: None,
             guide: Guide::default(),
         })
     }
@@ -340,6 +364,8 @@ impl Demo {
         self.upload = None;
         self.alice.clear();
         self.bob.clear();
+        self.bob_behind = false;
+        self.written = None;
         self.guide = Guide::default();
         let _ = std::fs::remove_dir_all(&old);
         self.touch();
@@ -367,7 +393,8 @@ impl Demo {
             width: image.width(),
             height: image.height(),
             bytes: data.len(),
-            data,
+            data: Arc::new(data),
+            pixels: Arc::new(image),
         };
         self.upload = Some(upload.clone());
         self.touch();
@@ -375,8 +402,11 @@ impl Demo {
     }
 
     /// Writes the controls into the workspace's policy file, so the next
-    /// device opened scans under them.
-    fn write_policy(&self) -> Result<(), Refusal> {
+    /// device opened scans under them (unless it holds them already).
+    fn write_policy(&mut self) -> Result<(), Refusal> {
+        if self.written.as_ref() == Some(&self.controls) {
+            return Ok(());
+        }
         let mut policy = self.ws.policy()?;
         policy
             .thresholds
@@ -386,31 +416,40 @@ impl Demo {
         policy.pdq_dihedral = self.controls.pdq_dihedral;
         let path = self.ws.root().join(&self.ws.config().policy);
         crate::files::write_atomic(&path, policy.to_toml().as_bytes(), false)
-            .map_err(|e| Refusal::Failed(e.to_string()))
+            .map_err(|e| Refusal::Failed(e.to_string()))?;
+        self.written = Some(self.controls.clone());
+        Ok(())
     }
 
-    /// The image a request names, with its bytes as sent and the edits in words.
-    fn image_for(&self, req: &SendRequest) -> Result<Option<(String, Vec<u8>, String)>, Refusal> {
+    /// The image a request names, edited (pixels edited once, from the
+    /// upload's pixels decoded when it arrived) and encoded as sent; `stage`
+    /// is told as each step ends.
+    fn image_for(
+        &self,
+        req: &SendRequest,
+        stage: &mut impl FnMut(&str),
+    ) -> Result<Option<Prepared>, Refusal> {
         let Some(which) = req.image.as_deref() else {
             return Ok(None);
         };
-        let (name, original): (String, &[u8]) = if which == "upload" {
-            let u = self
-                .upload
-                .as_ref()
-                .ok_or_else(|| Refusal::Bad("no image uploaded yet".into()))?;
-            (u.name.clone(), &u.data)
-        } else if let Some(n) = which.strip_prefix("example:") {
-            let (name, bytes) = EXAMPLES
-                .iter()
-                .find(|(e, _)| *e == n)
-                .ok_or_else(|| Refusal::Bad(format!("no example image named '{n}'")))?;
-            (name.to_string(), bytes)
-        } else {
-            return Err(Refusal::Bad(format!(
-                "image '{which}': expected example:NAME or upload"
-            )));
-        };
+        let (name, original, pixels): (String, &[u8], Option<&Arc<image::RgbImage>>) =
+            if which == "upload" {
+                let u = self
+                    .upload
+                    .as_ref()
+                    .ok_or_else(|| Refusal::Bad("no image uploaded yet".into()))?;
+                (u.name.clone(), &u.data, Some(&u.pixels))
+            } else if let Some(n) = which.strip_prefix("example:") {
+                let (name, bytes) = EXAMPLES
+                    .iter()
+                    .find(|(e, _)| *e == n)
+                    .ok_or_else(|| Refusal::Bad(format!("no example image named '{n}'")))?;
+                (name.to_string(), bytes, None)
+            } else {
+                return Err(Refusal::Bad(format!(
+                    "image '{which}': expected example:NAME or upload"
+                )));
+            };
         let text = req.edits.trim();
         let chain = if text.is_empty() {
             Chain::identity()
@@ -419,29 +458,52 @@ impl Demo {
         };
         let words = chain.to_string();
         if chain.is_identity() {
-            return Ok(Some((name, original.to_vec(), words)));
+            // Sent as it is: the pixels the recipient decodes are the ones
+            // decoded on upload (the same decoder, the same bytes).
+            return Ok(Some(Prepared {
+                name,
+                bytes: original.to_vec(),
+                edits: words,
+                pixels: pixels.cloned(),
+            }));
         }
-        let image = decode(original).map_err(|e| Refusal::Bad(format!("{name}: {e}")))?;
+        let decoded;
+        let image: &image::RgbImage = match pixels {
+            Some(p) => p,
+            None => {
+                decoded = decode(original).map_err(|e| Refusal::Bad(format!("{name}: {e}")))?;
+                stage("decode the original");
+                &decoded
+            }
+        };
         // A last `jpeg:Q` is how the image is sent, not a round trip
         // before another encoding at SEND_QUALITY.
-        let (pixels, quality) = match chain.edits().split_last() {
+        let (edits, quality) = match chain.edits().split_last() {
             Some((Edit::Jpeg(q), rest)) => (Chain::new(rest.to_vec()), *q),
             _ => (chain.clone(), SEND_QUALITY),
         };
-        let edited = pixels
-            .apply(&image, EDIT_SEED)
+        let edited = edits
+            .apply(image, EDIT_SEED)
             .map_err(|e| Refusal::Bad(format!("edits '{words}': {e}")))?;
+        stage("edit");
         let bytes = transform::try_encode_jpeg(&edited, quality)
             .map_err(|e| Refusal::Failed(format!("encoding the edited image: {e}")))?;
+        stage("encode the JPEG sent");
         let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
-        Ok(Some((format!("{stem}-edited.jpg"), bytes, words)))
+        Ok(Some(Prepared {
+            name: format!("{stem}-edited.jpg"),
+            bytes,
+            edits: words,
+            pixels: None,
+        }))
     }
 
+    /// The nearest list entry: one PDQ pass gives the hash as sent (the
+    /// first of the eight orientations) and the other seven.
     fn nearest(&self, image: &image::RgbImage) -> Option<Nearest> {
-        let pdq = pdq::hash_image(image).hash;
-        let distance = self.set.nearest(&pdq.to_digest())?.0;
-        let dihedral_distance = pdq::hash_image_dihedral(image)
-            .hashes
+        let hashes = pdq::hash_image_dihedral(image).hashes;
+        let distance = self.set.nearest(&hashes[0].to_digest())?.0;
+        let dihedral_distance = hashes
             .iter()
             .filter_map(|h| self.set.nearest(&h.to_digest()))
             .map(|d| d.0)
@@ -455,9 +517,10 @@ impl Demo {
     }
 
     /// Alice sends to Bob: edited and encoded here, then scanned, sealed,
-    /// relayed and (on a match) reported by [`Device::send`]; Bob's device
-    /// then takes its inbox.
+    /// relayed and (on a match) reported by [`Device::send`]. Bob's device
+    /// takes its inbox before the state is next read ([`Demo::settle`]).
     pub fn send(&mut self, req: &SendRequest) -> Result<Sent, Refusal> {
+        self.settle()?;
         let start = Instant::now();
         let mut stages = Vec::new();
         let mut lap = Instant::now();
@@ -466,38 +529,62 @@ impl Demo {
             lap = Instant::now();
         };
         let text = req.text.clone().filter(|t| !t.trim().is_empty());
-        let image = self.image_for(req)?;
+        let image = self.image_for(req, &mut stage)?;
         if text.is_none() && image.is_none() {
             return Err(Refusal::Bad(
                 "nothing to send: write a text or pick an image".into(),
             ));
         }
-        stage("edit and encode");
-        self.write_policy()?;
-        stage("write the policy");
         let mut attachments = Vec::new();
         let mut sent_image = None;
-        if let Some((name, bytes, edits)) = image {
-            let decoded = decode(&bytes).ok();
+        if let Some(Prepared {
+            name,
+            bytes,
+            edits,
+            pixels,
+        }) = image
+        {
+            let pixels = match pixels {
+                Some(p) => Some(p),
+                None => {
+                    let p = decode(&bytes).ok().map(Arc::new);
+                    stage("decode as sent");
+                    p
+                }
+            };
+            let preview = pixels.as_deref().map(preview).unwrap_or_default();
+            stage("preview");
+            let nearest = pixels.as_deref().and_then(|i| self.nearest(i));
+            stage("nearest entry (PDQ ×8)");
             sent_image = Some(SentImage {
                 name: name.clone(),
                 edits,
-                width: decoded.as_ref().map_or(0, |i| i.width()),
-                height: decoded.as_ref().map_or(0, |i| i.height()),
+                width: pixels.as_ref().map_or(0, |i| i.width()),
+                height: pixels.as_ref().map_or(0, |i| i.height()),
                 bytes: bytes.len(),
-                preview: decoded.as_ref().map(preview).unwrap_or_default(),
-                nearest: decoded.as_ref().and_then(|i| self.nearest(i)),
+                preview,
+                nearest,
             });
             attachments.push(Attachment::Image { name, bytes });
         }
-        stage("preview and nearest entry");
+        self.write_policy()?;
+        stage("write the policy");
         let mut alice = Device::open(&self.ws, "alice")?;
         stage("open Alice's device");
         let outcome = alice.send("bob", text.clone(), attachments)?;
-        stage("scan, seal, relay, report");
+        let scan_ms = outcome
+            .verdict
+            .timings
+            .iter()
+            .map(|t| t.nanos as f64 / 1e6)
+            .sum::<f64>();
+        let send_ms = lap.elapsed().as_secs_f64() * 1e3;
+        stages.push(("scan (its steps)".into(), scan_ms));
+        stages.push((
+            "seal (HPKE), relay, report".into(),
+            (send_ms - scan_ms).max(0.0),
+        ));
         let server_ms = start.elapsed().as_secs_f64() * 1e3;
-        self.take_bobs_inbox()?;
-        stage("Bob's inbox");
         let sent = Sent {
             number: self.alice.len() + 1,
             text,
@@ -508,8 +595,19 @@ impl Demo {
             stages,
         };
         self.alice.push(sent.clone());
+        self.bob_behind = true;
         self.touch();
         Ok(sent)
+    }
+
+    /// Brings the state up to date before it is read: Bob's device takes
+    /// its inbox if a message was sent since it last did.
+    pub fn settle(&mut self) -> Result<(), Refusal> {
+        if self.bob_behind {
+            self.take_bobs_inbox()?;
+            self.bob_behind = false;
+        }
+        Ok(())
     }
 
     fn take_bobs_inbox(&mut self) -> Result<(), Refusal> {
@@ -546,8 +644,9 @@ impl Demo {
     }
 
     /// How many messages Bob's device has decrypted.
-    pub fn delivered(&self) -> usize {
-        self.bob.len()
+    pub fn delivered(&mut self) -> Result<usize, Refusal> {
+        self.settle()?;
+        Ok(self.bob.len())
     }
 
     /// The relay operator's view.
@@ -603,8 +702,9 @@ impl Demo {
         Ok(())
     }
 
-    /// Everything the page shows.
-    pub fn snapshot(&self, max_upload: u64) -> Result<Snapshot, Refusal> {
+    /// Everything the page shows (Bob's inbox taken first).
+    pub fn snapshot(&mut self, max_upload: u64) -> Result<Snapshot, Refusal> {
+        self.settle()?;
         Ok(Snapshot {
             version: self.version,
             controls: self.controls.clone(),
