@@ -39,6 +39,7 @@
 
 mod local;
 mod save;
+mod shown;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,6 +58,7 @@ use crate::workspace::{Error, Workspace};
 pub use local::RETENTION;
 use local::{Incoming, Local, PendingSend};
 pub use save::{Saved, safe_file_name, save_attachments};
+pub use shown::{Inbox, InboxItem, SavedFile};
 
 /// Messages asked for per inbox page.
 const PAGE: usize = 200;

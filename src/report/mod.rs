@@ -35,6 +35,7 @@ pub mod chart;
 mod csv;
 mod eval;
 pub mod html;
+mod inbox;
 mod json;
 mod moderation;
 pub mod rates;
