@@ -16,8 +16,7 @@
 //!   does; none of it goes to the relay except inside a report sealed to
 //!   the moderator;
 //! - `inbox`: every message taken from the relay, stored *before* it is
-//!   acknowledged, keyed by (sender, message id) — as the envelope's own
-//!   guard is. It is the replay guard too: a sender's id seen before is
+//!   acknowledged, keyed by (sender, message id). It is the replay guard: a sender's id seen before is
 //!   never shown again, and another sender using the same id does not hide
 //!   it. Shown messages lose their plaintext and are forgotten after
 //!   [`RETENTION`] seconds, which bounds the table; envelopes older than

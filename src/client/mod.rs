@@ -46,7 +46,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::e2ee::{Envelope, Identity, PublicIdentity, SeenIds, VerifyKey};
+use crate::e2ee::{Envelope, Identity, PublicIdentity, VerifyKey};
 use crate::franking;
 use crate::hashset::{SignedSet, VersionPins};
 use crate::message::{Attachment, Message, MessageId};
@@ -611,13 +611,10 @@ impl Device {
                 RETENTION / 86_400
             ));
         }
-        // The device's replay guard is its inbox table, keyed by (sender,
-        // id) and checked before this (`Local::known`, then the insert's
-        // primary key); the envelope's in-memory guard has nothing to add
-        // for one message, so it gets an empty one.
-        let opened = env
-            .open(&self.identity, &mut SeenIds::default())
-            .map_err(|e| e.to_string())?;
+        // The replay guard is the inbox table, keyed by (sender, id) and
+        // checked before this (`Local::known`, then the insert's primary
+        // key); the stale check above bounds how long it must remember.
+        let opened = env.open(&self.identity).map_err(|e| e.to_string())?;
         let (franking_key, body) =
             franking::unframe(&opened.plaintext).ok_or("not a cssim message (no franking key)")?;
         let msg = Message::from_bytes(body).map_err(|e| e.to_string())?;
