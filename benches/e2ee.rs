@@ -7,7 +7,7 @@
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use cssim::e2ee::{self, Envelope, Identity, SeenIds};
+use cssim::e2ee::{self, Envelope, Identity};
 
 fn bench(c: &mut Criterion) {
     let (alice, bob) = (Identity::generate(), Identity::generate());
@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
                 .expect("seal")
                 .to_bytes();
             let env = Envelope::from_bytes(&bytes).expect("parse");
-            env.open(&bob, &mut SeenIds::default()).expect("open")
+            env.open(&bob).expect("open")
         })
     });
     let (sk, pk) = e2ee::hpke::derive_key_pair(b"bench");

@@ -226,6 +226,22 @@ impl Report {
         let (signature, body) = rest
             .split_first_chunk::<64>()
             .ok_or_else(|| Error::Malformed("truncated signature".into()))?;
+        Ok(OpenedReport {
+            report: Report::from_body(body)?,
+            signature: *signature,
+            body: body.to_vec(),
+        })
+    }
+
+    /// The unsigned body (JSON, then the evidence's bytes): what a device
+    /// keeps of a report it cannot finish yet (see `crate::client`).
+    pub(crate) fn to_body(&self) -> Result<Vec<u8>, Error> {
+        self.body()
+    }
+
+    /// Reads a body written by [`Report::to_body`] (or signed in a sealed
+    /// report).
+    pub(crate) fn from_body(body: &[u8]) -> Result<Report, Error> {
         let (json_len, rest) = body
             .split_first_chunk::<4>()
             .ok_or_else(|| Error::Malformed("truncated body".into()))?;
@@ -258,11 +274,7 @@ impl Report {
                 tail.len()
             )));
         }
-        Ok(OpenedReport {
-            report,
-            signature: *signature,
-            body: body.to_vec(),
-        })
+        Ok(report)
     }
 }
 

@@ -5,15 +5,25 @@
 //!   use); `relay_key`: the relay's receipt key, pinned the same way;
 //! - `matches` and `pending_reports`: the account's match count and the
 //!   sealed reports held until the account threshold;
+//! - `pending_sends`: the device's outbox for reportable matches. A send
+//!   the policy reports writes a row here *before* the envelope goes to the
+//!   relay — the envelope exactly as sent, and the report's unsigned draft
+//!   (its evidence, matches, franking key and policy; the receipt and the
+//!   count are filled in when it is finished) — and the row is turned into
+//!   a held report in one transaction once the relay's receipt is in. A
+//!   crash in between leaves the row, and the next command finishes it (see
+//!   `Device::finish_pending`). The draft holds plaintext, as the inbox
+//!   does; none of it goes to the relay except inside a report sealed to
+//!   the moderator;
 //! - `inbox`: every message taken from the relay, stored *before* it is
-//!   acknowledged, keyed by (sender, message id) — as the envelope's own
-//!   guard is. It is the replay guard too: a sender's id seen before is
+//!   acknowledged, keyed by (sender, message id). It is the replay guard: a sender's id seen before is
 //!   never shown again, and another sender using the same id does not hide
 //!   it. Shown messages lose their plaintext and are forgotten after
 //!   [`RETENTION`] seconds, which bounds the table; envelopes older than
 //!   that are refused as stale, so a forgotten id cannot come back.
 //!
-//! Schema version 2 added the sender to the inbox key. A version-1 file is
+//! Schema version 3 added `pending_sends`; version 2 the sender to the inbox
+//! key. A version-1 file is
 //! migrated when opened: its rows keep sender `''` (not recorded), which
 //! guards that id for every sender until the row is forgotten, so the
 //! migration never lets a redelivery through.
@@ -39,7 +49,7 @@ use crate::workspace::Error;
 /// than this are refused.
 pub const RETENTION: u64 = 45 * 24 * 3600;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 const SCHEMA: &str = "
 CREATE TABLE counters (
     name  TEXT PRIMARY KEY,
@@ -73,6 +83,20 @@ CREATE TABLE inbox (
 CREATE INDEX inbox_unshown ON inbox(shown, received_at);
 ";
 
+/// Version 2 → 3 (and the last step of a fresh schema): the outbox of
+/// reportable sends awaiting their receipt.
+const MIGRATE_2_TO_3: &str = "
+CREATE TABLE pending_sends (
+    id         BLOB PRIMARY KEY,
+    recipient  TEXT NOT NULL,
+    sent_at    INTEGER NOT NULL,
+    envelope   BLOB NOT NULL,
+    report_id  BLOB NOT NULL,
+    draft      BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+";
+
 /// Version 1 → 2: the inbox is keyed by (sender, id). Old rows get sender
 /// `''`, which [`Local::known`] treats as any sender.
 const MIGRATE_1_TO_2: &str = "
@@ -98,6 +122,23 @@ const MIN_SEALED_REPORT: usize = 32 + 16;
 
 /// A held report: its id and sealed bytes.
 pub(crate) type HeldReport = ([u8; 16], Vec<u8>);
+
+/// A reportable send awaiting the relay's receipt (a `pending_sends` row).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PendingSend {
+    /// The message id.
+    pub id: [u8; 16],
+    /// The recipient's name.
+    pub to: String,
+    /// The time the message states.
+    pub sent_at: u64,
+    /// The envelope exactly as sent: a retry of it gets the relay's receipt.
+    pub envelope: Vec<u8>,
+    /// The id the report will carry.
+    pub report_id: [u8; 16],
+    /// The report's unsigned body, receipt and count still to fill in.
+    pub draft: Vec<u8>,
+}
 
 /// A message stored locally, not yet shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,8 +212,9 @@ impl Local {
                 conn.execute_batch("BEGIN IMMEDIATE")?;
                 let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
                 let step = match v {
-                    0 => Ok(Some(SCHEMA)),
-                    1 => Ok(Some(MIGRATE_1_TO_2)),
+                    0 => Ok(Some(format!("{SCHEMA}{MIGRATE_2_TO_3}"))),
+                    1 => Ok(Some(format!("{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}"))),
+                    2 => Ok(Some(MIGRATE_2_TO_3.to_string())),
                     SCHEMA_VERSION => Ok(None),
                     v => Err(format!(
                         "device state version {v}; this build reads versions 1 to {SCHEMA_VERSION} \
@@ -333,45 +375,105 @@ impl Local {
         Ok(self.relay_key()?.unwrap_or(*key))
     }
 
-    /// Counts one more match and holds the sealed report `make` builds for
-    /// that count, in one transaction: the count a report states is the
-    /// count stored, even with a concurrent send on the same device, and a
-    /// crash leaves either both or neither.
-    pub(crate) fn hold_report<R>(
-        &mut self,
-        make: impl FnOnce(u32) -> Result<(R, [u8; 16], Vec<u8>), Error>,
-    ) -> Result<(u32, R), Error> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| Error::Invalid {
-            path: path.clone(),
-            reason: format!("device state: {e}"),
+    /// Records a reportable send before its envelope goes to the relay.
+    pub(crate) fn begin_send(&mut self, p: &PendingSend) -> Result<(), Error> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO pending_sends (id, recipient, sent_at, envelope, report_id, draft, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    &p.id[..],
+                    p.to,
+                    p.sent_at as i64,
+                    p.envelope,
+                    &p.report_id[..],
+                    p.draft,
+                    now() as i64
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Forgets a pending send the relay refused (it stored nothing).
+    pub(crate) fn abandon_send(&mut self, id: &[u8; 16]) -> Result<(), Error> {
+        self.write(|c| {
+            c.execute("DELETE FROM pending_sends WHERE id = ?1", [&id[..]])
+                .map(drop)
+        })
+    }
+
+    /// The pending sends recorded at or before `created_by` (unix seconds),
+    /// oldest first. A damaged row is an error naming it.
+    pub(crate) fn pending_sends(&self, created_by: u64) -> Result<Vec<PendingSend>, Error> {
+        type Row = (i64, String, i64, Value, Value, Value, Value);
+        let rows: Vec<Row> = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT rowid, recipient, sent_at, id, envelope, report_id, draft
+                     FROM pending_sends WHERE created_at <= ?1 ORDER BY created_at, rowid",
+                )
+                .map_err(|e| self.err(e))?;
+            stmt.query_map([created_by as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| self.err(e))?
         };
+        rows.into_iter()
+            .map(|(rowid, to, sent_at, id, envelope, report_id, draft)| {
+                let row = rowid.to_string();
+                let bad = |field: &str, w: String| self.damaged("pending_sends", &row, field, &w);
+                Ok(PendingSend {
+                    id: fixed::<16>(id).map_err(|w| bad("id", w))?,
+                    to,
+                    sent_at: sent_at as u64,
+                    envelope: bytes(envelope).map_err(|w| bad("envelope", w))?,
+                    report_id: fixed::<16>(report_id).map_err(|w| bad("report_id", w))?,
+                    draft: bytes(draft).map_err(|w| bad("draft", w))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Finishes pending send `id` once its receipt is in: counts one more
+    /// match, holds the sealed report `make` builds for that count, and
+    /// deletes the pending row — one transaction, so a crash leaves either
+    /// the row or the held report, never both or neither, and the count a
+    /// report states is the count stored, even with a concurrent send on
+    /// the same device. `None` when the
+    /// row is gone (another process on this device finished it first):
+    /// nothing is counted or held twice.
+    pub(crate) fn finish_send<R>(
+        &mut self,
+        id: &[u8; 16],
+        make: impl FnOnce(u32) -> Result<(R, [u8; 16], Vec<u8>), Error>,
+    ) -> Result<Option<(u32, R)>, Error> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| sql_error(&path, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        let before: i64 = tx
-            .query_row(
-                "SELECT coalesce((SELECT value FROM counters WHERE name = 'matches'), 0)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
-        let matches = before as u32 + 1;
-        // On an error here the transaction rolls back when dropped.
-        let (out, id, sealed) = make(matches)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO counters (name, value) VALUES ('matches', ?1)",
-            [i64::from(matches)],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "INSERT INTO pending_reports (id, sealed, queued_at) VALUES (?1, ?2, ?3)",
-            params![&id[..], sealed, now() as i64],
-        )
-        .map_err(err)?;
+        if tx
+            .execute("DELETE FROM pending_sends WHERE id = ?1", [&id[..]])
+            .map_err(err)?
+            == 0
+        {
+            return Ok(None);
+        }
+        let out = hold_in(&tx, &path, make)?;
         tx.commit().map_err(err)?;
-        Ok((matches, out))
+        Ok(Some(out))
     }
 
     /// The held reports, oldest first. One that does not decode is an
@@ -515,6 +617,37 @@ impl From<rusqlite::Error> for ReadError {
     }
 }
 
+/// Counts one more match and holds the report `make` builds for that count,
+/// inside the caller's transaction (on an error nothing is written: the
+/// transaction rolls back when dropped).
+fn hold_in<R>(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    make: impl FnOnce(u32) -> Result<(R, [u8; 16], Vec<u8>), Error>,
+) -> Result<(u32, R), Error> {
+    let err = |e: rusqlite::Error| sql_error(path, e);
+    let before: i64 = tx
+        .query_row(
+            "SELECT coalesce((SELECT value FROM counters WHERE name = 'matches'), 0)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    let matches = before as u32 + 1;
+    let (out, id, sealed) = make(matches)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO counters (name, value) VALUES ('matches', ?1)",
+        [i64::from(matches)],
+    )
+    .map_err(err)?;
+    tx.execute(
+        "INSERT INTO pending_reports (id, sealed, queued_at) VALUES (?1, ?2, ?3)",
+        params![&id[..], sealed, now() as i64],
+    )
+    .map_err(err)?;
+    Ok((matches, out))
+}
+
 fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::Invalid {
         path: path.to_path_buf(),
@@ -617,6 +750,58 @@ mod tests {
         assert_eq!(senders, ["alice", "carol"]);
     }
 
+    fn pending(id: u8) -> PendingSend {
+        PendingSend {
+            id: [id; 16],
+            to: "bob".into(),
+            sent_at: 1,
+            envelope: vec![id; 40],
+            report_id: [id + 100; 16],
+            draft: vec![1, 2, 3],
+        }
+    }
+
+    /// The outbox row becomes a held report and a counted match in one
+    /// transaction, once: a second finisher (another process, a second
+    /// restart) finds nothing to do.
+    #[test]
+    fn a_pending_send_is_finished_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut local = open(&dir);
+        local.begin_send(&pending(1)).unwrap();
+        local.begin_send(&pending(2)).unwrap();
+        assert_eq!(local.pending_sends(0).unwrap(), [], "none old enough");
+        let rows = local.pending_sends(now()).unwrap();
+        assert_eq!(rows, [pending(1), pending(2)]);
+
+        // A failing build of the report changes nothing.
+        let err = local.finish_send(&[1; 16], |_| -> Result<((), _, _), _> {
+            Err(Error::Invalid {
+                path: "x".into(),
+                reason: "no".into(),
+            })
+        });
+        assert!(err.is_err());
+        assert_eq!(local.pending_sends(now()).unwrap().len(), 2);
+        assert_eq!(local.report_counts().unwrap(), (0, 0, 0));
+
+        let sealed = vec![7; MIN_SEALED_REPORT];
+        let first = local
+            .finish_send(&[1; 16], |n| Ok((n, [101; 16], sealed.clone())))
+            .unwrap();
+        assert_eq!(first, Some((1, 1)));
+        let again = local
+            .finish_send(&[1; 16], |n| Ok((n, [101; 16], sealed.clone())))
+            .unwrap();
+        assert_eq!(again, None, "finished once");
+        assert_eq!(local.report_counts().unwrap(), (1, 0, 1));
+        assert_eq!(local.pending().unwrap(), vec![([101; 16], sealed)]);
+
+        local.abandon_send(&[2; 16]).unwrap();
+        assert_eq!(local.pending_sends(now()).unwrap(), []);
+        assert_eq!(local.report_counts().unwrap(), (1, 0, 1), "nothing counted");
+    }
+
     #[test]
     fn version_1_state_is_migrated_and_keeps_guarding_old_ids() {
         let dir = tempfile::tempdir().unwrap();
@@ -665,8 +850,9 @@ mod tests {
     fn damaged_values_are_errors_naming_file_table_row_and_field() {
         let dir = tempfile::tempdir().unwrap();
         let mut local = open(&dir);
+        local.begin_send(&pending(5)).unwrap();
         local
-            .hold_report(|_| Ok(((), [5; 16], vec![9; MIN_SEALED_REPORT])))
+            .finish_send(&[5; 16], |_| Ok(((), [5; 16], vec![9; MIN_SEALED_REPORT])))
             .unwrap();
         assert_eq!(
             local.pending().unwrap(),

@@ -13,26 +13,40 @@
 //!    Auth mode, to the recipient's *pinned* key) and send it; it counts as
 //!    sent once the relay's transaction commits and the relay's signed
 //!    receipt verifies;
-//! 4. on a match under a `report` policy — and only once the relay accepted
-//!    the message — build a [`Report`] that opens the commitment for the
-//!    matched parts and carries the receipt, sign it with the device key,
-//!    seal it to the moderator and hold it until the account has
-//!    `account_threshold` matches; then release every held report (as
-//!    Apple's 2021 design withheld vouchers below its threshold). A report
-//!    the relay already has counts as released.
+//! 4. on a match under a `report` policy, record the send in the device's
+//!    outbox *before* it goes (`pending_sends`: the envelope as sent and the
+//!    report's draft); once the relay accepted the message, build the
+//!    [`Report`] that opens the commitment for the matched parts and carries
+//!    the receipt, sign it with the device key, seal it to the moderator and
+//!    hold it — counting the match and deleting the outbox row in the same
+//!    transaction — until the account has `account_threshold` matches; then
+//!    release every held report (as Apple's 2021 design withheld vouchers
+//!    below its threshold). A report the relay already has counts as
+//!    released.
+//!
+//! A crash between the relay's receipt and step 4's transaction leaves the
+//! outbox row. The next `send`, `inbox` or `inbox --peek` on the device
+//! finishes it ([`Device::finish_pending`]): it sends the identical envelope
+//! again — the relay answers a retry with the receipt it gave, or stores the
+//! message now if it never did (the user asked for it to be sent) — and then
+//! holds the report. If the relay refuses the retry, it stored nothing: the
+//! row is dropped and no match is counted, exactly as for a send that
+//! failed. A delivered message whose send was reported therefore always
+//! ends with its report held or released, once.
 //!
 //! Receiving is at least once: fetch a page, store it locally, acknowledge
 //! it; the local store shows each message once however often it comes.
 
 mod local;
 mod save;
+mod shown;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::e2ee::{Envelope, Identity, PublicIdentity, SeenIds, VerifyKey};
+use crate::e2ee::{Envelope, Identity, PublicIdentity, VerifyKey};
 use crate::franking;
 use crate::hashset::{SignedSet, VersionPins};
 use crate::message::{Attachment, Message, MessageId};
@@ -42,11 +56,41 @@ use crate::scan::{Action, Policy, Scanner, Verdict};
 use crate::workspace::{Error, Workspace};
 
 pub use local::RETENTION;
-use local::{Incoming, Local};
+use local::{Incoming, Local, PendingSend};
 pub use save::{Saved, safe_file_name, save_attachments};
+pub use shown::{Inbox, InboxItem, SavedFile};
 
 /// Messages asked for per inbox page.
 const PAGE: usize = 200;
+
+/// How old (seconds) an outbox row must be before another command finishes
+/// it: longer than a send can be in flight (the HTTP client gives up after
+/// 60 s), so a command never finishes the row of a `send` still running in
+/// another process. (If it did, the row's transaction would still let only
+/// one of them hold the report.)
+pub const PENDING_GRACE: u64 = 120;
+
+/// Test hook, debug builds only: `CSSIM_CRASH_AFTER=receipt` aborts the
+/// process right after the relay's receipt verified and before the report
+/// is held — the crash the outbox exists for. Release builds ignore it.
+fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("CSSIM_CRASH_AFTER").is_some_and(|v| v == point) {
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
+}
+
+/// Whether a failed send's error is the relay's answer (it refused, and
+/// stored nothing) rather than a failure to hear one (it may have stored
+/// the message).
+fn stored_nothing(e: &relay::Error) -> bool {
+    !matches!(
+        e,
+        relay::Error::Unreachable { .. } | relay::Error::Protocol { .. }
+    )
+}
 
 /// What the report step did.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -246,6 +290,7 @@ impl Device {
         text: Option<String>,
         attachments: Vec<Attachment>,
     ) -> Result<SendOutcome, Error> {
+        self.finish_pending()?;
         let max = self.policy.max_attachment_bytes;
         for a in &attachments {
             if let Attachment::Image { name, bytes } | Attachment::File { name, bytes } = a {
@@ -305,74 +350,153 @@ impl Device {
         outcome.seal_micros = Some(start.elapsed().as_micros() as u64);
         outcome.envelope_size = Some(bytes.len());
         let relay_key = self.relay_key()?;
-        let receipt = self.relay.send(&OutgoingMessage {
+        let outgoing = OutgoingMessage {
             id: message.id.0,
             from: self.name.clone(),
             to: to.to_string(),
             sent_at: message.sent_at,
             envelope: bytes,
-        })?;
-        if receipt.verify(&relay_key).is_err() {
-            return Err(Error::Relay(relay::Error::Protocol {
-                reason: "the relay's receipt does not verify with its pinned key".into(),
-            }));
-        }
-        outcome.sent = true;
-        if outcome.verdict.action == Action::Report {
-            outcome.report = Some(self.report(
-                &policy,
+        };
+        // A reportable send goes into the outbox before it goes out.
+        let pending = if outcome.verdict.action == Action::Report {
+            let report_id = MessageId::random();
+            let draft = Report::new(
+                report_id,
                 &message,
                 &outcome.verdict,
+                &policy.name,
+                0,
                 &franking_key,
-                receipt.clone(),
-            )?);
+                unsigned_receipt(),
+            )
+            .to_body()
+            .map_err(|e| Error::Invalid {
+                path: self.ws.device_path(&self.name),
+                reason: format!("cannot draft the report: {e}"),
+            })?;
+            let p = PendingSend {
+                id: message.id.0,
+                to: to.to_string(),
+                sent_at: message.sent_at,
+                envelope: outgoing.envelope.clone(),
+                report_id: report_id.0,
+                draft,
+            };
+            self.local.begin_send(&p)?;
+            Some(p)
+        } else {
+            None
+        };
+        let receipt = match self.relay.send(&outgoing) {
+            Ok(r) => r,
+            Err(e) => {
+                // Refused: nothing was stored, so nothing is reported. Not
+                // heard: the row stays and the next command finishes it.
+                if let Some(p) = &pending {
+                    if stored_nothing(&e) {
+                        self.local.abandon_send(&p.id)?;
+                    }
+                }
+                return Err(e.into());
+            }
+        };
+        check_receipt(&receipt, &relay_key, &outgoing)?;
+        crash_point("receipt");
+        outcome.sent = true;
+        if let Some(p) = pending {
+            outcome.report = Some(self.report(&policy, p, receipt.clone())?);
         }
         outcome.receipt = Some(receipt);
         Ok(outcome)
     }
 
+    /// Finishes the outbox: every reportable send recorded more than
+    /// [`PENDING_GRACE`] seconds ago whose report was never held (the
+    /// device stopped between the relay's receipt and holding it). Each
+    /// identical envelope is sent again, which gets the relay's receipt
+    /// (stored before) or stores it now; then its report is held, and
+    /// released at the threshold, exactly as the send would have. A retry
+    /// the relay refuses stored nothing: the row is dropped, no match
+    /// counted. Returns how many reports were held. `send`, `inbox` and
+    /// `peek` call it first; it prints nothing (under a `report` policy the
+    /// sender may not be told of a match).
+    pub fn finish_pending(&mut self) -> Result<usize, Error> {
+        let rows = self
+            .local
+            .pending_sends(now().saturating_sub(PENDING_GRACE))?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let relay_key = self.relay_key()?;
+        let policy = self.policy.clone();
+        let mut held = 0;
+        for p in rows {
+            let outgoing = OutgoingMessage {
+                id: p.id,
+                from: self.name.clone(),
+                to: p.to.clone(),
+                sent_at: p.sent_at,
+                envelope: p.envelope.clone(),
+            };
+            match self.relay.send(&outgoing) {
+                Ok(receipt) => {
+                    check_receipt(&receipt, &relay_key, &outgoing)?;
+                    if self.report(&policy, p, receipt)?.sealed_size > 0 {
+                        held += 1;
+                    }
+                }
+                Err(e) if stored_nothing(&e) => self.local.abandon_send(&p.id)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(held)
+    }
+
+    /// Holds the report of outbox row `p` now that its receipt is in (one
+    /// transaction: count, hold, delete the row) and releases the held
+    /// reports at the threshold.
     fn report(
         &mut self,
         policy: &Policy,
-        message: &Message,
-        verdict: &Verdict,
-        franking_key: &[u8; 32],
+        p: PendingSend,
         receipt: Receipt,
     ) -> Result<ReportOutcome, Error> {
         let moderator = self.ws.moderator_key()?;
         let identity = self.identity.clone();
-        // Counted, built for that count, sealed and held in one transaction
-        // before any release: a crash from here on loses nothing. (A crash
-        // between the relay's receipt and this transaction still loses the
-        // report: the message was delivered and nothing is held. Closing that
-        // window needs a "matched, awaiting receipt" row written before the
-        // send; see docs/SECURITY.md.)
-        let (account_matches, (report_id, sealed_size)) = self.local.hold_report(|matches| {
-            let id = MessageId::random();
-            let report = Report::new(
-                id,
-                message,
-                verdict,
-                &policy.name,
-                matches,
-                franking_key,
-                receipt,
-            );
+        let state = self.ws.device_path(&self.name);
+        let keys = self.ws.root().join("keys");
+        let finished = self.local.finish_send(&p.id, |matches| {
+            let mut report = Report::from_body(&p.draft).map_err(|e| Error::Invalid {
+                path: state.clone(),
+                reason: format!(
+                    "device state is damaged: table pending_sends, message {}, field draft: {e}",
+                    hex::encode(p.id)
+                ),
+            })?;
+            report.account_matches = matches;
+            report.receipt = receipt;
             let sealed = report
                 .seal(&identity, &moderator)
                 .map_err(|e| Error::Invalid {
-                    path: self.ws.root().join("keys"),
+                    path: keys.clone(),
                     reason: e.to_string(),
                 })?;
-            Ok(((report.id, sealed.len()), id.0, sealed))
+            Ok((sealed.len(), p.report_id, sealed))
         })?;
+        // `None`: another process on this device finished the row first
+        // (only possible past PENDING_GRACE); its report is held once, and
+        // this one has no size of its own to state.
+        let (account_matches, sealed_size) = match finished {
+            Some(done) => done,
+            None => (self.local.report_counts()?.0, 0),
+        };
         let (released_now, release_error) = if account_matches >= policy.account_threshold {
             self.release_reports()
         } else {
             (0, None)
         };
         Ok(ReportOutcome {
-            report_id,
+            report_id: hex::encode(p.report_id),
             sealed_size,
             account_matches,
             account_threshold: policy.account_threshold,
@@ -417,6 +541,7 @@ impl Device {
         &mut self,
         keep: impl FnOnce(&[Received]) -> Result<T, Error>,
     ) -> Result<(Vec<Received>, T), Error> {
+        self.finish_pending()?;
         // Bounded: a relay that never stops answering cannot loop us forever.
         for _ in 0..100_000 {
             let Some(ids) = self.fetch_page()? else {
@@ -440,6 +565,7 @@ impl Device {
     /// nothing shown, so the relay offers them again and the next
     /// [`Device::inbox`] shows them.
     pub fn peek(&mut self) -> Result<Vec<Received>, Error> {
+        self.finish_pending()?;
         self.fetch_page()?;
         Ok(self.local.unshown()?.iter().map(decode).collect())
     }
@@ -485,13 +611,10 @@ impl Device {
                 RETENTION / 86_400
             ));
         }
-        // The device's replay guard is its inbox table, keyed by (sender,
-        // id) and checked before this (`Local::known`, then the insert's
-        // primary key); the envelope's in-memory guard has nothing to add
-        // for one message, so it gets an empty one.
-        let opened = env
-            .open(&self.identity, &mut SeenIds::default())
-            .map_err(|e| e.to_string())?;
+        // The replay guard is the inbox table, keyed by (sender, id) and
+        // checked before this (`Local::known`, then the insert's primary
+        // key); the stale check above bounds how long it must remember.
+        let opened = env.open(&self.identity).map_err(|e| e.to_string())?;
         let (franking_key, body) =
             franking::unframe(&opened.plaintext).ok_or("not a cssim message (no franking key)")?;
         let msg = Message::from_bytes(body).map_err(|e| e.to_string())?;
@@ -525,6 +648,39 @@ impl Device {
         }
         Ok(msg)
     }
+}
+
+/// A receipt's place in a report draft, filled when the receipt comes.
+fn unsigned_receipt() -> Receipt {
+    Receipt {
+        message_id: String::new(),
+        from: String::new(),
+        to: String::new(),
+        sent_at: 0,
+        commitment: String::new(),
+        envelope_sha256: String::new(),
+        stored_at: 0,
+        signature: String::new(),
+    }
+}
+
+/// The relay's receipt must verify with its pinned key and be for the
+/// envelope sent.
+fn check_receipt(receipt: &Receipt, key: &VerifyKey, sent: &OutgoingMessage) -> Result<(), Error> {
+    let reason = if receipt.verify(key).is_err() {
+        "the relay's receipt does not verify with its pinned key"
+    } else if receipt.message_id != hex::encode(sent.id)
+        || receipt.from != sent.from
+        || receipt.to != sent.to
+        || receipt.envelope_sha256 != Receipt::envelope_digest(&sent.envelope)
+    {
+        "the relay's receipt is for another message"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Relay(relay::Error::Protocol {
+        reason: reason.into(),
+    }))
 }
 
 /// A stored message as shown.

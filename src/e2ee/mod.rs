@@ -18,7 +18,7 @@ mod identity;
 
 use std::path::PathBuf;
 
-pub use envelope::{Envelope, Opened, ReplayGuard, SeenIds};
+pub use envelope::{Envelope, Opened};
 pub use identity::{Identity, PublicIdentity, PublicKey, VerifyKey};
 
 /// What can go wrong in this module.
@@ -29,12 +29,6 @@ pub enum Error {
     /// sender). Deliberately says nothing more.
     #[error("decryption failed")]
     Decryption,
-    /// The message id was seen before from this sender.
-    #[error("replayed message {message_id}")]
-    Replay {
-        /// The message id, hex.
-        message_id: String,
-    },
     /// The bytes are not a well-formed envelope.
     #[error("malformed envelope: field '{field}': {reason}")]
     Malformed {

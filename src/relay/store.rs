@@ -344,28 +344,20 @@ impl Store {
         m: &OutgoingMessage,
     ) -> rusqlite::Result<Result<Receipt, Error>> {
         let limits = self.limits;
-        let mut keys = Vec::with_capacity(2);
-        for who in [&m.from, &m.to] {
-            match Store::keys_of(tx, who)? {
-                Some(k) => keys.push(k),
-                None => return Ok(Err(Error::UnknownUser { name: who.clone() })),
-            }
-        }
-        let commitment = match Store::check_envelope(m, &keys[0], &keys[1]) {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
-        // A retry of a message already stored gets the same receipt; a
-        // different message under a taken id is a duplicate.
-        let existing: Option<(Vec<u8>, String)> = tx
+        // A retry of a message already stored gets the same receipt, before
+        // any other check: it was checked when it was stored, and a sender
+        // finishing a send after a crash (`crate::client`) must get its
+        // receipt even if a key changed since. A different message under a
+        // taken id is a duplicate.
+        let existing: Option<(Vec<u8>, String, String, String)> = tx
             .query_row(
-                "SELECT envelope, receipt FROM messages WHERE id = ?1",
+                "SELECT envelope, sender, recipient, receipt FROM messages WHERE id = ?1",
                 [&m.id[..]],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        if let Some((envelope, receipt)) = existing {
-            if envelope != m.envelope {
+        if let Some((envelope, sender, recipient, receipt)) = existing {
+            if envelope != m.envelope || sender != m.from || recipient != m.to {
                 return Ok(Err(Error::Duplicate {
                     id: hex::encode(m.id),
                 }));
@@ -378,6 +370,17 @@ impl Store {
                 ),
             }));
         }
+        let mut keys = Vec::with_capacity(2);
+        for who in [&m.from, &m.to] {
+            match Store::keys_of(tx, who)? {
+                Some(k) => keys.push(k),
+                None => return Ok(Err(Error::UnknownUser { name: who.clone() })),
+            }
+        }
+        let commitment = match Store::check_envelope(m, &keys[0], &keys[1]) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
         let now = now();
         // Only this recipient's expired messages: the (recipient,
         // delivered_at) index finds them, where a table-wide purge would

@@ -36,6 +36,7 @@ mod csv;
 mod demo;
 mod eval;
 pub mod html;
+mod inbox;
 mod json;
 mod moderation;
 pub mod rates;

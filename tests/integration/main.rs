@@ -18,6 +18,7 @@ mod bloom_fpr;
 mod classic_pins;
 mod cli_hash;
 mod cli_messaging;
+mod crash_window;
 mod edit_cli;
 mod golden;
 mod hashset_cli;

@@ -23,7 +23,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cssim::client::{Device, Received};
-use cssim::e2ee::{Envelope, Identity, PublicKey, SeenIds, VerifyKey};
+use cssim::e2ee::{Envelope, Identity, PublicKey, VerifyKey};
 use cssim::relay::{
     self, HttpRelay, OPERATOR_KEY_ID, OutgoingMessage, Receipt, Relay, ServerConfig, Signer, Store,
 };
@@ -151,7 +151,6 @@ fn take(
     deadline: Instant,
 ) -> Taken {
     let mut t = Taken::default();
-    let mut guard = SeenIds::default();
     for _ in 0..MAX_ROUNDS {
         before(deadline, &format!("{}'s inbox", party.name));
         // Read before fetching: anything sent before `done` was set is in
@@ -183,9 +182,7 @@ fn take(
                 t.redelivered += 1;
             } else {
                 let env = Envelope::from_bytes(&m.envelope).expect("a well-formed envelope");
-                let opened = env
-                    .open(&party.identity, &mut guard)
-                    .expect("the envelope opens");
+                let opened = env.open(&party.identity).expect("the envelope opens");
                 assert_eq!(opened.plaintext, body(&m.id), "content intact");
                 assert_eq!(Some(&opened.sender), senders.get(&m.from), "sender");
             }

@@ -4,14 +4,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use cssim::client::{Device, Received, Saved, save_attachments};
+use cssim::client::{Device, Inbox, Received, Saved, save_attachments};
 use cssim::clock::rfc3339_from_unix;
 use cssim::e2ee::PublicIdentity;
 use cssim::message::Attachment;
 use cssim::moderation::{self, Outcome, ReportStatus};
 use cssim::report::{Exporter, Json, Queue, Table};
 use cssim::workspace::{Error as WsError, Workspace};
-use serde_json::json;
 
 use crate::style;
 
@@ -383,61 +382,24 @@ pub fn run_inbox(args: InboxArgs) -> anyhow::Result<u8> {
         // come again.
         device.inbox_then(|r| save_all(r, save))?
     };
-    let mut failed = false;
+    let inbox = Inbox::new(
+        &args.name,
+        args.peek,
+        &received,
+        save.is_some().then_some(saved.as_slice()),
+    );
     if args.json {
-        let items: Vec<_> = received
-            .iter()
-            .zip(&saved)
-            .map(|(r, saved)| match r {
-                Received::Message(m) => {
-                    let mut v = json!({
-                        "id": m.id.to_hex(), "from": m.from, "sent_at": m.sent_at, "text": m.text,
-                        "attachments": m.attachments.iter().map(Attachment::describe).collect::<Vec<_>>(),
-                    });
-                    if save.is_some() {
-                        v["saved"] = json!(saved
-                            .iter()
-                            .map(|s| json!({"name": s.name, "path": crate::style::json_path(&s.path)}))
-                            .collect::<Vec<_>>());
-                    }
-                    v
-                }
-                Received::Unreadable { id, reason } => json!({"id": id, "error": reason}),
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
-    }
-    if received.is_empty() && !args.json {
-        println!("{}: no new messages", args.name);
-    }
-    for (r, saved) in received.iter().zip(&saved) {
-        match r {
-            Received::Message(m) if !args.json => {
-                println!("from {} (message {}):", m.from, m.id);
-                if let Some(t) = &m.text {
-                    println!("  {t}");
-                }
-                for a in &m.attachments {
-                    println!("  [{}]", a.describe());
-                }
-                for s in saved {
-                    println!("  saved {:?} to {}", s.name, s.path.display());
-                }
-            }
-            Received::Unreadable { id, reason } => {
-                failed = true;
-                eprintln!("{}", style::error_line(&format!("message {id}: {reason}")));
-            }
-            _ => {}
+        print!("{}", Json::pretty().document(&inbox)?);
+    } else {
+        print!(
+            "{}",
+            Table::coloured(style::stdout_colour()).document(&inbox)?
+        );
+        for (id, reason) in inbox.unreadable() {
+            eprintln!("{}", style::error_line(&format!("message {id}: {reason}")));
         }
     }
-    if args.peek && !received.is_empty() && !args.json {
-        println!(
-            "(peek: nothing acknowledged or marked shown; `cssim inbox {}` shows these again)",
-            args.name
-        );
-    }
-    Ok(if failed {
+    Ok(if inbox.unreadable().next().is_some() {
         crate::EXIT_SOME_FAILED
     } else {
         crate::EXIT_OK

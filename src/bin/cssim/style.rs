@@ -31,14 +31,6 @@ pub fn warning_line(msg: &str) -> String {
     format!("{} {msg}", paint("warning:", "1;33", stderr_colour()))
 }
 
-/// A path in a `json!` value the binary still builds by hand (failure
-/// lines, `bench`, `inbox`): the rule of [`cssim::report::serialize_path`],
-/// which the typed results use — a string, bytes that are not UTF-8
-/// replaced by U+FFFD, so a file name never stops the output.
-pub fn json_path(path: &std::path::Path) -> serde_json::Value {
-    serde_json::Value::String(path.to_string_lossy().into_owned())
-}
-
 /// An input that could not be processed, as `--json` prints it: one line
 /// `{"path": …, "error": …}` on stdout, and nothing on stderr (the
 /// convention every `--json` command follows; without `--json` the same
