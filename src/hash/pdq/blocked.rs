@@ -1,6 +1,6 @@
 //! PDQ's blur-and-decimate with the row passes vectorised: [`LANES`] image
-//! rows are stored side by side (interleaved, column by column), so one
-//! vector instruction advances the running sum of every row in the block —
+//! rows are stored side by side (interleaved, column by column), so two
+//! vector instructions advance the running sum of every row in the block —
 //! additions, subtractions and, above all, the divisions, which the scalar
 //! path ([`super::downsample`]) does one at a time.
 //!
@@ -16,16 +16,23 @@
 //! ([`Transpose`]: AVX shuffles, or plain Rust). The rest is plain Rust over
 //! fixed-size arrays; `super::vectorised_downsample_64` runs it under
 //! `pulp`'s runtime-detected AVX2 target (any x86-64 from 2013 on), where the
-//! compiler turns each `[f32; LANES]` operation into one vector instruction,
-//! and falls back to the baseline target elsewhere. Fused multiply-add is
-//! never formed (Rust does not contract `a * b + c`).
+//! compiler turns each `[f32; LANES]` operation into two vector instructions
+//! (and the luminance loop into 256-bit double-precision arithmetic), and
+//! falls back to the baseline target elsewhere. Fused multiply-add is never
+//! formed (Rust does not contract `a * b + c`).
 
 use super::downsample::jarosz_window;
 
-/// Rows filtered side by side: one 256-bit vector of `f32`.
-pub(super) const LANES: usize = 8;
+/// Rows filtered side by side: two 256-bit vectors of `f32`. A running sum
+/// is a chain of dependent additions and subtractions, so one vector's chain
+/// waits on add latency at every column (the profile showed the row passes
+/// bound by it); two independent chains halve that wait.
+pub(super) const LANES: usize = 16;
 
 type Lanes = [f32; LANES];
+
+/// The unit of the transposes: 8 rows by 8 columns.
+type Tile = [[f32; 8]; 8];
 
 /// Luminance exactly as [`super::downsample::luma_row`]'s tables give it:
 /// `(0.299 r + 0.587 g) + 0.114 b` in double precision, rounded to single.
@@ -102,7 +109,7 @@ fn div(s: &Lanes, c: f32) -> Lanes {
 /// An 8×8 transpose, `out[j][i] = t[i][j]`: how rows move into and out of
 /// the interleaved layout, a tile at a time.
 pub(super) trait Transpose: Copy {
-    fn t8(self, t: &[Lanes; 8]) -> [Lanes; 8];
+    fn t8(self, t: &Tile) -> Tile;
 }
 
 /// The transpose in plain Rust (any target).
@@ -111,7 +118,7 @@ pub(super) struct Plain;
 
 impl Transpose for Plain {
     #[inline(always)]
-    fn t8(self, t: &[Lanes; 8]) -> [Lanes; 8] {
+    fn t8(self, t: &Tile) -> Tile {
         std::array::from_fn(|j| std::array::from_fn(|i| t[i][j]))
     }
 }
@@ -121,7 +128,7 @@ impl Transpose for Plain {
 #[cfg(target_arch = "x86_64")]
 impl Transpose for pulp::x86::V3 {
     #[inline(always)]
-    fn t8(self, t: &[Lanes; 8]) -> [Lanes; 8] {
+    fn t8(self, t: &Tile) -> Tile {
         use core::arch::x86_64::__m256;
         use pulp::bytemuck::cast;
         let a = self.avx;
@@ -159,18 +166,24 @@ impl Transpose for pulp::x86::V3 {
     }
 }
 
-/// `LANES` rows (row-major, `cols` each) into the interleaved layout.
+/// `LANES` rows (row-major, `cols` each) into the interleaved layout, 8×8
+/// tiles at a time (each group of 8 rows fills its 8 of the lanes).
 #[inline(always)]
 fn to_lanes<T: Transpose>(tr: T, rows: &[f32], out: &mut [Lanes]) {
     let cols = out.len();
     let tiles = cols / 8 * 8;
-    for x0 in (0..tiles).step_by(8) {
-        let tile: [Lanes; 8] = std::array::from_fn(|i| {
-            let mut v = [0f32; LANES];
-            v.copy_from_slice(&rows[i * cols + x0..i * cols + x0 + 8]);
-            v
-        });
-        out[x0..x0 + 8].copy_from_slice(&tr.t8(&tile));
+    for h in 0..LANES / 8 {
+        let rows = &rows[h * 8 * cols..(h + 1) * 8 * cols];
+        for x0 in (0..tiles).step_by(8) {
+            let tile: Tile = std::array::from_fn(|i| {
+                let mut v = [0f32; 8];
+                v.copy_from_slice(&rows[i * cols + x0..i * cols + x0 + 8]);
+                v
+            });
+            for (cell, t) in out[x0..x0 + 8].iter_mut().zip(tr.t8(&tile)) {
+                cell[h * 8..h * 8 + 8].copy_from_slice(&t);
+            }
+        }
     }
     for (x, cell) in out.iter_mut().enumerate().skip(tiles) {
         for (l, c) in cell.iter_mut().enumerate() {
@@ -184,11 +197,17 @@ fn to_lanes<T: Transpose>(tr: T, rows: &[f32], out: &mut [Lanes]) {
 fn from_lanes<T: Transpose>(tr: T, lanes: &[Lanes], rows: &mut [f32]) {
     let cols = lanes.len();
     let tiles = cols / 8 * 8;
-    for x0 in (0..tiles).step_by(8) {
-        let tile: &[Lanes; 8] = lanes[x0..x0 + 8].try_into().expect("8 columns");
-        let t = tr.t8(tile);
-        for (i, row) in t.iter().enumerate() {
-            rows[i * cols + x0..i * cols + x0 + 8].copy_from_slice(row);
+    for h in 0..LANES / 8 {
+        let rows = &mut rows[h * 8 * cols..(h + 1) * 8 * cols];
+        for x0 in (0..tiles).step_by(8) {
+            let tile: Tile = std::array::from_fn(|j| {
+                let mut v = [0f32; 8];
+                v.copy_from_slice(&lanes[x0 + j][h * 8..h * 8 + 8]);
+                v
+            });
+            for (i, row) in tr.t8(&tile).iter().enumerate() {
+                rows[i * cols + x0..i * cols + x0 + 8].copy_from_slice(row);
+            }
         }
     }
     for (x, cell) in lanes.iter().enumerate().skip(tiles) {
@@ -237,29 +256,40 @@ impl Columns {
     }
 
     /// Takes the next input row, written by `fill` into its ring slot;
-    /// returns the next output row once there is one.
+    /// returns the next output row once there is one. Once the window is
+    /// full, adding the new row, subtracting the oldest and dividing run in
+    /// one loop (each column still sees add, subtract, divide in that order).
     #[inline(always)]
     fn push(&mut self, fill: impl FnOnce(&mut [f32])) -> Option<&[f32]> {
         let s = self.slot(self.ri);
         let cols = self.cols;
         fill(&mut self.ring[s..s + cols]);
-        for (a, v) in self.sums.iter_mut().zip(&self.ring[s..s + cols]) {
-            *a += v;
-        }
         self.ri += 1;
         if self.ri <= self.window {
+            for (a, v) in self.sums.iter_mut().zip(&self.ring[s..s + cols]) {
+                *a += v;
+            }
             self.count += 1;
             if self.ri < self.half {
                 return None;
             }
-        } else {
-            let o = self.slot(self.li);
-            for (a, v) in self.sums.iter_mut().zip(&self.ring[o..o + cols]) {
-                *a -= v;
-            }
-            self.li += 1;
+            return Some(self.divide());
         }
-        Some(self.divide())
+        let o = self.slot(self.li);
+        self.li += 1;
+        let c = self.count as f32;
+        let (new, old) = (&self.ring[s..s + cols], &self.ring[o..o + cols]);
+        for ((a, out), (v, w)) in self
+            .sums
+            .iter_mut()
+            .zip(self.out.iter_mut())
+            .zip(new.iter().zip(old))
+        {
+            *a += v;
+            *a -= w;
+            *out = *a / c;
+        }
+        Some(&self.out)
     }
 
     /// After the last input row: the remaining output rows, one per call.
@@ -486,7 +516,7 @@ mod tests {
         let Some(simd) = pulp::x86::V3::try_new() else {
             return; // no AVX2 here: the plain transpose is the one used
         };
-        let t: [Lanes; 8] = std::array::from_fn(|i| std::array::from_fn(|j| (i * 8 + j) as f32));
+        let t: Tile = std::array::from_fn(|i| std::array::from_fn(|j| (i * 8 + j) as f32));
         assert_eq!(simd.t8(&t), Plain.t8(&t));
     }
 
