@@ -20,6 +20,7 @@
 //! Nothing here prints; a [`Progress`] callback sees each iteration and may
 //! stop the attack, which then returns the best image so far.
 
+mod dihedral;
 mod model;
 mod plan;
 pub mod quality;
@@ -58,6 +59,15 @@ pub enum Error {
         /// Height.
         height: u32,
     },
+    /// A joint attack names the same hash twice.
+    #[error("a joint attack needs two different hashes; {0} was given twice")]
+    SameTwice(Algorithm),
+    /// Orientation-aware evasion is PDQ's (pHash has no dihedral lookup).
+    #[error("--dihedral steers PDQ's eight orientations; it needs pdq among the attacked hashes")]
+    DihedralNeedsPdq,
+    /// A joint collision has no target for one of its hashes.
+    #[error("no {0} target hash: a joint collision needs one target per attacked hash")]
+    MissingTarget(Algorithm),
     /// The target is another algorithm's hash or another size.
     #[error(
         "target hash is a {got} hash of {bits} bits; the attack needs a {want} hash of {want_bits} bits"
@@ -74,6 +84,26 @@ pub enum Error {
     },
 }
 
+/// A second hash attacked at the same time as the first: the defence of a
+/// client that ships two independent hashes, met by one attack.
+#[derive(Clone, Copy, Debug)]
+pub struct Second {
+    /// The second hash (PDQ or pHash, not the first).
+    pub algorithm: Algorithm,
+    /// Its match threshold (inclusive).
+    pub threshold: u32,
+}
+
+impl Second {
+    /// `algorithm` at its usual threshold.
+    pub fn new(algorithm: Algorithm) -> Second {
+        Second {
+            algorithm,
+            threshold: algorithm.default_threshold().0,
+        }
+    }
+}
+
 /// What the attack is to achieve, and how hard it may try.
 #[derive(Clone, Debug)]
 pub struct Params {
@@ -82,18 +112,26 @@ pub struct Params {
     /// The match threshold `T` (inclusive).
     pub threshold: u32,
     /// Extra bits of distance: an evasion must end more than `T + margin`
-    /// from the avoided hashes, a collision within `T − margin` of the target.
+    /// from the avoided hashes, a collision within `T − margin` of the target
+    /// (for every attacked hash).
     pub margin: u32,
     /// The lowest PSNR (dB) the result may have; a success below it is
     /// reported as a failure, with the image scaled back to the budget.
     pub budget: Option<f64>,
     /// Most linearised steps before giving up.
     pub max_iterations: u32,
+    /// Evasion only: the scanner matches PDQ in all eight orientations
+    /// (the policy's `pdq_dihedral`), so every orientation of the result
+    /// must miss every avoided hash.
+    pub dihedral: bool,
+    /// A second hash to attack at the same time (evasion: far from both;
+    /// collision: within both thresholds of the targets).
+    pub second: Option<Second>,
 }
 
 impl Params {
     /// The algorithm's usual threshold (PDQ 31, pHash 10), no margin, no
-    /// budget, 40 iterations.
+    /// budget, 40 iterations, one orientation, one hash.
     pub fn new(algorithm: Algorithm) -> Params {
         Params {
             algorithm,
@@ -101,7 +139,16 @@ impl Params {
             margin: 0,
             budget: None,
             max_iterations: 40,
+            dihedral: false,
+            second: None,
         }
+    }
+
+    /// The attacked hashes and their thresholds, the first first.
+    fn hashes(&self) -> Vec<(Algorithm, u32)> {
+        let mut v = vec![(self.algorithm, self.threshold)];
+        v.extend(self.second.map(|s| (s.algorithm, s.threshold)));
+        v
     }
 }
 
@@ -123,7 +170,7 @@ pub struct Progress {
     /// The most allowed.
     pub max_iterations: u32,
     /// The real hash's distance now (evasion: to the nearest avoided hash;
-    /// collision: to the target).
+    /// collision: to the target), of the first attacked hash.
     pub distance: u32,
     /// PSNR of the image now.
     pub psnr: f64,
@@ -138,15 +185,35 @@ pub enum Control {
     Stop,
 }
 
+/// One attacked hash's part of a joint attack's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct HashOutcome {
+    /// The hash.
+    pub algorithm: Algorithm,
+    /// Whether its goal is met.
+    pub success: bool,
+    /// Its threshold.
+    pub threshold: u32,
+    /// Its distance (as [`Outcome::distance`]).
+    pub distance: u32,
+    /// The input's hash.
+    pub original_hash: String,
+    /// The result's hash.
+    pub final_hash: String,
+    /// The collision's target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_hash: Option<String>,
+}
+
 /// An attack's result: the figures, and the image.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     /// Evasion or collision.
     pub attack: Kind,
-    /// The attacked hash.
+    /// The attacked hash (the first, in a joint attack).
     pub algorithm: Algorithm,
     /// Whether the real hash of the 8-bit result meets the goal (within the
-    /// budget, if one was given).
+    /// budget, if one was given); in a joint attack, every hash's goal.
     pub success: bool,
     /// Why not, in words, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,8 +225,12 @@ pub struct Outcome {
     /// The margin in bits.
     pub margin: u32,
     /// The distance reached: evasion, to the nearest avoided hash (the
-    /// original's first); collision, to the target.
+    /// original's first; under `dihedral`, over the eight orientations of
+    /// the result); collision, to the target.
     pub distance: u32,
+    /// Evasion steered all eight PDQ orientations.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dihedral: bool,
     /// The hash of the input image.
     pub original_hash: String,
     /// The hash of the result.
@@ -167,6 +238,10 @@ pub struct Outcome {
     /// The collision's target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_hash: Option<String>,
+    /// A joint attack: each attacked hash's part, the first first (empty
+    /// when one hash was attacked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub joint: Vec<HashOutcome>,
     /// PDQ quality of the result (PDQ only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pdq_quality: Option<u8>,
@@ -215,45 +290,97 @@ fn hamming(a: &[bool], b: &[bool]) -> u32 {
     a.iter().zip(b).filter(|(x, y)| x != y).count() as u32
 }
 
-/// The goal, judged on the real hash.
+/// The goal, judged on the real hash. `views` are the hashes the scanner
+/// looks up: the image's own, and under `dihedral` its seven other
+/// orientations.
 enum Goal {
     Evade { avoid: Vec<Vec<bool>>, need: u32 },
     Collide { target: Vec<bool>, within: u32 },
 }
 
 impl Goal {
-    fn distance(&self, bits: &[bool]) -> u32 {
+    fn distance(&self, views: &[Vec<bool>]) -> u32 {
         match self {
-            Goal::Evade { avoid, .. } => avoid.iter().map(|a| hamming(bits, a)).min().unwrap_or(0),
-            Goal::Collide { target, .. } => hamming(bits, target),
+            Goal::Evade { avoid, .. } => views
+                .iter()
+                .flat_map(|v| avoid.iter().map(move |a| hamming(v, a)))
+                .min()
+                .unwrap_or(0),
+            Goal::Collide { target, .. } => views.first().map_or(0, |v| hamming(v, target)),
         }
     }
 
-    fn met(&self, bits: &[bool], quality: Option<pdq::Quality>) -> bool {
-        let d = self.distance(bits);
+    /// Bits to spare (negative: bits short of the goal).
+    fn slack(&self, views: &[Vec<bool>]) -> i64 {
+        let d = i64::from(self.distance(views));
         match self {
-            Goal::Evade { need, .. } => d > *need,
-            Goal::Collide { within, .. } => {
-                d <= *within && quality.is_none_or(|q| q.0 >= pdq::MIN_QUALITY)
+            Goal::Evade { need, .. } => d - i64::from(*need) - 1,
+            Goal::Collide { within, .. } => i64::from(*within) - d,
+        }
+    }
+
+    fn met(&self, views: &[Vec<bool>], quality: Option<pdq::Quality>) -> bool {
+        self.slack(views) >= 0
+            && match self {
+                Goal::Evade { .. } => true,
+                Goal::Collide { .. } => quality.is_none_or(|q| q.0 >= pdq::MIN_QUALITY),
             }
-        }
     }
+}
 
-    /// Higher is closer to the goal.
-    fn score(&self, bits: &[bool]) -> i64 {
-        let d = i64::from(self.distance(bits));
-        match self {
-            Goal::Evade { .. } => d,
-            Goal::Collide { .. } => -d,
+/// One attacked hash: its model, the input's hash and what is to be reached.
+struct Leg {
+    algorithm: Algorithm,
+    threshold: u32,
+    model: Model,
+    original: Digest,
+    goal: Goal,
+    target_hex: Option<String>,
+    dihedral: bool,
+}
+
+/// What one hash says of an image.
+struct Seen {
+    views: Vec<Vec<bool>>,
+    digest: Digest,
+    quality: Option<pdq::Quality>,
+    met: bool,
+}
+
+impl Leg {
+    fn see(&self, image: &RgbImage) -> Seen {
+        let (views, digest, quality) = if self.dihedral {
+            let (views, digest, quality) = dihedral::views(image);
+            (views, digest, Some(quality))
+        } else {
+            let (digest, quality) = self.model.hash(image);
+            (vec![bits_of(&digest)], digest, quality)
+        };
+        let met = self.goal.met(&views, quality);
+        Seen {
+            views,
+            digest,
+            quality,
+            met,
         }
     }
 }
 
-/// The input checks common to both attacks; the model and the image's hash.
-fn prepare(image: &RgbImage, params: &Params) -> Result<(Model, Digest), Error> {
+/// The input checks common to both attacks; each attacked hash's model and
+/// the image's hash under it.
+fn prepare(image: &RgbImage, params: &Params) -> Result<Vec<(Model, Digest, u32)>, Error> {
     let (w, h) = image.dimensions();
-    if !matches!(params.algorithm, Algorithm::Pdq | Algorithm::Phash) {
-        return Err(Error::Unsupported(params.algorithm));
+    let hashes = params.hashes();
+    for &(a, _) in &hashes {
+        if !matches!(a, Algorithm::Pdq | Algorithm::Phash) {
+            return Err(Error::Unsupported(a));
+        }
+    }
+    if hashes.len() == 2 && hashes[0].0 == hashes[1].0 {
+        return Err(Error::SameTwice(hashes[0].0));
+    }
+    if params.dihedral && !hashes.iter().any(|&(a, _)| a == Algorithm::Pdq) {
+        return Err(Error::DihedralNeedsPdq);
     }
     if w < pdq::MIN_HASHABLE_DIM || h < pdq::MIN_HASHABLE_DIM {
         return Err(Error::TooSmall {
@@ -261,25 +388,30 @@ fn prepare(image: &RgbImage, params: &Params) -> Result<(Model, Digest), Error> 
             height: h,
         });
     }
-    let model = Model::new(params.algorithm, w as usize, h as usize).ok_or(Error::TooSmall {
-        width: w,
-        height: h,
-    })?;
-    let (digest, quality) = model.hash(image);
-    if let Some(q) = quality
-        && q.0 < pdq::MIN_QUALITY
-    {
-        return Err(Error::LowQuality {
-            quality: q.0,
-            min: pdq::MIN_QUALITY,
-        });
+    let mut out = Vec::new();
+    for (algorithm, threshold) in hashes {
+        let model = Model::new(algorithm, w as usize, h as usize).ok_or(Error::TooSmall {
+            width: w,
+            height: h,
+        })?;
+        let (digest, quality) = model.hash(image);
+        if let Some(q) = quality
+            && q.0 < pdq::MIN_QUALITY
+        {
+            return Err(Error::LowQuality {
+                quality: q.0,
+                min: pdq::MIN_QUALITY,
+            });
+        }
+        out.push((model, digest, threshold));
     }
-    Ok((model, digest))
+    Ok(out)
 }
 
-/// Evades: changes `image` until its hash is more than `T + margin` from its
-/// own hash and from each hash in `avoid` (of the attacked algorithm; others
-/// are ignored).
+/// Evades: changes `image` until each attacked hash is more than
+/// `T + margin` from the image's own and from each hash in `avoid` of that
+/// algorithm (others are ignored); under `params.dihedral`, in every PDQ
+/// orientation.
 pub fn evade(
     image: &RgbImage,
     avoid: &[Digest],
@@ -287,29 +419,33 @@ pub fn evade(
     progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
-    let (model, original) = prepare(image, params)?;
-    let mut avoided = vec![bits_of(&original)];
-    avoided.extend(
-        avoid
-            .iter()
-            .filter(|d| d.algorithm() == params.algorithm && d.bits() as usize == model.bits())
-            .map(bits_of),
-    );
-    let goal = Goal::Evade {
-        avoid: avoided,
-        need: params.threshold + params.margin,
-    };
-    run(
-        image,
-        &model,
-        original,
-        None,
-        goal,
-        Kind::Evade,
-        params,
-        start,
-        progress,
-    )
+    let legs = prepare(image, params)?
+        .into_iter()
+        .map(|(model, original, threshold)| {
+            let algorithm = model.algorithm();
+            let dihedral = params.dihedral && algorithm == Algorithm::Pdq;
+            let mut avoided = vec![bits_of(&original)];
+            avoided.extend(
+                avoid
+                    .iter()
+                    .filter(|d| d.algorithm() == algorithm && d.bits() as usize == model.bits())
+                    .map(bits_of),
+            );
+            Leg {
+                algorithm,
+                threshold,
+                model,
+                original,
+                goal: Goal::Evade {
+                    avoid: avoided,
+                    need: threshold + params.margin,
+                },
+                target_hex: None,
+                dihedral,
+            }
+        })
+        .collect();
+    run(image, legs, Kind::Evade, params, start, progress)
 }
 
 /// Collides: changes `source` until its hash is within `T − margin` of
@@ -320,139 +456,194 @@ pub fn collide(
     params: &Params,
     progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<Outcome, Error> {
+    collide_joint(source, std::slice::from_ref(target), params, progress)
+}
+
+/// Collides under every attacked hash at once: `targets` holds one target
+/// hash for each (the hashes of one listed image, in a joint attack).
+pub fn collide_joint(
+    source: &RgbImage,
+    targets: &[Digest],
+    params: &Params,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<Outcome, Error> {
     let start = Instant::now();
-    let (model, original) = prepare(source, params)?;
-    if target.algorithm() != params.algorithm || target.bits() as usize != model.bits() {
-        return Err(Error::TargetMismatch {
-            got: target.algorithm(),
-            bits: target.bits(),
-            want: params.algorithm,
-            want_bits: model.bits() as u32,
+    let mut legs = Vec::new();
+    for (i, (model, original, threshold)) in prepare(source, params)?.into_iter().enumerate() {
+        let algorithm = model.algorithm();
+        // The first hash's target is the first given (whatever it is, so a
+        // mismatch is named); the second's, the one of its algorithm.
+        let target = if i == 0 {
+            targets.first()
+        } else {
+            targets.iter().find(|d| d.algorithm() == algorithm)
+        }
+        .ok_or(Error::MissingTarget(algorithm))?;
+        if target.algorithm() != algorithm || target.bits() as usize != model.bits() {
+            return Err(Error::TargetMismatch {
+                got: target.algorithm(),
+                bits: target.bits(),
+                want: algorithm,
+                want_bits: model.bits() as u32,
+            });
+        }
+        legs.push(Leg {
+            algorithm,
+            threshold,
+            goal: Goal::Collide {
+                target: bits_of(target),
+                within: threshold.saturating_sub(params.margin),
+            },
+            target_hex: Some(target.to_hex()),
+            model,
+            original,
+            dihedral: false,
         });
     }
-    let goal = Goal::Collide {
-        target: bits_of(target),
-        within: params.threshold.saturating_sub(params.margin),
-    };
-    run(
-        source,
-        &model,
-        original,
-        Some(target.to_hex()),
-        goal,
-        Kind::Collide,
-        params,
-        start,
-        progress,
-    )
+    run(source, legs, Kind::Collide, params, start, progress)
 }
 
 struct Candidate {
     image: RgbImage,
-    bits: Vec<bool>,
-    digest: Digest,
-    quality: Option<pdq::Quality>,
+    seen: Vec<Seen>,
     success: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
+impl Candidate {
+    fn new(legs: &[Leg], image: RgbImage) -> Candidate {
+        let seen: Vec<Seen> = legs.iter().map(|l| l.see(&image)).collect();
+        let success = seen.iter().all(|s| s.met);
+        Candidate {
+            image,
+            seen,
+            success,
+        }
+    }
+
+    /// Higher is closer to the goal: first the bits still missing over all
+    /// hashes, then the bits to spare.
+    fn score(&self, legs: &[Leg]) -> (i64, i64) {
+        let slack: Vec<i64> = legs
+            .iter()
+            .zip(&self.seen)
+            .map(|(l, s)| l.goal.slack(&s.views))
+            .collect();
+        (slack.iter().map(|&s| s.min(0)).sum(), slack.iter().sum())
+    }
+}
+
+/// The change each coefficient needs to sit on its planned side of `t`
+/// with margin `m` (zero for those already there).
+fn change(plan: &plan::Plan, c: &[f64], t: f64, m: f64) -> Vec<f64> {
+    plan.bits
+        .iter()
+        .zip(c)
+        .map(|(&side, &v)| {
+            if side {
+                (t + m - v).max(0.0)
+            } else {
+                (t - m - v).min(0.0)
+            }
+        })
+        .collect()
+}
+
 fn run(
     orig: &RgbImage,
-    model: &Model,
-    original: Digest,
-    target_hex: Option<String>,
-    goal: Goal,
+    legs: Vec<Leg>,
     kind: Kind,
     params: &Params,
     start: Instant,
     progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<Outcome, Error> {
-    let evaluate = |img: RgbImage| {
-        let (digest, quality) = model.hash(&img);
-        let bits = bits_of(&digest);
-        let success = goal.met(&bits, quality);
-        Candidate {
-            image: img,
-            bits,
-            digest,
-            quality,
-            success,
+    let mut margins: Vec<f64> = legs.iter().map(|l| start_margin(l.algorithm)).collect();
+    let coefficients: Vec<f64> = legs[0].model.coefficients(orig);
+    let mut plans = Vec::new();
+    let mut failure = None;
+    for (i, leg) in legs.iter().enumerate() {
+        let c = if i == 0 {
+            coefficients.clone()
+        } else {
+            leg.model.coefficients(orig)
+        };
+        let plan = match &leg.goal {
+            Goal::Evade { avoid, need } => {
+                let patterns: Vec<Vec<bool>> = if leg.dihedral {
+                    avoid.iter().flat_map(|a| dihedral::patterns(a)).collect()
+                } else {
+                    avoid.clone()
+                };
+                plan::evade(&leg.model, &c, &patterns, *need, margins[i])
+            }
+            Goal::Collide { target, within } => {
+                plan::collide(&leg.model, &c, target, *within, margins[i])
+            }
+        };
+        match plan {
+            Some(p) => plans.push(p),
+            None => {
+                let alg = leg.algorithm;
+                failure = Some(match kind {
+                    Kind::Evade => format!("no {alg} bits are left to flip"),
+                    Kind::Collide => format!(
+                        "the {alg} target has too many or too few bits set to be within {} of any hash",
+                        leg.threshold.saturating_sub(params.margin)
+                    ),
+                });
+                break;
+            }
         }
-    };
-    let mut margin = start_margin(params.algorithm);
-    let coefficients = model.coefficients(orig);
-    let plan = match &goal {
-        Goal::Evade { avoid, need } => plan::evade(model, &coefficients, avoid, *need, margin),
-        Goal::Collide { target, within } => {
-            plan::collide(model, &coefficients, target, *within, margin)
-        }
-    };
+    }
     let mut delta = vec![0f32; orig.as_raw().len() / 3];
-    let mut best = evaluate(orig.clone());
+    let mut best = Candidate::new(&legs, orig.clone());
     let mut best_delta = delta.clone();
     let mut iterations = 0;
     let mut cancelled = false;
-    let mut failure = None;
-    match plan {
-        None => {
-            failure = Some(match kind {
-                Kind::Evade => "no bits are left to flip".to_string(),
-                Kind::Collide => format!(
-                    "the target has too many or too few bits set to be within {} of any hash",
-                    params.threshold.saturating_sub(params.margin)
-                ),
-            })
-        }
-        Some(plan) => {
-            let mut current = orig.clone();
-            while iterations < params.max_iterations && !best.success {
-                let c = if iterations == 0 {
+    if failure.is_none() {
+        let mut current = orig.clone();
+        while iterations < params.max_iterations && !best.success {
+            // One step per hash, each from the real coefficients of the
+            // image the previous step left (a joint attack's hashes read
+            // overlapping frequencies, so each sees the other's change).
+            for (i, leg) in legs.iter().enumerate() {
+                let c = if iterations == 0 && i == 0 {
                     coefficients.clone()
                 } else {
-                    model.coefficients(&current)
+                    leg.model.coefficients(&current)
                 };
                 let t = if iterations == 0 {
-                    plan.threshold
+                    plans[i].threshold
                 } else {
-                    model.median(&c)
+                    leg.model.median(&c)
                 };
-                let change: Vec<f64> = plan
-                    .bits
-                    .iter()
-                    .zip(&c)
-                    .map(|(&side, &v)| {
-                        if side {
-                            (t + margin - v).max(0.0)
-                        } else {
-                            (t - margin - v).min(0.0)
-                        }
-                    })
-                    .collect();
-                for (d, s) in delta.iter_mut().zip(model.perturbation(&change)) {
+                let step = leg
+                    .model
+                    .perturbation(&change(&plans[i], &c, t, margins[i]));
+                for (d, s) in delta.iter_mut().zip(step) {
                     *d += s;
                 }
                 current = apply(orig, &delta, 1.0);
-                iterations += 1;
-                margin *= 1.25;
-                let candidate = evaluate(current.clone());
-                let psnr = quality::psnr(orig, &current);
-                let distance = goal.distance(&candidate.bits);
-                if candidate.success
-                    || (!best.success && goal.score(&candidate.bits) > goal.score(&best.bits))
-                {
-                    best = candidate;
-                    best_delta = delta.clone();
-                }
-                let seen = Progress {
-                    iteration: iterations,
-                    max_iterations: params.max_iterations,
-                    distance,
-                    psnr,
-                };
-                if progress(&seen) == Control::Stop {
-                    cancelled = true;
-                    break;
-                }
+            }
+            iterations += 1;
+            for m in &mut margins {
+                *m *= 1.25;
+            }
+            let candidate = Candidate::new(&legs, current.clone());
+            let psnr = quality::psnr(orig, &current);
+            let distance = legs[0].goal.distance(&candidate.seen[0].views);
+            if candidate.success || (!best.success && candidate.score(&legs) > best.score(&legs)) {
+                best = candidate;
+                best_delta = delta.clone();
+            }
+            let seen = Progress {
+                iteration: iterations,
+                max_iterations: params.max_iterations,
+                distance,
+                psnr,
+            };
+            if progress(&seen) == Control::Stop {
+                cancelled = true;
+                break;
             }
         }
     }
@@ -463,7 +654,7 @@ fn run(
         let (mut lo, mut hi) = (0.0f32, 1.0f32);
         for _ in 0..7 {
             let mid = (lo + hi) / 2.0;
-            let c = evaluate(apply(orig, &best_delta, mid));
+            let c = Candidate::new(&legs, apply(orig, &best_delta, mid));
             if c.success {
                 hi = mid;
                 best = c;
@@ -472,13 +663,25 @@ fn run(
             }
         }
     }
+    let describe = |c: &Candidate| {
+        legs.iter()
+            .zip(&c.seen)
+            .map(|(l, s)| format!("{} {}", l.algorithm, l.goal.distance(&s.views)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !best.success && failure.is_none() {
         failure = Some(if cancelled {
             "stopped before the goal was reached".to_string()
-        } else {
+        } else if legs.len() == 1 {
             format!(
                 "goal not reached in {iterations} iterations (best distance {})",
-                goal.distance(&best.bits)
+                legs[0].goal.distance(&best.seen[0].views)
+            )
+        } else {
+            format!(
+                "goal not reached under every hash in {iterations} iterations (best distances {})",
+                describe(&best)
             )
         });
     }
@@ -490,13 +693,13 @@ fn run(
     {
         let found = psnr;
         let (mut lo, mut hi) = (0.0f32, 1.0f32);
-        let mut within = evaluate(orig.clone());
+        let mut within = Candidate::new(&legs, orig.clone());
         for _ in 0..12 {
             let mid = (lo + hi) / 2.0;
             let img = apply(orig, &best_delta, mid);
             if quality::psnr(orig, &img) >= budget {
                 lo = mid;
-                within = evaluate(img);
+                within = Candidate::new(&legs, img);
             } else {
                 hi = mid;
             }
@@ -519,19 +722,38 @@ fn run(
             failure = None;
         }
     }
+    let joint = if legs.len() > 1 {
+        legs.iter()
+            .zip(&best.seen)
+            .map(|(l, s)| HashOutcome {
+                algorithm: l.algorithm,
+                success: s.met,
+                threshold: l.threshold,
+                distance: l.goal.distance(&s.views),
+                original_hash: l.original.to_hex(),
+                final_hash: s.digest.to_hex(),
+                target_hash: l.target_hex.clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let first = &legs[0];
     Ok(Outcome {
         attack: kind,
-        algorithm: params.algorithm,
+        algorithm: first.algorithm,
         success: best.success,
         failure: if best.success { None } else { failure },
         cancelled,
-        threshold: params.threshold,
+        threshold: first.threshold,
         margin: params.margin,
-        distance: goal.distance(&best.bits),
-        original_hash: original.to_hex(),
-        final_hash: best.digest.to_hex(),
-        target_hash: target_hex,
-        pdq_quality: best.quality.map(|q| q.0),
+        distance: first.goal.distance(&best.seen[0].views),
+        dihedral: legs.iter().any(|l| l.dihedral),
+        original_hash: first.original.to_hex(),
+        final_hash: best.seen[0].digest.to_hex(),
+        target_hash: first.target_hex.clone(),
+        joint,
+        pdq_quality: best.seen.iter().find_map(|s| s.quality).map(|q| q.0),
         psnr,
         ssim: quality::ssim(orig, &best.image),
         budget: params.budget,
@@ -627,6 +849,66 @@ mod tests {
         assert!(!out.success);
         assert!(out.failure.unwrap().contains("too many or too few bits"));
         assert_eq!(out.psnr, f64::INFINITY, "the image is left unchanged");
+    }
+
+    #[test]
+    fn a_joint_evasion_moves_both_real_hashes_and_reports_each() {
+        let img = picture(160, 120, 0.0);
+        let mut params = Params::new(Algorithm::Pdq);
+        params.second = Some(Second::new(Algorithm::Phash));
+        let out = evade(&img, &[], &params, &mut go).unwrap();
+        assert!(out.success, "{:?}", out.failure);
+        assert_eq!(out.joint.len(), 2);
+        for (leg, t) in out.joint.iter().zip([31, 10]) {
+            let model = Model::new(leg.algorithm, 160, 120).unwrap();
+            let d = model
+                .hash(&img)
+                .0
+                .distance(&model.hash(&out.image).0)
+                .unwrap()
+                .0;
+            assert_eq!(d, leg.distance, "{}", leg.algorithm);
+            assert!(leg.success && d > t, "{}: {d}", leg.algorithm);
+        }
+    }
+
+    #[test]
+    fn dihedral_evasion_is_judged_on_all_eight_orientations() {
+        let img = picture(160, 120, 0.0);
+        let mut params = Params::new(Algorithm::Pdq);
+        params.dihedral = true;
+        let out = evade(&img, &[], &params, &mut go).unwrap();
+        assert!(out.success && out.dihedral, "{:?}", out.failure);
+        let own = pdq::hash_image(&img).hash;
+        let nearest = pdq::hash_image_dihedral(&out.image)
+            .hashes
+            .iter()
+            .map(|h| h.distance(&own).0)
+            .min()
+            .unwrap();
+        assert_eq!(nearest, out.distance);
+        assert!(nearest > 31);
+    }
+
+    #[test]
+    fn joint_and_dihedral_misuse_is_refused() {
+        let img = picture(100, 80, 0.0);
+        let mut twice = Params::new(Algorithm::Pdq);
+        twice.second = Some(Second::new(Algorithm::Pdq));
+        let err = evade(&img, &[], &twice, &mut go).unwrap_err();
+        assert!(matches!(err, Error::SameTwice(Algorithm::Pdq)), "{err}");
+        let mut turned = Params::new(Algorithm::Phash);
+        turned.dihedral = true;
+        let err = evade(&img, &[], &turned, &mut go).unwrap_err();
+        assert!(matches!(err, Error::DihedralNeedsPdq), "{err}");
+        let mut joint = Params::new(Algorithm::Pdq);
+        joint.second = Some(Second::new(Algorithm::Phash));
+        let target = Model::new(Algorithm::Pdq, 100, 80).unwrap().hash(&img).0;
+        let err = collide(&img, &target, &joint, &mut go).unwrap_err();
+        assert!(
+            matches!(err, Error::MissingTarget(Algorithm::Phash)),
+            "{err}"
+        );
     }
 
     #[test]

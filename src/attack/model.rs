@@ -75,6 +75,11 @@ impl Model {
         })
     }
 
+    /// The modelled hash.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
     /// The number of hash bits (`k²`).
     pub fn bits(&self) -> usize {
         self.k * self.k

@@ -9,7 +9,10 @@
 //! makes the smallest change it can, so a budget only cuts results off).
 //! The defence columns: does the *other* hash (pHash for PDQ, PDQ for pHash)
 //! still match the evaded image to its original, and does the collision
-//! also collide under it?
+//! also collide under it? Two more rows answer the questions a platform
+//! would ask next: evasion of PDQ under dihedral matching (the scanner
+//! looks up all eight orientations), and the joint attack on both hashes at
+//! once (does the second hash still help when the attacker attacks it too?).
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +21,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::attack::{self, Control, Kind, Params};
+use crate::attack::{self, Control, Kind, Params, Second};
 use crate::hash::{Algorithm, Digest, classic, decode, pdq};
 
 /// What to run.
@@ -34,6 +37,22 @@ pub struct Config {
     pub max_iterations: u32,
     /// The PSNR budgets of the success curves, dB.
     pub budgets: Vec<f64>,
+    /// Also evade PDQ in all eight orientations (when PDQ is attacked).
+    pub dihedral: bool,
+    /// Also attack both hashes at once (when both are attacked).
+    pub joint: bool,
+}
+
+/// How an attack was run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// One hash, the image's own orientation.
+    Single,
+    /// PDQ evasion against all eight orientations (`pdq_dihedral`).
+    Dihedral,
+    /// Both hashes at once: the row's algorithm first, the other second.
+    Joint,
 }
 
 impl Default for Config {
@@ -44,6 +63,8 @@ impl Default for Config {
             seed: 0,
             max_iterations: 40,
             budgets: (20..=50).step_by(2).map(f64::from).collect(),
+            dihedral: true,
+            joint: true,
         }
     }
 }
@@ -58,10 +79,13 @@ pub struct AttackResult {
     pub algorithm: Algorithm,
     /// Evasion or collision.
     pub attack: Kind,
+    /// One hash, dihedral evasion, or both hashes at once.
+    pub mode: Mode,
     /// The collision's target image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// Whether the real hash met the goal.
+    /// Whether the real hash met the goal (a joint attack: the row's
+    /// algorithm's goal; the other's is in `other_match`).
     pub success: bool,
     /// Distance reached (evasion: from the original; collision: to the target).
     pub distance: u32,
@@ -84,6 +108,7 @@ pub struct AttackResult {
     pub other_distance: u32,
     /// Whether that is within the other algorithm's threshold (evasion:
     /// the other hash still catches it; collision: it also collides).
+    /// For a joint attack this is the second attacked hash's verdict.
     pub other_match: bool,
 }
 
@@ -104,6 +129,8 @@ pub struct Summary {
     pub algorithm: Algorithm,
     /// Evasion or collision.
     pub attack: Kind,
+    /// One hash, dihedral evasion, or both hashes at once.
+    pub mode: Mode,
     /// Attacks run.
     pub attempts: usize,
     /// Of which succeeded.
@@ -299,7 +326,21 @@ pub fn run(
             if j >= i { j + 1 } else { j }
         })
         .collect();
-    let total = n * config.algorithms.len() * 2;
+    let mut jobs: Vec<(Algorithm, Kind, Mode)> = Vec::new();
+    for &algorithm in &config.algorithms {
+        jobs.push((algorithm, Kind::Evade, Mode::Single));
+        jobs.push((algorithm, Kind::Collide, Mode::Single));
+    }
+    if config.dihedral && config.algorithms.contains(&Algorithm::Pdq) {
+        jobs.push((Algorithm::Pdq, Kind::Evade, Mode::Dihedral));
+    }
+    let both = config.algorithms.contains(&Algorithm::Pdq)
+        && config.algorithms.contains(&Algorithm::Phash);
+    if config.joint && both {
+        jobs.push((config.algorithms[0], Kind::Evade, Mode::Joint));
+        jobs.push((config.algorithms[0], Kind::Collide, Mode::Joint));
+    }
+    let total = n * jobs.len();
     let mut done = 0;
     let mut results = Vec::new();
     let mut kept: Vec<Sample> = Vec::new();
@@ -311,91 +352,100 @@ pub fn run(
         }
     };
     for (i, item) in loaded.iter().enumerate() {
-        for &algorithm in &config.algorithms {
-            let mut params = Params::new(algorithm);
-            params.max_iterations = config.max_iterations;
+        let megapixels = f64::from(item.image.width()) * f64::from(item.image.height()) / 1e6;
+        let target = &loaded[targets[i]];
+        for &(algorithm, kind, mode) in &jobs {
             let other = other_of(algorithm);
             let other_t = other.default_threshold().0;
-            let megapixels = f64::from(item.image.width()) * f64::from(item.image.height()) / 1e6;
-            for kind in [Kind::Evade, Kind::Collide] {
-                let target = &loaded[targets[i]];
-                let outcome = match kind {
-                    Kind::Evade => {
-                        attack::evade(&item.image, &[], &params, &mut |_| Control::Continue)
-                    }
-                    Kind::Collide => attack::collide(
-                        &item.image,
-                        digest(target, algorithm),
-                        &params,
-                        &mut |_| Control::Continue,
-                    ),
-                };
-                done += 1;
-                progress(Progress { done, total });
-                let outcome = match outcome {
-                    Ok(o) => o,
-                    Err(e) => {
-                        skipped.push(Skipped {
-                            path: item.path.clone(),
-                            reason: format!("{algorithm} {kind:?}: {e}"),
-                        });
-                        continue;
-                    }
-                };
-                let theirs = hash_with(&outcome.image, other);
-                let reference = match kind {
-                    Kind::Evade => digest(item, other),
-                    Kind::Collide => digest(target, other),
-                };
-                let other_distance = theirs.distance(reference).map(|d| d.0).unwrap_or(u32::MAX);
-                if outcome.success
-                    && kept.len() < samples
-                    && !kept.iter().any(|s| {
-                        let r: &AttackResult = &results[s.result];
-                        r.algorithm == algorithm && r.attack == kind
-                    })
-                {
-                    kept.push(Sample {
-                        result: results.len(),
-                        original: item.image.clone(),
-                        attacked: outcome.image.clone(),
+            let mut params = Params::new(algorithm);
+            params.max_iterations = config.max_iterations;
+            params.dihedral = mode == Mode::Dihedral;
+            if mode == Mode::Joint {
+                params.second = Some(Second::new(other));
+            }
+            let go = &mut |_: &attack::Progress| Control::Continue;
+            let outcome = match kind {
+                Kind::Evade => attack::evade(&item.image, &[], &params, go),
+                Kind::Collide => attack::collide_joint(
+                    &item.image,
+                    &[
+                        digest(target, algorithm).clone(),
+                        digest(target, other).clone(),
+                    ],
+                    &params,
+                    go,
+                ),
+            };
+            done += 1;
+            progress(Progress { done, total });
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    skipped.push(Skipped {
+                        path: item.path.clone(),
+                        reason: format!("{algorithm} {kind:?} ({mode:?}): {e}"),
                     });
+                    continue;
                 }
-                results.push(AttackResult {
-                    path: item.path.clone(),
-                    algorithm,
-                    attack: kind,
-                    target: (kind == Kind::Collide).then(|| {
-                        target
-                            .path
-                            .file_name()
-                            .map(|f| f.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    }),
-                    success: outcome.success,
-                    distance: outcome.distance,
-                    threshold: outcome.threshold,
-                    psnr: outcome.psnr,
-                    ssim: outcome.ssim,
-                    iterations: outcome.iterations,
-                    seconds: outcome.seconds,
-                    megapixels,
-                    other,
-                    other_distance,
-                    other_match: other_distance <= other_t,
+            };
+            let theirs = hash_with(&outcome.image, other);
+            let reference = match kind {
+                Kind::Evade => digest(item, other),
+                Kind::Collide => digest(target, other),
+            };
+            let other_distance = theirs.distance(reference).map(|d| d.0).unwrap_or(u32::MAX);
+            // A joint attack's own verdict on the row's algorithm (the
+            // outcome's success is both hashes').
+            let success = match outcome.joint.first() {
+                Some(first) => first.success,
+                None => outcome.success,
+            };
+            if success
+                && kept.len() < samples
+                && !kept.iter().any(|s| {
+                    let r: &AttackResult = &results[s.result];
+                    r.algorithm == algorithm && r.attack == kind && r.mode == mode
+                })
+            {
+                kept.push(Sample {
+                    result: results.len(),
+                    original: item.image.clone(),
+                    attacked: outcome.image.clone(),
                 });
             }
+            results.push(AttackResult {
+                path: item.path.clone(),
+                algorithm,
+                attack: kind,
+                mode,
+                target: (kind == Kind::Collide).then(|| {
+                    target
+                        .path
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                }),
+                success,
+                distance: outcome.distance,
+                threshold: outcome.threshold,
+                psnr: outcome.psnr,
+                ssim: outcome.ssim,
+                iterations: outcome.iterations,
+                seconds: outcome.seconds,
+                megapixels,
+                other,
+                other_distance,
+                other_match: other_distance <= other_t,
+            });
         }
     }
     let mut summaries = Vec::new();
-    for &algorithm in &config.algorithms {
-        for kind in [Kind::Evade, Kind::Collide] {
-            let rs: Vec<&AttackResult> = results
-                .iter()
-                .filter(|r| r.algorithm == algorithm && r.attack == kind)
-                .collect();
-            summaries.push(summarise(algorithm, kind, &rs, &config.budgets));
-        }
+    for &(algorithm, kind, mode) in &jobs {
+        let rs: Vec<&AttackResult> = results
+            .iter()
+            .filter(|r| r.algorithm == algorithm && r.attack == kind && r.mode == mode)
+            .collect();
+        summaries.push(summarise(algorithm, kind, mode, &rs, &config.budgets));
     }
     Ok((
         Report {
@@ -420,7 +470,13 @@ fn mean(v: &[f64]) -> f64 {
     }
 }
 
-fn summarise(algorithm: Algorithm, kind: Kind, rs: &[&AttackResult], budgets: &[f64]) -> Summary {
+fn summarise(
+    algorithm: Algorithm,
+    kind: Kind,
+    mode: Mode,
+    rs: &[&AttackResult],
+    budgets: &[f64],
+) -> Summary {
     let ok: Vec<&&AttackResult> = rs.iter().filter(|r| r.success).collect();
     // PSNR is +inf only for an unchanged image, which cannot succeed; cap
     // it anyway so a mean stays finite.
@@ -447,6 +503,7 @@ fn summarise(algorithm: Algorithm, kind: Kind, rs: &[&AttackResult], budgets: &[
     Summary {
         algorithm,
         attack: kind,
+        mode,
         attempts,
         successes: ok.len(),
         success_rate: rate(ok.len()),

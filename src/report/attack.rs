@@ -24,7 +24,26 @@ impl Tabular for Outcome {
 
     fn rows(&self) -> Vec<Vec<Cell>> {
         let alg = self.algorithm.name();
+        let all = self
+            .joint
+            .iter()
+            .map(|h| h.algorithm.name())
+            .collect::<Vec<_>>()
+            .join(" and ");
         let verdict = match (self.attack, self.success) {
+            (Kind::Evade, true) if !self.joint.is_empty() => {
+                Cell::toned(format!("evaded under {all} at once"), Tone::Alarm)
+            }
+            (Kind::Collide, true) if !self.joint.is_empty() => {
+                Cell::toned(format!("collided under {all} at once"), Tone::Alarm)
+            }
+            (_, false) if !self.joint.is_empty() => Cell::toned(
+                format!(
+                    "failed: {}",
+                    self.failure.as_deref().unwrap_or("goal not reached")
+                ),
+                Tone::Calm,
+            ),
             (Kind::Evade, true) => Cell::toned(
                 format!(
                     "evaded: {alg} distance {} > {} (threshold {} + margin {})",
@@ -52,13 +71,57 @@ impl Tabular for Outcome {
                 Tone::Calm,
             ),
         };
-        let mut rows = vec![
-            vec![verdict],
-            vec![format!("original {alg}  {}", self.original_hash).into()],
-            vec![format!("attacked {alg}  {}", self.final_hash).into()],
-        ];
-        if let Some(t) = &self.target_hash {
-            rows.push(vec![format!("target   {alg}  {t}").into()]);
+        let mut rows = vec![vec![verdict]];
+        if self.dihedral {
+            rows.push(vec![
+                "dihedral: the distance is the nearest of the result's eight PDQ orientations"
+                    .into(),
+            ]);
+        }
+        if self.joint.is_empty() {
+            rows.push(vec![
+                format!("original {alg}  {}", self.original_hash).into(),
+            ]);
+            rows.push(vec![format!("attacked {alg}  {}", self.final_hash).into()]);
+            if let Some(t) = &self.target_hash {
+                rows.push(vec![format!("target   {alg}  {t}").into()]);
+            }
+        }
+        // A joint attack: each hash's verdict and hashes.
+        for h in &self.joint {
+            let a = h.algorithm.name();
+            let verdict = match (self.attack, h.success) {
+                (Kind::Evade, true) => format!(
+                    "{a}: evaded, distance {} > {}",
+                    h.distance,
+                    h.threshold + self.margin
+                ),
+                (Kind::Evade, false) => format!(
+                    "{a}: still matches, distance {} ≤ {}",
+                    h.distance,
+                    h.threshold + self.margin
+                ),
+                (Kind::Collide, true) => format!(
+                    "{a}: collides, distance {} ≤ {}",
+                    h.distance,
+                    h.threshold.saturating_sub(self.margin)
+                ),
+                (Kind::Collide, false) => format!(
+                    "{a}: does not collide, distance {} > {}",
+                    h.distance,
+                    h.threshold.saturating_sub(self.margin)
+                ),
+            };
+            let tone = if h.success { Tone::Alarm } else { Tone::Calm };
+            rows.push(vec![Cell::toned(verdict, tone)]);
+            let pad = " ".repeat(5 - a.len().min(5));
+            rows.push(vec![
+                format!("  original {a}{pad} {}", h.original_hash).into(),
+            ]);
+            rows.push(vec![format!("  attacked {a}{pad} {}", h.final_hash).into()]);
+            if let Some(t) = &h.target_hash {
+                rows.push(vec![format!("  target   {a}{pad} {t}").into()]);
+            }
         }
         if let Some(q) = self.pdq_quality {
             rows.push(vec![format!("PDQ quality of the result: {q}").into()]);
@@ -89,7 +152,7 @@ impl Tabular for Outcome {
     }
 }
 
-use crate::eval::attacks::{AttackResult, Report, Sample, Summary};
+use crate::eval::attacks::{AttackResult, Mode, Report, Sample, Summary};
 use crate::report::chart::Chart;
 use crate::report::html::Page;
 
@@ -100,6 +163,24 @@ fn kind_name(k: Kind) -> &'static str {
     }
 }
 
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Single => "single",
+        Mode::Dihedral => "dihedral",
+        Mode::Joint => "joint",
+    }
+}
+
+/// The attack as the summary names it: `evade`, `evade ×8` (all eight
+/// PDQ orientations), `evade+phash` (both hashes at once).
+fn attack_label(k: Kind, m: Mode, other: crate::hash::Algorithm) -> String {
+    match m {
+        Mode::Single => kind_name(k).to_string(),
+        Mode::Dihedral => format!("{} ×8", kind_name(k)),
+        Mode::Joint => format!("{}+{}", kind_name(k), other.name()),
+    }
+}
+
 /// One attack per row (the CSV of `cssim eval attacks`).
 impl Tabular for AttackResult {
     fn columns() -> Vec<Column> {
@@ -107,6 +188,7 @@ impl Tabular for AttackResult {
             Column::left("path", 0),
             Column::left("algorithm", 0),
             Column::left("attack", 0),
+            Column::left("mode", 0),
             Column::left("target", 0),
             Column::left("success", 0),
             Column::right("distance", 0),
@@ -127,6 +209,7 @@ impl Tabular for AttackResult {
             self.path.to_string_lossy().into_owned().into(),
             self.algorithm.name().into(),
             kind_name(self.attack).into(),
+            mode_name(self.mode).into(),
             self.target.clone().unwrap_or_default().into(),
             self.success.to_string().into(),
             self.distance.to_string().into(),
@@ -151,7 +234,7 @@ impl Tabular for Summaries<'_> {
     fn columns() -> Vec<Column> {
         vec![
             Column::left("ALGO", 5),
-            Column::left("ATTACK", 7),
+            Column::left("ATTACK", 13),
             Column::right("SUCCESS", 13),
             Column::right("MEAN PSNR", 9),
             Column::right("MEDIAN", 8),
@@ -182,7 +265,7 @@ impl Tabular for Summaries<'_> {
                 };
                 vec![
                     s.algorithm.name().into(),
-                    kind_name(s.attack).into(),
+                    attack_label(s.attack, s.mode, s.other).into(),
                     format!(
                         "{}/{} {:.1}%",
                         s.successes,
@@ -204,6 +287,7 @@ impl Tabular for Summaries<'_> {
     fn preamble(&self) -> Vec<String> {
         vec![
             "Successes, and the PSNR (dB) and SSIM of the successful ones; OTHER HASH: the defence of a second, independent hash.".into(),
+            "evade ×8: against all eight PDQ orientations (pdq_dihedral); evade+phash, collide+phash: both hashes attacked at once (SUCCESS counts the first hash's goal, OTHER HASH the second's).".into(),
         ]
     }
 }
@@ -269,7 +353,11 @@ pub fn attacks_page(
         .y_range(0.0, 1.0);
     for s in &report.summaries {
         chart = chart.series(
-            &format!("{} {}", s.algorithm.name(), kind_name(s.attack)),
+            &format!(
+                "{} {}",
+                s.algorithm.name(),
+                attack_label(s.attack, s.mode, s.other)
+            ),
             s.curve.clone(),
         );
     }
@@ -280,9 +368,14 @@ pub fn attacks_page(
     }
     page.heading("Defence: a second, independent hash");
     for s in &report.summaries {
+        let how = match s.mode {
+            Mode::Single => String::new(),
+            Mode::Dihedral => " (all eight orientations)".to_string(),
+            Mode::Joint => format!(" by the joint attack on {} too", s.other.name()),
+        };
         let text = match s.attack {
             Kind::Evade => format!(
-                "Of {} images evaded under {}, {} ({:.1}%) are still caught by {} at its threshold.",
+                "Of {} images evaded under {}{how}, {} ({:.1}%) are still caught by {} at its threshold.",
                 s.successes,
                 s.algorithm.name(),
                 s.other_matches,
@@ -290,7 +383,7 @@ pub fn attacks_page(
                 s.other.name()
             ),
             Kind::Collide => format!(
-                "Of {} collisions under {}, {} ({:.1}%) also collide under {}.",
+                "Of {} collisions under {}{how}, {} ({:.1}%) also collide under {}.",
                 s.successes,
                 s.algorithm.name(),
                 s.other_matches,
@@ -311,7 +404,7 @@ pub fn attacks_page(
         page.paragraph(&format!(
             "{} {} of {}: distance {}, PSNR {}, SSIM {:.4}{}",
             r.algorithm.name(),
-            kind_name(r.attack),
+            attack_label(r.attack, r.mode, r.other),
             name,
             r.distance,
             db(r.psnr),

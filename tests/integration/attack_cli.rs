@@ -201,9 +201,14 @@ fn eval_attacks_writes_json_csv_and_html_with_the_defence_figures() {
         serde_json::from_slice(&std::fs::read(out_dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(j["images"], 2);
     let results = j["results"].as_array().unwrap();
-    assert_eq!(results.len(), 4, "2 images × evade, collide");
+    assert_eq!(
+        results.len(),
+        6,
+        "2 images × evade, collide, evade against all eight orientations"
+    );
     let summaries = j["summaries"].as_array().unwrap();
-    assert_eq!(summaries.len(), 2);
+    assert_eq!(summaries.len(), 3);
+    assert_eq!(summaries[2]["mode"], "dihedral");
     for s in summaries {
         assert_eq!(s["attempts"], 2);
         // Curves are non-increasing in the budget.
@@ -223,9 +228,162 @@ fn eval_attacks_writes_json_csv_and_html_with_the_defence_figures() {
         );
     }
     let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 5);
-    assert!(csv.starts_with("path,algorithm,attack,target,success,distance"));
+    assert_eq!(csv.lines().count(), 7);
+    assert!(csv.starts_with("path,algorithm,attack,mode,target,success,distance"));
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("data:image/png;base64,"));
     assert!(stdout(&out).contains("pdq   evade"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("pdq   evade ×8"), "{}", stdout(&out));
+}
+
+/// The eight orientations' distances of `path` to `hash`, smallest first.
+fn dihedral_distance(path: &Path, hash: &hash::Digest) -> u32 {
+    let img = image::open(path).unwrap().to_rgb8();
+    hash::pdq::hash_image_dihedral(&img)
+        .hashes
+        .iter()
+        .map(|h| distance(&h.to_digest(), hash))
+        .min()
+        .unwrap()
+}
+
+/// A picture and its mirror image side by side: its horizontally flipped
+/// orientation is itself, so a scanner with pdq_dihedral finds it even when
+/// its own orientation has been moved away.
+fn symmetric(dir: &Path) -> std::path::PathBuf {
+    let half = image::open(root().join(ROCKET)).unwrap().to_rgb8();
+    let half = image::imageops::resize(&half, 150, 200, image::imageops::FilterType::Triangle);
+    let mut both = RgbImage::new(300, 200);
+    image::imageops::replace(&mut both, &half, 0, 0);
+    image::imageops::replace(&mut both, &image::imageops::flip_horizontal(&half), 150, 0);
+    let path = dir.join("symmetric.png");
+    both.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn dihedral_evasion_misses_in_all_eight_orientations() {
+    let dir = TempDir::new().unwrap();
+    for source in [root().join(ROCKET), symmetric(dir.path())] {
+        let out_path = dir.path().join("evaded8.png");
+        let out = cssim()
+            .args(["attack", "evade", "--dihedral", "--json", "-o"])
+            .arg(&out_path)
+            .arg(&source)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let j = json(&out);
+        assert_eq!(j["dihedral"], true);
+        let (before, _) = digest(&source, Algorithm::Pdq);
+        let d = dihedral_distance(&out_path, &before);
+        assert!(d > 31, "{}: nearest orientation {d}", source.display());
+        assert_eq!(j["distance"], d);
+    }
+}
+
+#[test]
+fn a_joint_evasion_misses_under_both_hashes_and_reports_each() {
+    let dir = TempDir::new().unwrap();
+    let out_path = dir.path().join("joint.png");
+    let out = cssim()
+        .current_dir(root())
+        .args([
+            "attack",
+            "evade",
+            ROCKET,
+            "--algo",
+            "pdq,phash",
+            "--json",
+            "-o",
+        ])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["success"], true);
+    let legs = j["joint"].as_array().unwrap();
+    assert_eq!(legs.len(), 2);
+    for (leg, (algorithm, threshold)) in legs
+        .iter()
+        .zip([(Algorithm::Pdq, 31), (Algorithm::Phash, 10)])
+    {
+        assert_eq!(leg["algorithm"], algorithm.name());
+        let (before, _) = digest(&root().join(ROCKET), algorithm);
+        let (after, _) = digest(&out_path, algorithm);
+        let d = distance(&before, &after);
+        assert!(d > threshold, "{algorithm}: re-hashed distance {d}");
+        assert_eq!(leg["distance"], d);
+        assert_eq!(leg["success"], true);
+    }
+    let text = cssim()
+        .current_dir(root())
+        .args(["attack", "evade", ROCKET, "--algo", "pdq,phash", "-o"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    let text = stdout(&text);
+    assert!(
+        text.starts_with("evaded under pdq and phash at once"),
+        "{text}"
+    );
+    assert!(text.contains("phash: evaded, distance"), "{text}");
+}
+
+#[test]
+fn a_joint_collision_is_judged_by_both_real_hashes() {
+    let dir = TempDir::new().unwrap();
+    let out_path = dir.path().join("joint-collision.png");
+    let out = cssim()
+        .current_dir(root())
+        .args(["attack", "collide", HUBBLE, "--algo", "pdq,phash"])
+        .args(["--target", ROCKET, "--json", "-o"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    let j = json(&out);
+    let legs = j["joint"].as_array().unwrap();
+    let mut all = true;
+    for (leg, (algorithm, threshold)) in legs
+        .iter()
+        .zip([(Algorithm::Pdq, 31), (Algorithm::Phash, 10)])
+    {
+        let (target, _) = digest(&root().join(ROCKET), algorithm);
+        let (after, _) = digest(&out_path, algorithm);
+        let d = distance(&target, &after);
+        assert_eq!(leg["distance"], d, "{algorithm}");
+        assert_eq!(leg["success"], d <= threshold, "{algorithm}");
+        all &= d <= threshold;
+    }
+    assert_eq!(j["success"], all);
+    assert_eq!(
+        out.status.code(),
+        Some(if all { 0 } else { 1 }),
+        "{}",
+        stderr(&out)
+    );
+    // Two hex hashes work as the target too; one is refused for two hashes.
+    let pdq = digest(&root().join(ROCKET), Algorithm::Pdq).0.to_hex();
+    let bad = cssim()
+        .current_dir(root())
+        .args([
+            "attack",
+            "collide",
+            HUBBLE,
+            "--algo",
+            "pdq,phash",
+            "--target",
+            &pdq,
+            "-o",
+        ])
+        .arg(dir.path().join("x.png"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("then a phash hash"),
+        "{}",
+        stderr(&bad)
+    );
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use cssim::attack::{self, Control, Outcome, Params, Progress};
+use cssim::attack::{self, Control, Outcome, Params, Progress, Second};
 use cssim::hash::{self, Algorithm, Digest};
 use cssim::hashset::SignedSet;
 use cssim::hashset::sign::IssuerKey;
@@ -28,6 +28,13 @@ Output: whether it succeeded, the hashes, PSNR and SSIM against the input,
 iterations and time (--json: one object). Ctrl-C stops the attack and keeps
 the best image so far.
 
+With --algo pdq,phash both hashes are attacked at once (the defence of a
+client that ships two independent hashes): evade moves the image away under
+both, collide brings it within both thresholds of the target's two hashes
+(--target is then an image, or the two hashes as PDQHEX,PHASHHEX); the
+output gives each hash's distance. evade --dihedral steers all eight PDQ
+orientations, as a scanner with pdq_dihedral = true looks them up.
+
 Exit status: 0 on success; 1 when the goal was not reached (the best image
 found is still written and the output says \"failed\"); 2 on bad input (an
 unreadable image, a bad target hash, an image below PDQ's quality floor).";
@@ -46,10 +53,10 @@ pub enum AttackCommand {
 /// Options both attacks take.
 #[derive(Args, Debug)]
 pub struct CommonArgs {
-    /// The hash to attack: pdq or phash.
-    #[arg(long, default_value = "pdq", value_parser = parse_algo)]
-    pub algo: Algorithm,
-    /// Match threshold in bits (default: PDQ 31, pHash 10; with --set, the set's).
+    /// The hash to attack: pdq or phash, or both at once (pdq,phash).
+    #[arg(long, default_value = "pdq", value_delimiter = ',', value_parser = parse_algo)]
+    pub algo: Vec<Algorithm>,
+    /// Match threshold in bits of a single attacked hash (default: PDQ 31, pHash 10; with --set, the set's).
     #[arg(long, value_name = "BITS")]
     pub threshold: Option<u32>,
     /// Extra bits: evade to more than threshold + M, collide to within threshold - M.
@@ -80,6 +87,10 @@ pub struct EvadeArgs {
     /// The set's issuer public key (KEY.pub).
     #[arg(long, value_name = "PUBKEY")]
     pub issuer: Option<PathBuf>,
+    /// Evade PDQ in all eight orientations (rotations and flips), as a
+    /// scanner with the policy's pdq_dihedral = true matches.
+    #[arg(long)]
+    pub dihedral: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -89,7 +100,7 @@ pub struct EvadeArgs {
 pub struct CollideArgs {
     /// The innocent image to change.
     pub source: PathBuf,
-    /// The hash to collide with: its hex, or an image to take it from.
+    /// The hash to collide with: its hex (PDQHEX,PHASHHEX for --algo pdq,phash), or an image to take it from.
     #[arg(long, value_name = "HASH|IMAGE")]
     pub target: String,
     #[command(flatten)]
@@ -141,14 +152,50 @@ fn check_output(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn params(common: &CommonArgs, set_threshold: Option<u32>) -> anyhow::Result<Params> {
+/// The attacked hashes, first first: one, or two different ones.
+fn algorithms(common: &CommonArgs) -> anyhow::Result<(Algorithm, Option<Algorithm>)> {
+    match common.algo.as_slice() {
+        [a] => Ok((*a, None)),
+        [a, b] if a != b => {
+            if common.threshold.is_some() {
+                bail!(
+                    "--threshold sets one hash's threshold; with --algo {a},{b} each hash uses its own (PDQ 31, pHash 10, or the set's)"
+                );
+            }
+            Ok((*a, Some(*b)))
+        }
+        _ => bail!(
+            "--algo {}: one hash, or two different ones (pdq,phash)",
+            common
+                .algo
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
+}
+
+fn params(
+    common: &CommonArgs,
+    set_threshold: &dyn Fn(Algorithm) -> Option<u32>,
+) -> anyhow::Result<Params> {
     if let Some(b) = common.budget
         && !(b.is_finite() && b > 0.0)
     {
         bail!("--budget {b}: a PSNR budget is a positive number of dB");
     }
-    let mut p = Params::new(common.algo);
-    p.threshold = common.threshold.or(set_threshold).unwrap_or(p.threshold);
+    let (first, second) = algorithms(common)?;
+    let mut p = Params::new(first);
+    p.threshold = common
+        .threshold
+        .or(set_threshold(first))
+        .unwrap_or(p.threshold);
+    p.second = second.map(|a| {
+        let mut s = Second::new(a);
+        s.threshold = set_threshold(a).unwrap_or(s.threshold);
+        s
+    });
     p.margin = common.margin;
     p.budget = common.budget;
     p.max_iterations = common.max_iterations.max(1);
@@ -227,62 +274,108 @@ fn finish(outcome: &Outcome, common: &CommonArgs) -> anyhow::Result<u8> {
 
 fn run_evade(args: EvadeArgs) -> anyhow::Result<u8> {
     check_output(&args.common.output)?;
+    let (first, second) = algorithms(&args.common)?;
+    let attacked: Vec<Algorithm> = std::iter::once(first).chain(second).collect();
+    if args.dihedral && !attacked.contains(&Algorithm::Pdq) {
+        bail!("--dihedral steers PDQ's eight orientations; it needs pdq in --algo");
+    }
     let image = read_image(&args.image)?;
     let mut avoid = Vec::new();
-    let mut set_threshold = None;
+    let mut set = None;
     if let (Some(set_path), Some(issuer)) = (&args.set, &args.issuer) {
         let key = IssuerKey::read(issuer)?;
-        let set = SignedSet::open(set_path, &key.key)?;
-        set_threshold = set.default_threshold(args.common.algo).map(|t| t.0);
-        let entries = set
-            .entries(args.common.algo)
-            .with_context(|| format!("{}: no {} entries", set_path.display(), args.common.algo))?;
-        avoid.extend(entries.into_iter().map(|(d, _)| d));
+        let opened = SignedSet::open(set_path, &key.key)?;
+        for &a in &attacked {
+            let entries = opened
+                .entries(a)
+                .with_context(|| format!("{}: no {a} entries", set_path.display()))?;
+            avoid.extend(entries.into_iter().map(|(d, _)| d));
+        }
+        set = Some(opened);
     }
-    let params = params(&args.common, set_threshold)?;
-    // Only entries the change could bring within reach need steering away
-    // from (flipping k bits moves the hash at most k nearer to any entry).
-    let own = match params.algorithm {
-        Algorithm::Pdq => cssim::hash::pdq::hash_image(&image).hash.to_digest(),
-        _ => Digest::new(Algorithm::Phash, vec![]),
+    let mut params = params(&args.common, &|a| {
+        set.as_ref()
+            .and_then(|s| s.default_threshold(a))
+            .map(|t| t.0)
+    })?;
+    params.dihedral = args.dihedral;
+    // Only PDQ entries the change could bring within reach need steering
+    // away from (flipping k bits moves the hash at most k nearer to any
+    // entry; under --dihedral, nearer to any of the image's orientations).
+    let own: Vec<Digest> = if args.dihedral {
+        cssim::hash::pdq::hash_image_dihedral(&image)
+            .hashes
+            .iter()
+            .map(|h| h.to_digest())
+            .collect()
+    } else {
+        vec![cssim::hash::pdq::hash_image(&image).hash.to_digest()]
     };
-    let reach = 2 * (params.threshold + params.margin) + 2;
-    avoid.retain(|d| own.distance(d).is_none_or(|x| x.0 <= reach));
+    let pdq_threshold = if params.algorithm == Algorithm::Pdq {
+        params.threshold
+    } else {
+        params.second.map_or(31, |s| s.threshold)
+    };
+    let reach = 2 * (pdq_threshold + params.margin) + 2;
+    avoid.retain(|d| {
+        d.algorithm() != Algorithm::Pdq
+            || own
+                .iter()
+                .any(|o| o.distance(d).is_none_or(|x| x.0 <= reach))
+    });
     let outcome = with_progress(|cb| attack::evade(&image, &avoid, &params, cb))?;
     finish(&outcome, &args.common)
 }
 
 fn run_collide(args: CollideArgs) -> anyhow::Result<u8> {
     check_output(&args.common.output)?;
-    let params = params(&args.common, None)?;
+    let params = params(&args.common, &|_| None)?;
     let source = read_image(&args.source)?;
-    let target = parse_target(&args.target, params.algorithm)?;
-    let outcome = with_progress(|cb| attack::collide(&source, &target, &params, cb))?;
+    let attacked: Vec<Algorithm> = std::iter::once(params.algorithm)
+        .chain(params.second.map(|s| s.algorithm))
+        .collect();
+    let targets = parse_target(&args.target, &attacked)?;
+    let outcome = with_progress(|cb| attack::collide_joint(&source, &targets, &params, cb))?;
     finish(&outcome, &args.common)
 }
 
-/// A hex hash of `algorithm`, or an existing image file to take it from.
-fn parse_target(text: &str, algorithm: Algorithm) -> anyhow::Result<Digest> {
+/// Hex hashes of `algorithms` (comma-separated, in that order), or an
+/// existing image file to take them from.
+fn parse_target(text: &str, algorithms: &[Algorithm]) -> anyhow::Result<Vec<Digest>> {
     let path = Path::new(text);
     if path.is_file() {
-        let d = hash::digest_file(path, &[algorithm], &hash::HashConfig::default())?;
+        let d = hash::digest_file(path, algorithms, &hash::HashConfig::default())?;
         if let Some(q) = d.low_pdq_quality() {
             bail!("{}: target image's {q}", path.display());
         }
-        return d
-            .get(algorithm)
-            .cloned()
-            .with_context(|| format!("{}: no {algorithm} hash", path.display()));
+        return algorithms
+            .iter()
+            .map(|&a| {
+                d.get(a)
+                    .cloned()
+                    .with_context(|| format!("{}: no {a} hash", path.display()))
+            })
+            .collect();
     }
-    let bits = if algorithm == Algorithm::Pdq { 256 } else { 64 };
-    let digest = Digest::from_hex(algorithm, text)
-        .ok()
-        .filter(|d| d.bits() == bits)
-        .with_context(|| {
-            format!(
-                "--target '{text}': neither an image file nor a {algorithm} hash ({} hex characters)",
-                bits / 4
-            )
-        })?;
-    Ok(digest)
+    let parts: Vec<&str> = text.split(',').collect();
+    let want = |a: Algorithm| if a == Algorithm::Pdq { 256 } else { 64 };
+    let names = algorithms
+        .iter()
+        .map(|&a| format!("a {a} hash ({} hex characters)", want(a) / 4))
+        .collect::<Vec<_>>()
+        .join(", then ");
+    let bad = || anyhow::anyhow!("--target '{text}': neither an image file nor {names}");
+    if parts.len() != algorithms.len() {
+        return Err(bad());
+    }
+    parts
+        .iter()
+        .zip(algorithms)
+        .map(|(part, &a)| {
+            Digest::from_hex(a, part)
+                .ok()
+                .filter(|d| d.bits() == want(a))
+                .ok_or_else(bad)
+        })
+        .collect()
 }

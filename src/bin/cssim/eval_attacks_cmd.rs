@@ -18,7 +18,11 @@ use crate::EXIT_OK;
 For each image in --corpus (file-name order, at most --limit) and each
 algorithm: an evasion (more than the threshold from its own hash: PDQ 31,
 pHash 10) and a collision with another corpus image's hash (the target drawn
-from --seed). Images below PDQ's quality floor are skipped and listed.
+from --seed). Images below PDQ's quality floor are skipped and listed. With
+PDQ attacked, one more row evades all eight PDQ orientations (a scanner with
+pdq_dihedral = true; --no-dihedral leaves it out); with both hashes, two more
+rows attack both at once (evade+phash, collide+phash: does the second hash
+still help when the attacker attacks it too? --no-joint leaves them out).
 
 Writes to --out: results.json (configuration, per-algorithm summaries with the
 success-versus-PSNR-budget curves, every attack), results.csv (one attack a
@@ -48,6 +52,12 @@ pub struct AttacksArgs {
     /// Most linearised steps per attack.
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub max_iterations: u32,
+    /// Leave out the evasion against all eight PDQ orientations.
+    #[arg(long)]
+    pub no_dihedral: bool,
+    /// Leave out the joint attack on both hashes at once.
+    #[arg(long)]
+    pub no_joint: bool,
     /// Successful attacks shown as pictures in report.html.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub samples: usize,
@@ -69,6 +79,8 @@ pub fn run(args: AttacksArgs) -> anyhow::Result<u8> {
         limit: args.limit,
         seed: args.seed,
         max_iterations: args.max_iterations.max(1),
+        dihedral: !args.no_dihedral,
+        joint: !args.no_joint,
         ..Config::default()
     };
     let start = Instant::now();

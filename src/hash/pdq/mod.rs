@@ -297,6 +297,13 @@ pub(crate) fn dct_block(image: &RgbImage) -> Option<(Block16, Quality)> {
     dct_of_rgb(image.as_raw(), w as usize, h as usize, Kernel::default())
 }
 
+/// Variant `variant` (as [`Dihedral::NAMES`]) of a block as [`dct_block`]
+/// returns it: the coefficients the scanner's rotated and flipped lookups
+/// threshold (for `attack`, which steers all eight under `pdq_dihedral`).
+pub(crate) fn dihedral_block(block: &Block16, variant: usize) -> Block16 {
+    dihedral_variant(block, variant)
+}
+
 /// The DCT basis rows as [`dct_block`] uses them (for `attack`'s linear model).
 pub(crate) fn dct_basis() -> &'static [[f32; 64]; 16] {
     dct_matrix()
