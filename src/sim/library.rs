@@ -415,11 +415,13 @@ impl Hasher<'_> {
                 decoded.pdq_dihedral().map_or_else(empty, |d| cache::Value {
                     bytes: d.hashes.iter().flat_map(|h| h.0).collect(),
                     quality: d.quality.0,
+                    dc: decoded.pdq_route() == hash::PdqRoute::Fast,
                 })
             }
             Algorithm::Pdq => decoded.pdq().map_or_else(empty, |p| cache::Value {
                 bytes: p.hash.0.to_vec(),
                 quality: p.quality.0,
+                dc: decoded.pdq_route() == hash::PdqRoute::Fast,
             }),
             a => cache::Value {
                 bytes: decoded
@@ -427,6 +429,7 @@ impl Hasher<'_> {
                     .map(|d| d.bytes().to_vec())
                     .unwrap_or_default(),
                 quality: 0,
+                dc: false,
             },
         }
     }
@@ -443,6 +446,7 @@ impl Hasher<'_> {
                 cache::Value {
                     bytes: d.hashes.iter().flat_map(|h| h.0).collect(),
                     quality: d.quality.0,
+                    dc: false,
                 }
             }
             Algorithm::Pdq => {
@@ -450,6 +454,7 @@ impl Hasher<'_> {
                 cache::Value {
                     bytes: p.hash.0.to_vec(),
                     quality: p.quality.0,
+                    dc: false,
                 }
             }
             a => {
@@ -461,6 +466,7 @@ impl Hasher<'_> {
                         .map(|d| d.bytes().to_vec())
                         .unwrap_or_default(),
                     quality: 0,
+                    dc: false,
                 }
             }
         }
@@ -471,6 +477,7 @@ fn empty() -> cache::Value {
     cache::Value {
         bytes: Vec::new(),
         quality: 0,
+        dc: false,
     }
 }
 
