@@ -17,6 +17,10 @@
 //! after the hashes are computed; a run stopped at any point leaves at most
 //! one torn last line, which the next run skips (and starts a new line
 //! after). A later record for a key wins.
+//!
+//! Next to the file, [`pixels`] keeps small originals' decoded pixels.
+
+pub mod pixels;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -78,6 +82,7 @@ pub struct Cache {
     path: PathBuf,
     /// Lines skipped at open because they were torn or corrupt.
     pub corrupt_lines: usize,
+    pixels: Option<pixels::Pixels>,
 }
 
 impl Cache {
@@ -88,6 +93,7 @@ impl Cache {
             writer: None,
             path: PathBuf::new(),
             corrupt_lines: 0,
+            pixels: None,
         }
     }
 
@@ -132,6 +138,7 @@ impl Cache {
             writer: Some(Mutex::new(file)),
             path,
             corrupt_lines,
+            pixels: Some(pixels::Pixels::new(dir)),
         })
     }
 
@@ -148,6 +155,11 @@ impl Cache {
     /// Whether no record was read.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The originals' pixel store (none for a disabled cache).
+    pub fn pixels(&self) -> Option<&pixels::Pixels> {
+        self.pixels.as_ref()
     }
 
     /// Appends records in one write (a no-op for a disabled cache).

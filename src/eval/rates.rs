@@ -468,6 +468,9 @@ pub struct Stats {
     pub hashes_cached: u64,
     /// Files decoded.
     pub images_decoded: u64,
+    /// Originals read from the cache's pixel store instead of decoded
+    /// ([`cache::pixels`]).
+    pub images_from_pixel_cache: u64,
     /// Edits applied.
     pub edits_applied: u64,
     /// Corrupt cache lines skipped (their hashes were recomputed).
@@ -603,6 +606,7 @@ fn run_in_pool(
         hashes_computed: stats.computed.load(Ordering::Relaxed),
         hashes_cached: stats.cached.load(Ordering::Relaxed),
         images_decoded: stats.decoded.load(Ordering::Relaxed),
+        images_from_pixel_cache: stats.pixels_cached.load(Ordering::Relaxed),
         edits_applied: stats.edits.load(Ordering::Relaxed),
         corrupt_cache_lines: cache.corrupt_lines,
         pdq_fast_route: hashed
@@ -622,6 +626,7 @@ struct Counters {
     computed: AtomicU64,
     cached: AtomicU64,
     decoded: AtomicU64,
+    pixels_cached: AtomicU64,
     edits: AtomicU64,
 }
 
@@ -760,11 +765,25 @@ fn hash_file(
     }
     let missing = slots.iter().flatten().filter(|(_, v)| v.is_none()).count();
     if missing > 0 {
-        let original = match hash::decode::decode(&bytes, &config.hash.limits) {
-            Ok(img) => img,
-            Err(e) => return skip(e.to_string()),
+        let limits = &config.hash.limits;
+        let pixels = cache.pixels();
+        let original = match pixels.and_then(|p| p.get(&content, limits)) {
+            Some(img) => {
+                stats.pixels_cached.fetch_add(1, Ordering::Relaxed);
+                img
+            }
+            None => {
+                let img = match hash::decode::decode(&bytes, limits) {
+                    Ok(img) => img,
+                    Err(e) => return skip(e.to_string()),
+                };
+                stats.decoded.fetch_add(1, Ordering::Relaxed);
+                if let Some(p) = pixels {
+                    p.put(&content, limits, &img);
+                }
+                img
+            }
         };
-        stats.decoded.fetch_add(1, Ordering::Relaxed);
         for (ci, chain) in chains.iter().enumerate() {
             if slots[ci].iter().all(|(_, v)| v.is_some()) {
                 continue;

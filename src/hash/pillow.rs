@@ -12,6 +12,10 @@
 //!   `f64`, rounded to 22-bit fixed point, each pass rounded to 8 bits, the
 //!   pass order chosen as Pillow chooses it.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use image::{DynamicImage, GrayImage};
 
 /// Pillow's `PRECISION_BITS` for 8-bit images.
@@ -81,6 +85,10 @@ fn lanczos(x: f64) -> f64 {
     }
 }
 
+/// How many (input, output) size pairs [`Coeffs::cached`] keeps a thread
+/// (one pair is at most a few hundred KB for the hashes' small outputs).
+const COEFFS_CACHED: usize = 64;
+
 /// One axis's resampling coefficients (Pillow's `precompute_coeffs` followed
 /// by `normalize_coeffs_8bpc`): for each output pixel the first input pixel,
 /// the number of input pixels and their fixed-point weights.
@@ -129,6 +137,31 @@ impl Coeffs {
             bounds,
             weights,
         }
+    }
+
+    /// The coefficients for `in_size` → `out_size`, computed once per
+    /// thread and size pair: every hash of a corpus of one image size
+    /// resizes with the same ones, and computing them (a `sin` per tap) was
+    /// about 7% of an `eval rates` re-run. The values are those of
+    /// [`Coeffs::new`], so the resize is unchanged bit for bit. At most
+    /// [`COEFFS_CACHED`] pairs are kept a thread (the lot is dropped when
+    /// full, so a corpus of many sizes costs what it did before).
+    fn cached(in_size: u32, out_size: u32) -> Rc<Coeffs> {
+        thread_local! {
+            static CACHE: RefCell<HashMap<(u32, u32), Rc<Coeffs>>> = RefCell::new(HashMap::new());
+        }
+        CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some(c) = cache.get(&(in_size, out_size)) {
+                return Rc::clone(c);
+            }
+            if cache.len() >= COEFFS_CACHED {
+                cache.clear();
+            }
+            let c = Rc::new(Coeffs::new(in_size, out_size));
+            cache.insert((in_size, out_size), Rc::clone(&c));
+            c
+        })
     }
 
     /// The weighted sum of `n` samples, rounded and clipped to 8 bits as
@@ -188,8 +221,8 @@ pub fn resize_lanczos(src: &GrayImage, width: u32, height: u32) -> GrayImage {
     // "If height is being scaled down more than twice the amount the width
     // is, run the vertical pass first" — the order changes the rounding.
     let horizontal_first = !(dy > 0 && dy > dx * 2);
-    let vert = Coeffs::new(in_h, height);
-    let horiz = Coeffs::new(in_w, width);
+    let vert = Coeffs::cached(in_h, height);
+    let horiz = Coeffs::cached(in_w, width);
     if horizontal_first {
         let mut img = src.clone();
         let mut row_offset = 0;
@@ -275,5 +308,18 @@ mod tests {
         assert!(small.pixels().all(|p| p.0[0] == 200));
         let g = GrayImage::from_fn(5, 4, |x, y| image::Luma([(x * 40 + y) as u8]));
         assert_eq!(resize_lanczos(&g, 5, 4), g);
+    }
+
+    #[test]
+    fn cached_coefficients_are_the_computed_ones() {
+        for (i, o) in [(256, 8), (256, 9), (37, 32), (5, 12)] {
+            let fresh = Coeffs::new(i, o);
+            for _ in 0..2 {
+                let c = Coeffs::cached(i, o);
+                assert_eq!(c.ksize, fresh.ksize);
+                assert_eq!(c.bounds, fresh.bounds);
+                assert_eq!(c.weights, fresh.weights);
+            }
+        }
     }
 }

@@ -79,8 +79,12 @@ impl Tabular for Document {
         }
         let s = &self.results.stats;
         out.push(format!(
-            "Hashes: {} computed, {} from the cache ({} images decoded, {} edits applied).",
-            s.hashes_computed, s.hashes_cached, s.images_decoded, s.edits_applied
+            "Hashes: {} computed, {} from the cache ({} images decoded, {} read from the pixel cache, {} edits applied).",
+            s.hashes_computed,
+            s.hashes_cached,
+            s.images_decoded,
+            s.images_from_pixel_cache,
+            s.edits_applied
         ));
         out
     }

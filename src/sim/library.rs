@@ -415,13 +415,13 @@ impl Hasher<'_> {
                 decoded.pdq_dihedral().map_or_else(empty, |d| cache::Value {
                     bytes: d.hashes.iter().flat_map(|h| h.0).collect(),
                     quality: d.quality.0,
-                    dc: false,
+                    dc: decoded.pdq_route() == hash::PdqRoute::Fast,
                 })
             }
             Algorithm::Pdq => decoded.pdq().map_or_else(empty, |p| cache::Value {
                 bytes: p.hash.0.to_vec(),
                 quality: p.quality.0,
-                dc: false,
+                dc: decoded.pdq_route() == hash::PdqRoute::Fast,
             }),
             a => cache::Value {
                 bytes: decoded

@@ -160,7 +160,9 @@ fn the_cache_computes_only_what_is_new_and_recomputes_corrupt_records() {
     // One more edit: only its hashes are computed.
     let third = run(&dir, &out, &cache, "jpeg:70;resize:0.5;flip:h");
     assert_eq!(computed(&third), 6 * algos);
-    assert_eq!(third["stats"]["images_decoded"], 6);
+    // The originals come from the pixel cache, not decoded again.
+    assert_eq!(third["stats"]["images_decoded"], 0);
+    assert_eq!(third["stats"]["images_from_pixel_cache"], 6);
     assert_eq!(third["stats"]["edits_applied"], 6);
     // Corrupt two records (a flipped digit, a torn line): they are recomputed,
     // and the figures are the same.
@@ -178,6 +180,35 @@ fn the_cache_computes_only_what_is_new_and_recomputes_corrupt_records() {
     assert_eq!(computed(&fourth), 2);
     assert_eq!(fourth["stats"]["corrupt_cache_lines"], 2);
     assert_eq!(third["algorithms"], fourth["algorithms"]);
+    // Damage every original's cached pixels (a flipped pixel, a cut-off
+    // entry, garbage): each is decoded again, never trusted, and one more
+    // edit gives the same figures as a run without the pixel cache.
+    let pixels = cache.join(cssim::eval::cache::pixels::DIR_NAME);
+    let mut entries: Vec<_> = std::fs::read_dir(&pixels)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    assert_eq!(entries.len(), 6);
+    for (i, e) in entries.iter().enumerate() {
+        let mut b = std::fs::read(e).unwrap();
+        match i % 3 {
+            0 => *b.last_mut().unwrap() ^= 1,
+            1 => b.truncate(b.len() - 3),
+            _ => b = b"not pixels".to_vec(),
+        }
+        std::fs::write(e, b).unwrap();
+    }
+    let edits = "jpeg:70;resize:0.5;flip:h;grayscale";
+    let fifth = run(&dir, &out, &cache, edits);
+    assert_eq!(fifth["stats"]["images_decoded"], 6);
+    assert_eq!(fifth["stats"]["images_from_pixel_cache"], 0);
+    let uncached = run(&dir, &out, &tmp.path().join("cache2"), edits);
+    assert_eq!(fifth["algorithms"], uncached["algorithms"]);
+    // The rewritten entries are trusted again.
+    let sixth = run(&dir, &out, &cache, &format!("{edits};blur:1"));
+    assert_eq!(sixth["stats"]["images_from_pixel_cache"], 6);
+    assert_eq!(sixth["stats"]["images_decoded"], 0);
 }
 
 #[test]
