@@ -218,6 +218,21 @@ pub struct Offenders {
     /// set); default: the library's images that match unedited.
     #[serde(default)]
     pub library: Option<PathBuf>,
+    /// `evasive`: the attack budget their evasion is measured at.
+    #[serde(default)]
+    pub evasion: Option<Evasion>,
+}
+
+/// Evasion by a `cssim attack` within a budget, measured by
+/// `cssim eval attacks`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evasion {
+    /// The `cssim eval attacks` results.json (relative to the scenario file).
+    pub attacks: PathBuf,
+    /// The PSNR budget, dB: an attack counts when it succeeded with at
+    /// least this PSNR.
+    pub budget_psnr: f64,
 }
 
 /// Collision campaigns and list poisoning.
@@ -662,7 +677,25 @@ impl Scenario {
                 "source = \"assumed\" with offenders needs the detection rate it assumes".into(),
             ));
         }
-        if o.behaviour != Behaviour::None && o.edits.is_empty() && c.source == Source::Rates {
+        if let Some(ev) = &o.evasion {
+            if o.behaviour != Behaviour::Evasive {
+                return Err((
+                    "offenders.evasion".into(),
+                    "needs behaviour = \"evasive\"".into(),
+                ));
+            }
+            if !(ev.budget_psnr.is_finite() && ev.budget_psnr > 0.0) {
+                return Err((
+                    "offenders.evasion.budget_psnr".into(),
+                    format!("{} is not a PSNR in dB (more than 0)", ev.budget_psnr),
+                ));
+            }
+        }
+        if o.behaviour != Behaviour::None
+            && o.edits.is_empty()
+            && o.evasion.is_none()
+            && c.source == Source::Rates
+        {
             return Err((
                 "offenders.edits".into(),
                 format!(
