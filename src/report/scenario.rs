@@ -108,6 +108,40 @@ impl Tabular for RunResult {
     }
 }
 
+impl Tabular for sim::summary::Extrapolated {
+    fn columns() -> Vec<Column> {
+        vec![
+            Column::left("metric (a day)", 30),
+            Column::right("mean", 12),
+            Column::right("95% over replicates", 26),
+        ]
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        vec![
+            String::new(),
+            format!(
+                "At {} users, {}: the simulated per-user daily figures ({} users) times {}; \
+                 not a simulation at that size (offenders, recipients and review capacity are taken to scale alike).",
+                self.users, self.label, self.simulated_users, self.users
+            ),
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell>> {
+        self.metrics
+            .iter()
+            .map(|m| {
+                vec![
+                    m.name.clone().into(),
+                    figure(m.estimate.mean).into(),
+                    interval(&m.estimate).into(),
+                ]
+            })
+            .collect()
+    }
+}
+
 /// A run's days in long form: one row per day and count.
 #[derive(Serialize)]
 pub struct DayRows<'a>(pub &'a sim::Summary);
@@ -377,6 +411,10 @@ pub fn run_page(result: &RunResult) -> Result<String, Box<dyn std::error::Error 
     page.table(&Funnel::of(summary))?;
     page.heading("Figures");
     page.table(result)?;
+    if let Some(x) = &summary.extrapolated {
+        page.heading(&format!("At {} users: {}", x.users, x.label));
+        page.table(x)?;
+    }
     page.note("Per-day figures with their intervals are in days.csv; every replicate's counts in results.json.");
     Ok(page.render())
 }

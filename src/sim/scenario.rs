@@ -43,6 +43,25 @@ pub struct Scenario {
     /// Stated costs (from `cssim bench`), for the latency figures.
     #[serde(default)]
     pub cost: Cost,
+    /// What the report adds (extrapolation).
+    #[serde(default, skip_serializing_if = "ReportSpec::is_empty")]
+    pub report: ReportSpec,
+}
+
+/// What the report adds to the simulated figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// The per-user daily figures scaled to this many users, labelled as
+    /// extrapolation (linear in users).
+    #[serde(default)]
+    pub extrapolate_users: Option<u64>,
+}
+
+impl ReportSpec {
+    fn is_empty(&self) -> bool {
+        self.extrapolate_users.is_none()
+    }
 }
 
 fn default_replicates() -> u32 {
@@ -871,6 +890,12 @@ impl Scenario {
                     "give both true_pass and false_pass".into(),
                 ));
             }
+        }
+        if self.report.extrapolate_users == Some(0) {
+            return Err((
+                "report.extrapolate_users".into(),
+                "must be at least 1".into(),
+            ));
         }
         if let Some(ms) = self.cost.scan_ms_per_image {
             positive("cost.scan_ms_per_image", ms)?;

@@ -67,6 +67,59 @@ pub struct Summary {
     pub metrics: Vec<Metric>,
     /// Per day.
     pub days: Vec<Day>,
+    /// The per-user daily figures scaled to another platform size, when
+    /// asked for (`report.extrapolate_users`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extrapolated: Option<Extrapolated>,
+}
+
+/// Per-user daily figures scaled to another number of users: an
+/// extrapolation (linear in users), not a simulation at that size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Extrapolated {
+    /// `extrapolated (linear in users)`.
+    pub label: String,
+    /// The users scaled to.
+    pub users: u64,
+    /// The users simulated.
+    pub simulated_users: u64,
+    /// Each count a day (`NAME_per_day`): its total over the simulated
+    /// days, divided by days and simulated users, times `users` (mean and
+    /// interval scaled alike). Levels (`backlog`, `held`) are left out.
+    pub metrics: Vec<Metric>,
+}
+
+/// The label every extrapolated figure carries.
+pub const EXTRAPOLATED: &str = "extrapolated (linear in users)";
+
+/// Levels at the end of the run, which do not scale per day.
+const LEVELS: [&str; 2] = ["backlog", "held"];
+
+fn extrapolate(scenario: &Scenario, totals: &[Metric]) -> Option<Extrapolated> {
+    let users = scenario.report.extrapolate_users?;
+    let simulated = scenario.population.users;
+    let factor = users as f64 / (simulated as f64 * f64::from(scenario.population.days));
+    let metrics = totals
+        .iter()
+        .take(N)
+        .filter(|m| !LEVELS.contains(&m.name.as_str()))
+        .map(|m| Metric {
+            name: format!("{}_per_day", m.name),
+            description: format!("{}: a day at {users} users, {EXTRAPOLATED}", m.description),
+            estimate: Estimate {
+                mean: m.estimate.mean * factor,
+                lower: m.estimate.lower * factor,
+                upper: m.estimate.upper * factor,
+            },
+            exact: None,
+        })
+        .collect();
+    Some(Extrapolated {
+        label: EXTRAPOLATED.into(),
+        users,
+        simulated_users: simulated,
+        metrics,
+    })
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -263,6 +316,7 @@ pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
         .collect();
     Summary {
         replicates: reps.len() as u32,
+        extrapolated: extrapolate(scenario, &metrics),
         metrics,
         days,
     }

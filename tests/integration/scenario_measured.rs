@@ -181,3 +181,85 @@ fn bad_evasion_is_one_line_naming_the_field() {
         stderr(&o)
     );
 }
+
+#[test]
+fn extrapolation_scales_per_user_daily_figures_and_is_labelled() {
+    // From the file: [report] extrapolate_users.
+    let text = evasive("") + "\n[report]\nextrapolate_users = 50_000_000\n";
+    let loaded = Scenario::parse(&text, Path::new("x.toml")).unwrap();
+    let s = sim::run(&loaded, None, &|_| {}).unwrap().summary.unwrap();
+    let x = s.extrapolated.as_ref().unwrap();
+    assert_eq!(x.label, "extrapolated (linear in users)");
+    assert_eq!((x.users, x.simulated_users), (50_000_000, 2000));
+    let per_day = |name: &str| x.metrics.iter().find(|m| m.name == name).unwrap();
+    // 2000 users × 5 days simulated: a day at 50 M users is 5000 times a
+    // simulated user-day total.
+    let factor = 50_000_000.0 / (2000.0 * 5.0);
+    for name in ["messages", "images", "true_matches", "offenders_detected"] {
+        let m = per_day(&format!("{name}_per_day"));
+        let total = s.metric(name).unwrap().estimate;
+        assert_eq!(m.estimate.mean, total.mean * factor, "{name}");
+        assert_eq!(m.estimate.upper, total.upper * factor, "{name}");
+        assert!(m.description.ends_with("extrapolated (linear in users)"));
+    }
+    assert!(x.metrics.iter().all(|m| m.name != "backlog_per_day"));
+    // Without it, nothing is extrapolated.
+    let plain = Scenario::parse(&evasive(""), Path::new("x.toml")).unwrap();
+    assert!(
+        sim::run(&plain, None, &|_| {})
+            .unwrap()
+            .summary
+            .unwrap()
+            .extrapolated
+            .is_none()
+    );
+
+    // From the command line, in the table, results.json and report.html.
+    let dir = fixture_dir("");
+    let o = cssim()
+        .args(["scenario", "run"])
+        .arg(dir.path().join("s.toml"))
+        .args(["--extrapolate-users", "1000000", "--out"])
+        .arg(dir.path().join("out"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("At 1000000 users, extrapolated (linear in users): the simulated per-user daily figures (2000 users)"),
+        "{out}"
+    );
+    assert!(out.contains("messages_per_day"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/results.json")).unwrap())
+            .unwrap();
+    let x = &json["summary"]["extrapolated"];
+    assert_eq!(x["label"], "extrapolated (linear in users)");
+    assert_eq!(x["users"], 1_000_000);
+    assert_eq!(json["scenario"]["report"]["extrapolate_users"], 1_000_000);
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("At 1000000 users: extrapolated (linear in users)"));
+    let bad = cssim()
+        .args(["scenario", "check"])
+        .arg(dir.path().join("s.toml"))
+        .output()
+        .unwrap();
+    assert!(bad.status.success());
+    std::fs::write(
+        dir.path().join("s.toml"),
+        evasive("") + "\n[report]\nextrapolate_users = 0\n",
+    )
+    .unwrap();
+    let bad = cssim()
+        .args(["scenario", "check"])
+        .arg(dir.path().join("s.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("field 'report.extrapolate_users': must be at least 1"),
+        "{}",
+        stderr(&bad)
+    );
+}
