@@ -85,6 +85,9 @@ impl Tabular for RunResult {
             .replacen("policy", "Policy", 1),
             String::new(),
         ];
+        if let Some(c) = &self.cost {
+            lines.insert(2, format!("Cost: {}.", c.describe()));
+        }
         if self.summary.is_none() {
             lines.push("(a shard: no summary; run `cssim scenario merge` on all parts)".into());
         }
@@ -354,6 +357,13 @@ pub fn run_page(result: &RunResult) -> Result<String, Box<dyn std::error::Error 
         ("replicates", result.replicates_total.to_string()),
         ("seed", result.seed.to_string()),
         ("content", result.content.clone()),
+        (
+            "scan cost",
+            result
+                .cost
+                .as_ref()
+                .map_or_else(|| "not measured".into(), |c| c.describe()),
+        ),
         (
             "policy",
             format!(

@@ -12,10 +12,12 @@
 //!   cache) and decided once per (image, edit) against the real set;
 //! - [`evasion`]: offenders' evasion at an attack budget, measured by
 //!   `cssim eval attacks`;
+//! - [`cost`]: the scanning cost per message measured by `cssim bench`;
 //! - [`engine`]: the simulation (deterministic at any thread count);
 //! - [`summary`]: intervals over replicates and exact binomial bounds;
 //! - [`sweep`]: one run per point of a parameter grid.
 
+pub mod cost;
 pub mod counts;
 pub mod engine;
 pub mod evasion;
@@ -165,6 +167,9 @@ pub struct RunResult {
     /// Offenders' evasion at an attack budget, when the scenario names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evasion: Option<evasion::Measured>,
+    /// The scanning cost measured by `cssim bench`, when the scenario names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<cost::Measured>,
     /// The library, in `library` mode: its size, what decoded, and what
     /// matched per edit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,13 +238,14 @@ pub fn run(
     let s = &loaded.scenario;
     let model = rates::model(loaded)?;
     let evasion = evasion::load(loaded)?;
+    let cost = cost::load(loaded)?;
     let which = match shard {
         Some(sh) => sh.replicates(s.replicates),
         None => (0..s.replicates).collect(),
     };
     let replicates = engine::run(loaded, &model, evasion.as_ref(), &which, progress);
     let summary = match shard {
-        None => Some(summary::summarise(s, &replicates)),
+        None => Some(summary::summarise_with(s, &replicates, cost.as_ref())),
         Some(_) => None,
     };
     Ok(RunResult {
@@ -253,6 +259,7 @@ pub fn run(
             None => describe(&model),
         },
         evasion,
+        cost,
         measured: match &model {
             rates::Model::Measured { measured, .. } => Some(measured.clone()),
             _ => None,
@@ -282,6 +289,7 @@ pub fn merge(parts: Vec<RunResult>) -> Result<RunResult, Error> {
             && a.seed == b.seed
             && a.measured == b.measured
             && a.evasion == b.evasion
+            && a.cost == b.cost
             && a.library == b.library
             && a.replicates_total == b.replicates_total
     };
@@ -309,6 +317,10 @@ pub fn merge(parts: Vec<RunResult>) -> Result<RunResult, Error> {
         }));
     }
     first.shard = None;
-    first.summary = Some(summary::summarise(&first.scenario, &first.replicates));
+    first.summary = Some(summary::summarise_with(
+        &first.scenario,
+        &first.replicates,
+        first.cost.as_ref(),
+    ));
     Ok(first)
 }

@@ -497,6 +497,10 @@ pub struct Cost {
     /// Where that figure comes from (machine, command).
     #[serde(default)]
     pub source: String,
+    /// A `cssim bench --json` output (relative to the scenario file): the
+    /// measured cost per image and text message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<PathBuf>,
 }
 
 /// The names of [`PolicySpec`]'s own fields (all others are the client's).
@@ -895,6 +899,12 @@ impl Scenario {
             return Err((
                 "report.extrapolate_users".into(),
                 "must be at least 1".into(),
+            ));
+        }
+        if self.cost.bench.is_some() && self.cost.scan_ms_per_image.is_some() {
+            return Err((
+                "cost.bench".into(),
+                "give the measured bench file or a stated scan_ms_per_image, not both".into(),
             ));
         }
         if let Some(ms) = self.cost.scan_ms_per_image {

@@ -220,6 +220,16 @@ const RATES: &[RateDef] = &[
 
 /// Summarises replicates (in any order; sorted by index first).
 pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
+    summarise_with(scenario, replicates, None)
+}
+
+/// Summarises replicates, with the scanning cost measured by `cssim bench`
+/// when the scenario names one (`device_scan_hours_per_day`).
+pub fn summarise_with(
+    scenario: &Scenario,
+    replicates: &[Replicate],
+    cost: Option<&super::cost::Measured>,
+) -> Summary {
     let mut reps: Vec<&Replicate> = replicates.iter().collect();
     reps.sort_by_key(|r| r.replicate);
     let mut metrics = Vec::new();
@@ -258,7 +268,8 @@ pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
         });
     }
     type Derived<'a> = (&'a str, &'a str, Box<dyn Fn(&Counts) -> f64 + 'a>);
-    let derived: [Derived; 3] = [
+    let days = f64::from(scenario.population.days);
+    let derived: [Derived; 4] = [
         (
             "days_to_detection",
             "mean days from the start to an offender's first confirmed report (detected offenders)",
@@ -284,6 +295,18 @@ pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
             Box::new(|c| {
                 c.get(M::Images) as f64 * scenario.cost.scan_ms_per_image.unwrap_or(f64::NAN)
                     / 3.6e6
+            }),
+        ),
+        (
+            "device_scan_hours_per_day",
+            "device CPU hours a day spent scanning, measured by cssim bench (cost.bench) on its machine: \
+             images × its image cost + text messages (messages less images and files) × its text cost",
+            Box::new(move |c| match cost {
+                Some(k) => {
+                    let texts = c.get(M::Messages) - c.get(M::Images) - c.get(M::Files);
+                    (c.get(M::Images) as f64 * k.image_ms + texts as f64 * k.text_ms) / 3.6e6 / days
+                }
+                None => f64::NAN,
             }),
         ),
     ];

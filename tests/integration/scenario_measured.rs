@@ -263,3 +263,85 @@ fn extrapolation_scales_per_user_daily_figures_and_is_labelled() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn scanning_cost_comes_from_a_bench_file() {
+    // The committed bench.json (see tests/data/scenario/README.md): image
+    // total 25434.419 µs less seal 232.602 µs; text 112.683 less 82.603.
+    let dir = fixture_dir("");
+    std::fs::copy(
+        root().join("tests/data/scenario/bench.json"),
+        dir.path().join("bench.json"),
+    )
+    .unwrap();
+    let text = evasive("") + "\n[cost]\nbench = \"bench.json\"\n";
+    std::fs::write(dir.path().join("s.toml"), &text).unwrap();
+    let o = cssim()
+        .args(["scenario", "run"])
+        .arg(dir.path().join("s.toml"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Cost: scanning cost measured by cssim bench (bench.json; set: demo, 9 entries): 25.202 ms an image message, 0.030 ms a text message"),
+        "{out}"
+    );
+    assert!(out.contains("as measured on the machine the bench ran on"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/results.json")).unwrap())
+            .unwrap();
+    let image_ms = json["cost"]["image_ms"].as_f64().unwrap();
+    let text_ms = json["cost"]["text_ms"].as_f64().unwrap();
+    assert!((image_ms - 25.201817).abs() < 1e-9, "{image_ms}");
+    assert!((text_ms - 0.03008).abs() < 1e-9, "{text_ms}");
+    let metric = |name: &str| {
+        json["summary"]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .map(|m| m["estimate"]["mean"].as_f64().unwrap())
+    };
+    // Replicate by replicate: images × image cost + texts × text cost, a day.
+    let reps = json["replicates"].as_array().unwrap();
+    let want: f64 = reps
+        .iter()
+        .map(|r| {
+            let t = &r["total"];
+            let (messages, images, files) = (
+                t["messages"].as_f64().unwrap(),
+                t["images"].as_f64().unwrap(),
+                t["files"].as_f64().unwrap(),
+            );
+            (images * image_ms + (messages - images - files) * text_ms) / 3.6e6 / 5.0
+        })
+        .sum::<f64>()
+        / reps.len() as f64;
+    let got = metric("device_scan_hours_per_day").unwrap();
+    assert!((got - want).abs() < 1e-12 * want.max(1.0), "{got} {want}");
+    // A missing file and both kinds of cost are one line naming the field.
+    for (extra, want) in [
+        ("bench = \"nope.json\"\n", "field 'cost.bench': "),
+        (
+            "bench = \"bench.json\"\nscan_ms_per_image = 3\n",
+            "field 'cost.bench': give the measured bench file or a stated scan_ms_per_image, not both",
+        ),
+    ] {
+        std::fs::write(
+            dir.path().join("s.toml"),
+            evasive("") + "\n[cost]\n" + extra,
+        )
+        .unwrap();
+        let o = cssim()
+            .args(["scenario", "check"])
+            .arg(dir.path().join("s.toml"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+        assert_eq!(stderr(&o).trim_end().lines().count(), 1);
+    }
+}

@@ -283,6 +283,7 @@ fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
         needed as f64 / (1u64 << 20) as f64
     );
     cssim::sim::evasion::load(&loaded)?;
+    cssim::sim::cost::load(&loaded)?;
     if s.content.source != sim::Source::Library {
         cssim::sim::rates::model(&loaded)?;
     } else {
