@@ -85,6 +85,9 @@ impl Tabular for RunResult {
             .replacen("policy", "Policy", 1),
             String::new(),
         ];
+        if let Some(c) = &self.cost {
+            lines.insert(2, format!("Cost: {}.", c.describe()));
+        }
         if self.summary.is_none() {
             lines.push("(a shard: no summary; run `cssim scenario merge` on all parts)".into());
         }
@@ -105,6 +108,40 @@ impl Tabular for RunResult {
              percentile over replicates; rates also the exact Clopper-Pearson interval of the pooled counts."
                 .into(),
         ]
+    }
+}
+
+impl Tabular for sim::summary::Extrapolated {
+    fn columns() -> Vec<Column> {
+        vec![
+            Column::left("metric (a day)", 30),
+            Column::right("mean", 12),
+            Column::right("95% over replicates", 26),
+        ]
+    }
+
+    fn preamble(&self) -> Vec<String> {
+        vec![
+            String::new(),
+            format!(
+                "At {} users, {}: the simulated per-user daily figures ({} users) times {}; \
+                 not a simulation at that size (offenders, recipients and review capacity are taken to scale alike).",
+                self.users, self.label, self.simulated_users, self.users
+            ),
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell>> {
+        self.metrics
+            .iter()
+            .map(|m| {
+                vec![
+                    m.name.clone().into(),
+                    figure(m.estimate.mean).into(),
+                    interval(&m.estimate).into(),
+                ]
+            })
+            .collect()
     }
 }
 
@@ -321,6 +358,13 @@ pub fn run_page(result: &RunResult) -> Result<String, Box<dyn std::error::Error 
         ("seed", result.seed.to_string()),
         ("content", result.content.clone()),
         (
+            "scan cost",
+            result
+                .cost
+                .as_ref()
+                .map_or_else(|| "not measured".into(), |c| c.describe()),
+        ),
+        (
             "policy",
             format!(
                 "'{}': on_match {:?}, account threshold {}",
@@ -377,6 +421,10 @@ pub fn run_page(result: &RunResult) -> Result<String, Box<dyn std::error::Error 
     page.table(&Funnel::of(summary))?;
     page.heading("Figures");
     page.table(result)?;
+    if let Some(x) = &summary.extrapolated {
+        page.heading(&format!("At {} users: {}", x.users, x.label));
+        page.table(x)?;
+    }
     page.note("Per-day figures with their intervals are in days.csv; every replicate's counts in results.json.");
     Ok(page.render())
 }

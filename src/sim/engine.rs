@@ -106,11 +106,13 @@ const PURPOSE_RATES: u64 = 1;
 const PURPOSE_INIT: u64 = 2;
 const PURPOSE_DAY: u64 = 3;
 const PURPOSE_REVIEW: u64 = 4;
+const PURPOSE_EVASION: u64 = 5;
 
 /// Runs the given replicates of a scenario.
 pub fn run(
     loaded: &Loaded,
     model: &Model,
+    evasion: Option<&super::evasion::Measured>,
     replicates: &[u32],
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Vec<Replicate> {
@@ -120,7 +122,7 @@ pub fn run(
     replicates
         .iter()
         .map(|&r| {
-            run_one(loaded, model, r, &mut |days_done| {
+            run_one(loaded, model, evasion, r, &mut |days_done| {
                 done += s.population.users * days_done;
                 progress(Progress {
                     user_days: done,
@@ -141,9 +143,22 @@ struct Params<'a> {
     replicate: u64,
 }
 
-fn run_one(loaded: &Loaded, model: &Model, replicate: u32, tick: &mut dyn FnMut(u64)) -> Replicate {
+fn run_one(
+    loaded: &Loaded,
+    model: &Model,
+    evasion: Option<&super::evasion::Measured>,
+    replicate: u32,
+    tick: &mut dyn FnMut(u64),
+) -> Replicate {
     let s = &loaded.scenario;
-    let rates = model.draw(&mut stream(s.seed, &[PURPOSE_RATES, u64::from(replicate)]));
+    let mut rates = model.draw(&mut stream(s.seed, &[PURPOSE_RATES, u64::from(replicate)]));
+    // Its own stream, so a scenario without evasion draws as before.
+    if let Some(e) = evasion {
+        rates.evasion = e.count.draw(&mut stream(
+            s.seed,
+            &[PURPOSE_EVASION, u64::from(replicate)],
+        ));
+    }
     let p = Params {
         loaded,
         library: match model {
@@ -370,14 +385,22 @@ fn simulate_chunk(p: &Params, day: u32, ci: usize, chunk: &mut [User]) -> (Count
                 poison.map_or(0, |q| binomial(&mut rng, memes, q.match_rate));
             match p.library {
                 // Each image an (item, edit) with its real decision.
+                // Items an attack evaded are not matched (the same rate on
+                // either content model).
                 Some(lib) => {
                     found[Kind::False as usize] = lib.benign_matches(&mut rng, images - memes);
-                    found[Kind::True as usize] = lib.listed_matches(&mut rng, items);
+                    let attacked = if p.rates.evasion > 0.0 {
+                        binomial(&mut rng, items, p.rates.evasion)
+                    } else {
+                        0
+                    };
+                    found[Kind::True as usize] = lib.listed_matches(&mut rng, items - attacked);
                 }
                 None => {
                     found[Kind::False as usize] =
                         binomial(&mut rng, images - memes, p.rates.false_match);
-                    found[Kind::True as usize] = binomial(&mut rng, items, p.rates.detection);
+                    found[Kind::True as usize] =
+                        binomial(&mut rng, items, p.rates.detection * (1.0 - p.rates.evasion));
                 }
             }
             found[Kind::Collision as usize] =

@@ -10,12 +10,17 @@
 //!   their posterior per replicate) or stated;
 //! - [`library`]: a folder of real images hashed once (through the eval
 //!   cache) and decided once per (image, edit) against the real set;
+//! - [`evasion`]: offenders' evasion at an attack budget, measured by
+//!   `cssim eval attacks`;
+//! - [`cost`]: the scanning cost per message measured by `cssim bench`;
 //! - [`engine`]: the simulation (deterministic at any thread count);
 //! - [`summary`]: intervals over replicates and exact binomial bounds;
 //! - [`sweep`]: one run per point of a parameter grid.
 
+pub mod cost;
 pub mod counts;
 pub mod engine;
+pub mod evasion;
 pub mod library;
 pub mod rates;
 pub mod sample;
@@ -159,6 +164,12 @@ pub struct RunResult {
     /// The measured counts, in `rates` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<rates::Measured>,
+    /// Offenders' evasion at an attack budget, when the scenario names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evasion: Option<evasion::Measured>,
+    /// The scanning cost measured by `cssim bench`, when the scenario names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<cost::Measured>,
     /// The library, in `library` mode: its size, what decoded, and what
     /// matched per edit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,13 +237,15 @@ pub fn run(
 ) -> Result<RunResult, Error> {
     let s = &loaded.scenario;
     let model = rates::model(loaded)?;
+    let evasion = evasion::load(loaded)?;
+    let cost = cost::load(loaded)?;
     let which = match shard {
         Some(sh) => sh.replicates(s.replicates),
         None => (0..s.replicates).collect(),
     };
-    let replicates = engine::run(loaded, &model, &which, progress);
+    let replicates = engine::run(loaded, &model, evasion.as_ref(), &which, progress);
     let summary = match shard {
-        None => Some(summary::summarise(s, &replicates)),
+        None => Some(summary::summarise_with(s, &replicates, cost.as_ref())),
         Some(_) => None,
     };
     Ok(RunResult {
@@ -241,7 +254,12 @@ pub fn run(
         scenario: s.clone(),
         policy: loaded.policy.clone(),
         seed: s.seed,
-        content: describe(&model),
+        content: match &evasion {
+            Some(e) => format!("{}; {}", describe(&model), e.describe()),
+            None => describe(&model),
+        },
+        evasion,
+        cost,
         measured: match &model {
             rates::Model::Measured { measured, .. } => Some(measured.clone()),
             _ => None,
@@ -270,6 +288,8 @@ pub fn merge(parts: Vec<RunResult>) -> Result<RunResult, Error> {
             && a.policy == b.policy
             && a.seed == b.seed
             && a.measured == b.measured
+            && a.evasion == b.evasion
+            && a.cost == b.cost
             && a.library == b.library
             && a.replicates_total == b.replicates_total
     };
@@ -297,6 +317,10 @@ pub fn merge(parts: Vec<RunResult>) -> Result<RunResult, Error> {
         }));
     }
     first.shard = None;
-    first.summary = Some(summary::summarise(&first.scenario, &first.replicates));
+    first.summary = Some(summary::summarise_with(
+        &first.scenario,
+        &first.replicates,
+        first.cost.as_ref(),
+    ));
     Ok(first)
 }

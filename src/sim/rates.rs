@@ -80,6 +80,11 @@ pub struct Drawn {
     pub server_true: f64,
     /// Probability that a released false match passes it.
     pub server_false: f64,
+    /// Probability that an offender's item is evaded by an attack within
+    /// the scenario's budget (`offenders.evasion`; 0 without one). An
+    /// evaded item is not matched.
+    #[serde(default)]
+    pub evasion: f64,
 }
 
 /// Where a run's rates come from.
@@ -116,6 +121,7 @@ impl Model {
                 detection: decisions.detection_share(),
                 server_true: server.0,
                 server_false: server.1,
+                evasion: 0.0,
             },
             Model::Measured {
                 measured,
@@ -137,6 +143,7 @@ impl Model {
                     detection,
                     server_true,
                     server_false,
+                    evasion: 0.0,
                 }
             }
         }
@@ -216,6 +223,7 @@ pub fn model(loaded: &Loaded) -> Result<Model, Error> {
                 detection: s.offenders.detection_rate.unwrap_or(1.0),
                 server_true: st,
                 server_false: sf,
+                evasion: 0.0,
             }))
         }
         Source::Rates => {

@@ -43,6 +43,25 @@ pub struct Scenario {
     /// Stated costs (from `cssim bench`), for the latency figures.
     #[serde(default)]
     pub cost: Cost,
+    /// What the report adds (extrapolation).
+    #[serde(default, skip_serializing_if = "ReportSpec::is_empty")]
+    pub report: ReportSpec,
+}
+
+/// What the report adds to the simulated figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// The per-user daily figures scaled to this many users, labelled as
+    /// extrapolation (linear in users).
+    #[serde(default)]
+    pub extrapolate_users: Option<u64>,
+}
+
+impl ReportSpec {
+    fn is_empty(&self) -> bool {
+        self.extrapolate_users.is_none()
+    }
 }
 
 fn default_replicates() -> u32 {
@@ -218,6 +237,21 @@ pub struct Offenders {
     /// set); default: the library's images that match unedited.
     #[serde(default)]
     pub library: Option<PathBuf>,
+    /// `evasive`: the attack budget their evasion is measured at.
+    #[serde(default)]
+    pub evasion: Option<Evasion>,
+}
+
+/// Evasion by a `cssim attack` within a budget, measured by
+/// `cssim eval attacks`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evasion {
+    /// The `cssim eval attacks` results.json (relative to the scenario file).
+    pub attacks: PathBuf,
+    /// The PSNR budget, dB: an attack counts when it succeeded with at
+    /// least this PSNR.
+    pub budget_psnr: f64,
 }
 
 /// Collision campaigns and list poisoning.
@@ -463,6 +497,10 @@ pub struct Cost {
     /// Where that figure comes from (machine, command).
     #[serde(default)]
     pub source: String,
+    /// A `cssim bench --json` output (relative to the scenario file): the
+    /// measured cost per image and text message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<PathBuf>,
 }
 
 /// The names of [`PolicySpec`]'s own fields (all others are the client's).
@@ -662,7 +700,25 @@ impl Scenario {
                 "source = \"assumed\" with offenders needs the detection rate it assumes".into(),
             ));
         }
-        if o.behaviour != Behaviour::None && o.edits.is_empty() && c.source == Source::Rates {
+        if let Some(ev) = &o.evasion {
+            if o.behaviour != Behaviour::Evasive {
+                return Err((
+                    "offenders.evasion".into(),
+                    "needs behaviour = \"evasive\"".into(),
+                ));
+            }
+            if !(ev.budget_psnr.is_finite() && ev.budget_psnr > 0.0) {
+                return Err((
+                    "offenders.evasion.budget_psnr".into(),
+                    format!("{} is not a PSNR in dB (more than 0)", ev.budget_psnr),
+                ));
+            }
+        }
+        if o.behaviour != Behaviour::None
+            && o.edits.is_empty()
+            && o.evasion.is_none()
+            && c.source == Source::Rates
+        {
             return Err((
                 "offenders.edits".into(),
                 format!(
@@ -838,6 +894,18 @@ impl Scenario {
                     "give both true_pass and false_pass".into(),
                 ));
             }
+        }
+        if self.report.extrapolate_users == Some(0) {
+            return Err((
+                "report.extrapolate_users".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if self.cost.bench.is_some() && self.cost.scan_ms_per_image.is_some() {
+            return Err((
+                "cost.bench".into(),
+                "give the measured bench file or a stated scan_ms_per_image, not both".into(),
+            ));
         }
         if let Some(ms) = self.cost.scan_ms_per_image {
             positive("cost.scan_ms_per_image", ms)?;

@@ -67,6 +67,59 @@ pub struct Summary {
     pub metrics: Vec<Metric>,
     /// Per day.
     pub days: Vec<Day>,
+    /// The per-user daily figures scaled to another platform size, when
+    /// asked for (`report.extrapolate_users`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extrapolated: Option<Extrapolated>,
+}
+
+/// Per-user daily figures scaled to another number of users: an
+/// extrapolation (linear in users), not a simulation at that size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Extrapolated {
+    /// `extrapolated (linear in users)`.
+    pub label: String,
+    /// The users scaled to.
+    pub users: u64,
+    /// The users simulated.
+    pub simulated_users: u64,
+    /// Each count a day (`NAME_per_day`): its total over the simulated
+    /// days, divided by days and simulated users, times `users` (mean and
+    /// interval scaled alike). Levels (`backlog`, `held`) are left out.
+    pub metrics: Vec<Metric>,
+}
+
+/// The label every extrapolated figure carries.
+pub const EXTRAPOLATED: &str = "extrapolated (linear in users)";
+
+/// Levels at the end of the run, which do not scale per day.
+const LEVELS: [&str; 2] = ["backlog", "held"];
+
+fn extrapolate(scenario: &Scenario, totals: &[Metric]) -> Option<Extrapolated> {
+    let users = scenario.report.extrapolate_users?;
+    let simulated = scenario.population.users;
+    let factor = users as f64 / (simulated as f64 * f64::from(scenario.population.days));
+    let metrics = totals
+        .iter()
+        .take(N)
+        .filter(|m| !LEVELS.contains(&m.name.as_str()))
+        .map(|m| Metric {
+            name: format!("{}_per_day", m.name),
+            description: format!("{}: a day at {users} users, {EXTRAPOLATED}", m.description),
+            estimate: Estimate {
+                mean: m.estimate.mean * factor,
+                lower: m.estimate.lower * factor,
+                upper: m.estimate.upper * factor,
+            },
+            exact: None,
+        })
+        .collect();
+    Some(Extrapolated {
+        label: EXTRAPOLATED.into(),
+        users,
+        simulated_users: simulated,
+        metrics,
+    })
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -167,6 +220,16 @@ const RATES: &[RateDef] = &[
 
 /// Summarises replicates (in any order; sorted by index first).
 pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
+    summarise_with(scenario, replicates, None)
+}
+
+/// Summarises replicates, with the scanning cost measured by `cssim bench`
+/// when the scenario names one (`device_scan_hours_per_day`).
+pub fn summarise_with(
+    scenario: &Scenario,
+    replicates: &[Replicate],
+    cost: Option<&super::cost::Measured>,
+) -> Summary {
     let mut reps: Vec<&Replicate> = replicates.iter().collect();
     reps.sort_by_key(|r| r.replicate);
     let mut metrics = Vec::new();
@@ -205,7 +268,8 @@ pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
         });
     }
     type Derived<'a> = (&'a str, &'a str, Box<dyn Fn(&Counts) -> f64 + 'a>);
-    let derived: [Derived; 3] = [
+    let days = f64::from(scenario.population.days);
+    let derived: [Derived; 4] = [
         (
             "days_to_detection",
             "mean days from the start to an offender's first confirmed report (detected offenders)",
@@ -231,6 +295,18 @@ pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
             Box::new(|c| {
                 c.get(M::Images) as f64 * scenario.cost.scan_ms_per_image.unwrap_or(f64::NAN)
                     / 3.6e6
+            }),
+        ),
+        (
+            "device_scan_hours_per_day",
+            "device CPU hours a day spent scanning, measured by cssim bench (cost.bench) on its machine: \
+             images × its image cost + text messages (messages less images and files) × its text cost",
+            Box::new(move |c| match cost {
+                Some(k) => {
+                    let texts = c.get(M::Messages) - c.get(M::Images) - c.get(M::Files);
+                    (c.get(M::Images) as f64 * k.image_ms + texts as f64 * k.text_ms) / 3.6e6 / days
+                }
+                None => f64::NAN,
             }),
         ),
     ];
@@ -263,6 +339,7 @@ pub fn summarise(scenario: &Scenario, replicates: &[Replicate]) -> Summary {
         .collect();
     Summary {
         replicates: reps.len() as u32,
+        extrapolated: extrapolate(scenario, &metrics),
         metrics,
         days,
     }

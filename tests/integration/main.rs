@@ -33,5 +33,6 @@ mod relay_serve;
 mod scan_cli;
 mod scenario;
 mod scenario_library;
+mod scenario_measured;
 mod security;
 mod web;

@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// Threads (default: all cores); results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also give the per-user daily figures scaled to N users, labelled
+    /// "extrapolated (linear in users)" (overrides report.extrapolate_users).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub extrapolate_users: Option<u64>,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -235,15 +239,23 @@ fn write_run(out: &Path, result: &RunResult) -> anyhow::Result<()> {
 fn run_run(args: RunArgs) -> anyhow::Result<u8> {
     threads(args.threads)?;
     let mut loaded = load(&args.file)?;
+    if let Some(n) = args.extrapolate_users {
+        loaded.scenario.report.extrapolate_users = Some(n);
+    }
     loaded.library = prepare(&loaded, &args.cache)?;
     let (bar, start) = bar("simulated");
     let result = sim::run(&loaded, args.shard, &|p| show(&bar, start, p))?;
     bar.finish_and_clear();
     write_run(&args.out, &result)?;
-    print!(
-        "{}",
-        Table::coloured(crate::style::stdout_colour()).document(&result)?
-    );
+    let table = Table::coloured(crate::style::stdout_colour());
+    print!("{}", table.document(&result)?);
+    if let Some(x) = result
+        .summary
+        .as_ref()
+        .and_then(|s| s.extrapolated.as_ref())
+    {
+        print!("{}", table.document(x)?);
+    }
     let secs = start.elapsed().as_secs_f64();
     let messages: u64 = result.replicates.iter().map(|r| r.total.0[0]).sum();
     eprintln!(
@@ -270,6 +282,8 @@ fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
         loaded.threshold(),
         needed as f64 / (1u64 << 20) as f64
     );
+    cssim::sim::evasion::load(&loaded)?;
+    cssim::sim::cost::load(&loaded)?;
     if s.content.source != sim::Source::Library {
         cssim::sim::rates::model(&loaded)?;
     } else {
