@@ -17,13 +17,16 @@
 //!   [`demo`], the narrated scenario run in one, and [`web`], the same
 //!   pipeline as a live page for presenters (`cssim demo --serve`);
 //! - [`eval`]: image edits and measurements of robustness, evasion and
-//!   Bloom false-positive rates;
+//!   Bloom false-positive rates; [`attack`]: white-box evasion and collision
+//!   attacks on PDQ and pHash; [`sim`]: the scenario simulator (populations,
+//!   policies, offenders and adversaries at platform scale);
 //! - [`keys`]: fingerprints and the one key-file grammar; [`files`]: atomic
 //!   writes, the secret-file permission rule, I/O error reasons; [`clock`]:
 //!   Unix and RFC 3339 times.
 //! - [`report`]: results as typed data ([`hash::Record`], [`hash::Comparison`],
 //!   [`hashset::Check`], [`hashset::Info`], [`report::Queue`], …) and the one
-//!   layer that renders them as a terminal table, JSON or CSV.
+//!   layer that renders them as a terminal table, JSON, CSV or HTML with
+//!   inline SVG charts.
 //!
 //! ```no_run
 //! use std::path::Path;

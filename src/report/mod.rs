@@ -50,7 +50,9 @@ use serde::Serialize;
 pub use attack::{Summaries, attacks_page};
 pub use csv::Csv;
 pub use json::Json;
-pub use moderation::{Queue, QueueContent, QueueRow, QueueTable};
+pub use moderation::{
+    DecisionView, EvidenceView, Queue, QueueContent, QueueRow, QueueTable, ReportView,
+};
 pub use scenario::{DayRows, Funnel, SWEEP_METRICS, figure, run_page, sweep_page};
 pub use table::Table;
 

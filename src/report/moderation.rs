@@ -220,3 +220,147 @@ impl Tabular for QueueTable<'_> {
             .collect()
     }
 }
+
+/// One report as `cssim moderate open` shows it: its checks, who sent what
+/// to whom under which policy, the decisions so far, the matches and the
+/// evidence. The binary fills [`EvidenceView::saved_to`] when it writes an
+/// attachment out (`--save DIR`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportView {
+    /// Report id, hex.
+    pub id: String,
+    /// Its status on the relay.
+    pub status: ReportStatus,
+    /// The checks in words: `verified`, `NOT VERIFIED: …` or `unverified`.
+    pub check: String,
+    /// Every check passed.
+    pub verified: bool,
+    /// The reported account.
+    pub account: String,
+    /// The message's recipient.
+    pub recipient: String,
+    /// When the message was sent (RFC 3339).
+    pub sent_at: String,
+    /// The policy in force.
+    pub policy: String,
+    /// When the relay received the report (RFC 3339).
+    pub received: String,
+    /// The moderators' decisions, oldest first.
+    pub decisions: Vec<DecisionView>,
+    /// The account's matching messages when the report was sealed.
+    pub account_matches: u32,
+    /// The scanner's matches.
+    pub matches: Vec<crate::scan::Match>,
+    /// The matched parts.
+    pub evidence: Vec<EvidenceView>,
+}
+
+/// One decision on a report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DecisionView {
+    /// `confirmed` or `false-positive`.
+    pub outcome: crate::relay::Outcome,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// One matched part of a report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EvidenceView {
+    /// Which part (`text`, `attachment #1 cat.jpg`).
+    pub part: String,
+    /// The text, for text and URL parts.
+    pub text: Option<String>,
+    /// The attachment's size in bytes (absent for text).
+    pub size: Option<usize>,
+    /// Where `--save` wrote the attachment.
+    pub saved_to: Option<std::path::PathBuf>,
+}
+
+impl ReportView {
+    /// The view of a report that opened; `Err` with the reason when it did
+    /// not.
+    pub fn of(r: &Reviewed) -> Result<ReportView, String> {
+        let rep = &r.opened.as_ref().map_err(Clone::clone)?.report;
+        Ok(ReportView {
+            id: rep.id.clone(),
+            status: r.stored.status,
+            check: r
+                .verification
+                .as_ref()
+                .map_or_else(|| "unverified".to_string(), ToString::to_string),
+            verified: r.verification.as_ref().is_some_and(|v| v.verified),
+            account: rep.account.clone(),
+            recipient: rep.recipient.clone(),
+            sent_at: rfc3339_from_unix(rep.sent_at),
+            policy: rep.policy.clone(),
+            received: rfc3339_from_unix(r.stored.created),
+            decisions: r
+                .stored
+                .history
+                .iter()
+                .map(|h| DecisionView {
+                    outcome: h.outcome,
+                    at: rfc3339_from_unix(h.at),
+                })
+                .collect(),
+            account_matches: rep.account_matches,
+            matches: rep.matches.clone(),
+            evidence: rep
+                .evidence
+                .iter()
+                .filter(|e| e.text.is_some() || e.bytes.is_some())
+                .map(|e| EvidenceView {
+                    part: e.part.clone(),
+                    text: e.text.clone(),
+                    size: e.text.is_none().then_some(e.size),
+                    saved_to: None,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl Tabular for ReportView {
+    fn columns() -> Vec<Column> {
+        vec![Column::left("LINE", 0)]
+    }
+
+    fn layout() -> Layout {
+        Layout::Lines
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell>> {
+        let mut lines = vec![
+            format!("report {} ({})", self.id, self.status),
+            format!("check: {}", self.check),
+            format!(
+                "account {} → {} at {}, policy {}; received {}",
+                self.account, self.recipient, self.sent_at, self.policy, self.received
+            ),
+        ];
+        for d in &self.decisions {
+            lines.push(format!("decision: {} at {}", d.outcome, d.at));
+        }
+        lines.push(format!(
+            "the account had {} matching message(s)",
+            self.account_matches
+        ));
+        for m in &self.matches {
+            lines.push(format!("  {m}"));
+        }
+        for e in &self.evidence {
+            match (&e.text, e.size) {
+                (Some(t), _) => lines.push(format!("  evidence {}: {t:?}", e.part)),
+                (None, Some(size)) => {
+                    lines.push(format!("  evidence {}: {size} bytes", e.part));
+                    if let Some(path) = &e.saved_to {
+                        lines.push(format!("    saved to {}", path.display()));
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        lines.into_iter().map(|l| vec![Cell::from(l)]).collect()
+    }
+}

@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use cssim::client::{Device, Inbox, Received, Saved, save_attachments};
-use cssim::clock::rfc3339_from_unix;
 use cssim::e2ee::PublicIdentity;
 use cssim::message::Attachment;
 use cssim::moderation::{self, Outcome, ReportStatus};
-use cssim::report::{Exporter, Json, Queue, Table};
+use cssim::report::{Exporter, Json, Queue, ReportView, Table};
 use cssim::workspace::{Error as WsError, Workspace};
 
 use crate::style;
@@ -554,6 +553,9 @@ pub enum ModerateCommand {
         /// Write attachment evidence to this folder.
         #[arg(long, value_name = "DIR")]
         save: Option<PathBuf>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         ws: WorkspaceOpt,
     },
@@ -597,8 +599,14 @@ pub fn run_moderate(cmd: ModerateCommand) -> anyhow::Result<u8> {
             };
             print!("{text}");
         }
-        ModerateCommand::Open { save, .. } => {
-            print_report(find_report(&reviewed, want)?, save.as_deref())?;
+        ModerateCommand::Open { save, json, .. } => {
+            let view = open_report(find_report(&reviewed, want)?, save.as_deref())?;
+            let text = if json {
+                Json::pretty().document(&view)?
+            } else {
+                Table::plain().document(&view)?
+            };
+            print!("{text}");
         }
         ModerateCommand::Resolve {
             outcome, change, ..
@@ -634,56 +642,33 @@ fn find_report<'r>(
     }
 }
 
-/// `cssim moderate open`: the report, its checks, its decisions, matches
-/// and evidence (attachments written to `save`, if given).
-fn print_report(r: &moderation::Reviewed, save: Option<&Path>) -> anyhow::Result<()> {
+/// `cssim moderate open`: the report as the library's [`ReportView`], with
+/// each attachment written to `save` (if given) and its path recorded.
+fn open_report(r: &moderation::Reviewed, save: Option<&Path>) -> anyhow::Result<ReportView> {
+    let mut view = ReportView::of(r).map_err(|e| anyhow::anyhow!("opening the report: {e}"))?;
+    let Some(dir) = save else {
+        return Ok(view);
+    };
     let rep = &r
         .opened
         .as_ref()
         .map_err(|e| anyhow::anyhow!("opening the report: {e}"))?
         .report;
-    let check = r
-        .verification
-        .as_ref()
-        .map_or_else(|| "unverified".to_string(), ToString::to_string);
-    println!("report {} ({})", rep.id, r.stored.status);
-    println!("check: {check}");
-    println!(
-        "account {} → {} at {}, policy {}; received {}",
-        rep.account,
-        rep.recipient,
-        rfc3339_from_unix(rep.sent_at),
-        rep.policy,
-        rfc3339_from_unix(r.stored.created)
-    );
-    for h in &r.stored.history {
-        println!("decision: {} at {}", h.outcome, rfc3339_from_unix(h.at));
-    }
-    println!(
-        "the account had {} matching message(s)",
-        rep.account_matches
-    );
-    for m in &rep.matches {
-        println!("  {m}");
-    }
     for e in &rep.evidence {
-        match (&e.text, &e.bytes) {
-            (Some(t), _) => println!("  evidence {}: {t:?}", e.part),
-            (None, Some(b)) => {
-                println!("  evidence {}: {} bytes", e.part, e.size);
-                if let Some(dir) = save {
-                    std::fs::create_dir_all(dir)?;
-                    let path = dir.join(format!(
-                        "{}-{}",
-                        &rep.id[..8],
-                        e.part.replace([' ', '#', '/'], "_")
-                    ));
-                    std::fs::write(&path, b)?;
-                    println!("    saved to {}", path.display());
-                }
-            }
-            _ => {}
+        let Some(bytes) = &e.bytes else { continue };
+        if e.text.is_some() {
+            continue;
+        }
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!(
+            "{}-{}",
+            &rep.id[..8],
+            e.part.replace([' ', '#', '/'], "_")
+        ));
+        std::fs::write(&path, bytes)?;
+        if let Some(v) = view.evidence.iter_mut().find(|v| v.part == e.part) {
+            v.saved_to = Some(path);
         }
     }
-    Ok(())
+    Ok(view)
 }
