@@ -59,6 +59,51 @@ pub struct Value {
     pub dc: bool,
 }
 
+impl Value {
+    /// The hash of an image in memory (an edited copy, always hashed
+    /// exactly) for `algorithm`: PDQ with its quality (the eight dihedral
+    /// hashes one after another when `dihedral`), or a classic hash under
+    /// `config`; `grey` keeps the luma image between classic algorithms.
+    pub fn of_image(
+        image: &image::RgbImage,
+        algorithm: crate::hash::Algorithm,
+        dihedral: bool,
+        config: &crate::hash::HashConfig,
+        grey: &mut Option<image::GrayImage>,
+    ) -> Value {
+        use crate::hash::{self, Algorithm, pdq};
+        match algorithm {
+            Algorithm::Pdq if dihedral => {
+                let d = pdq::hash_image_dihedral(image);
+                Value {
+                    bytes: d.hashes.iter().flat_map(|h| h.0).collect(),
+                    quality: d.quality.0,
+                    dc: false,
+                }
+            }
+            Algorithm::Pdq => {
+                let p = pdq::hash_image(image);
+                Value {
+                    bytes: p.hash.0.to_vec(),
+                    quality: p.quality.0,
+                    dc: false,
+                }
+            }
+            a => {
+                let g = grey.get_or_insert_with(|| hash::luma(image));
+                Value {
+                    bytes: config
+                        .classic_of_grey(g, a)
+                        .map(|d| d.bytes().to_vec())
+                        .unwrap_or_default(),
+                    quality: 0,
+                    dc: false,
+                }
+            }
+        }
+    }
+}
+
 /// The key of one hash of one (file, edit chain).
 pub fn key(content_sha256: &[u8; 32], chain: &str, kind: &str, config: &str) -> Key {
     let mut h = Sha256::new();

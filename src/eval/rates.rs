@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -543,7 +542,10 @@ fn run_in_pool(
     set: Option<&SetInput<'_>>,
     progress: &dyn Progress,
 ) -> Result<Results, Error> {
-    let files = list_files(&config.corpus)?;
+    let files = list_files(&config.corpus).map_err(|source| Error::Corpus {
+        path: config.corpus.clone(),
+        source,
+    })?;
     let mut chains = vec![Chain::identity()];
     chains.extend(config.edits.iter().cloned());
     let stats = Counters::default();
@@ -635,20 +637,17 @@ enum FileOutcome {
     Skipped(Skipped),
 }
 
-/// Every file under `dir`, sorted; hidden files and folders left out.
-fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// Every file under `dir`, sorted; hidden files and folders left out (a
+/// folder below `dir` that cannot be read is skipped; `dir` itself is an
+/// error). `eval rates`' corpus and the scenario library are listed alike.
+pub(crate) fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     let mut first = true;
     while let Some(d) = stack.pop() {
         let entries = match std::fs::read_dir(&d) {
             Ok(e) => e,
-            Err(source) if first => {
-                return Err(Error::Corpus {
-                    path: d.clone(),
-                    source,
-                });
-            }
+            Err(e) if first => return Err(e),
             Err(_) => continue,
         };
         first = false;
@@ -813,7 +812,13 @@ fn hash_file(
                 if slots[ci][ai].1.is_some() {
                     continue;
                 }
-                let value = hash_image(config, image, algorithm, &mut grey);
+                let value = cache::Value::of_image(
+                    image,
+                    algorithm,
+                    config.dihedral,
+                    &config.hash,
+                    &mut grey,
+                );
                 stats.computed.fetch_add(1, Ordering::Relaxed);
                 records.push((slots[ci][ai].0, kinds[ai].to_string(), value.clone()));
                 slots[ci][ai].1 = Some(value);
@@ -834,48 +839,13 @@ fn hash_file(
     ))
 }
 
-fn edit_seed(seed: u64, content: &[u8; 32]) -> u64 {
+/// The seed of an edit's random choices for one file: the run's seed mixed
+/// with the file's content hash (the scenario library uses the same, so an
+/// (image, edit) pair is the same image in both).
+pub(crate) fn edit_seed(seed: u64, content: &[u8; 32]) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&content[..8]);
     seed ^ u64::from_le_bytes(b)
-}
-
-fn hash_image(
-    config: &Config,
-    image: &RgbImage,
-    algorithm: Algorithm,
-    grey: &mut Option<image::GrayImage>,
-) -> cache::Value {
-    match algorithm {
-        Algorithm::Pdq if config.dihedral => {
-            let d = pdq::hash_image_dihedral(image);
-            cache::Value {
-                bytes: d.hashes.iter().flat_map(|h| h.0).collect(),
-                quality: d.quality.0,
-                dc: false,
-            }
-        }
-        Algorithm::Pdq => {
-            let p = pdq::hash_image(image);
-            cache::Value {
-                bytes: p.hash.0.to_vec(),
-                quality: p.quality.0,
-                dc: false,
-            }
-        }
-        a => {
-            let g = grey.get_or_insert_with(|| hash::luma(image));
-            cache::Value {
-                bytes: config
-                    .hash
-                    .classic_of_grey(g, a)
-                    .map(|d| d.bytes().to_vec())
-                    .unwrap_or_default(),
-                quality: 0,
-                dc: false,
-            }
-        }
-    }
 }
 
 /// With `--dedupe T`: groups originals within T (PDQ if measured, else the

@@ -32,6 +32,7 @@ use super::Error;
 use super::sample::uniform;
 use super::scenario::{Behaviour, Loaded, Order};
 use crate::eval::cache::{self, Cache};
+use crate::eval::rates::{edit_seed, list_files};
 use crate::eval::transform::Chain;
 use crate::hash::{self, Algorithm, Digest, HashConfig, Threshold, pdq};
 use crate::hashset::SignedSet;
@@ -175,41 +176,6 @@ fn hashing_key(config: &HashConfig, unedited: bool) -> String {
     }
 }
 
-/// `eval rates`' seed of an edit's random choices for one file.
-fn edit_seed(seed: u64, content: &[u8; 32]) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&content[..8]);
-    seed ^ u64::from_le_bytes(b)
-}
-
-/// Every file under `dir`, sorted; hidden files and folders left out.
-fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    let mut first = true;
-    while let Some(d) = stack.pop() {
-        let entries = match std::fs::read_dir(&d) {
-            Ok(e) => e,
-            Err(e) if first => return Err(e),
-            Err(_) => continue,
-        };
-        first = false;
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 struct Hasher<'a> {
     cache: &'a Cache,
     config: HashConfig,
@@ -346,7 +312,9 @@ impl Hasher<'_> {
                     }
                     let v = match image {
                         None => self.unedited(&decoded, a),
-                        Some(img) => self.edited(img, a, &mut grey),
+                        Some(img) => {
+                            cache::Value::of_image(img, a, self.dihedral, &self.config, &mut grey)
+                        }
                     };
                     self.computed.fetch_add(1, Ordering::Relaxed);
                     records.push((keys[ci][ai], kinds[ai].to_string(), v.clone()));
@@ -431,44 +399,6 @@ impl Hasher<'_> {
                 quality: 0,
                 dc: false,
             },
-        }
-    }
-
-    fn edited(
-        &self,
-        image: &image::RgbImage,
-        a: Algorithm,
-        grey: &mut Option<image::GrayImage>,
-    ) -> cache::Value {
-        match a {
-            Algorithm::Pdq if self.dihedral => {
-                let d = pdq::hash_image_dihedral(image);
-                cache::Value {
-                    bytes: d.hashes.iter().flat_map(|h| h.0).collect(),
-                    quality: d.quality.0,
-                    dc: false,
-                }
-            }
-            Algorithm::Pdq => {
-                let p = pdq::hash_image(image);
-                cache::Value {
-                    bytes: p.hash.0.to_vec(),
-                    quality: p.quality.0,
-                    dc: false,
-                }
-            }
-            a => {
-                let g = grey.get_or_insert_with(|| hash::luma(image));
-                cache::Value {
-                    bytes: self
-                        .config
-                        .classic_of_grey(g, a)
-                        .map(|d| d.bytes().to_vec())
-                        .unwrap_or_default(),
-                    quality: 0,
-                    dc: false,
-                }
-            }
         }
     }
 }

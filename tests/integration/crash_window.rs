@@ -4,42 +4,12 @@
 //! debug builds) leaves its outbox row, and the next command on the device
 //! holds and releases the report — once. `docs/SECURITY.md` ("A crash").
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
 use cssim::client::{Device, PENDING_GRACE, Received};
 use cssim::moderation;
-use cssim::workspace::Workspace;
 
-use crate::util::root;
+use crate::util::{Ws, cssim_in, workspace};
 
 const LISTED: &str = "examples/images/listed/rocket.jpg";
-
-struct Ws {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    ws: Workspace,
-}
-
-fn workspace() -> Ws {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ws");
-    let ws = Workspace::init(&path, None).unwrap();
-    Ws {
-        _dir: dir,
-        path,
-        ws,
-    }
-}
-
-fn cssim(ws: &Path) -> Command {
-    let mut c = Command::cargo_bin("cssim").unwrap();
-    c.env("NO_COLOR", "1")
-        .env("CSSIM_WORKSPACE", ws)
-        .env_remove("CSSIM_CRASH_AFTER")
-        .current_dir(root());
-    c
-}
 
 fn relay_db(ws: &Ws) -> rusqlite::Connection {
     rusqlite::Connection::open(ws.path.join("relay.db")).unwrap()
@@ -77,7 +47,7 @@ fn moderator_view(ws: &Ws) -> (usize, usize) {
 /// `cssim send` of the listed image from alice to bob, killed right after
 /// the relay's receipt.
 fn send_and_crash(ws: &Ws) {
-    let out = cssim(&ws.path)
+    let out = cssim_in(&ws.path)
         .env("CSSIM_CRASH_AFTER", "receipt")
         .args(["send", "--from", "alice", "--to", "bob", "--attach", LISTED])
         .output()
@@ -101,7 +71,7 @@ fn age_outbox(ws: &Ws) {
 }
 
 fn run(ws: &Ws, args: &[&str]) {
-    cssim(&ws.path).args(args).assert().success();
+    cssim_in(&ws.path).args(args).assert().success();
 }
 
 #[test]

@@ -16,10 +16,9 @@ use cssim::relay::{
     self, HttpRelay, MODERATOR_KEY_ID, OPERATOR_KEY_ID, OutgoingMessage, Receipt, Relay,
     ServerConfig, Signer, Store,
 };
-use cssim::workspace::Workspace;
 use sha2::{Digest as _, Sha256};
 
-use crate::util::root;
+use crate::util::{Ws, cssim_in, root, workspace};
 
 const LISTED: &str = "examples/images/listed/rocket.jpg";
 
@@ -28,31 +27,6 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-struct Ws {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    ws: Workspace,
-}
-
-fn workspace() -> Ws {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ws");
-    let ws = Workspace::init(&path, None).unwrap();
-    Ws {
-        _dir: dir,
-        path,
-        ws,
-    }
-}
-
-fn cssim(ws: &Path) -> Command {
-    let mut c = Command::cargo_bin("cssim").unwrap();
-    c.env("NO_COLOR", "1")
-        .env("CSSIM_WORKSPACE", ws)
-        .current_dir(root());
-    c
 }
 
 fn relay_db(ws: &Ws) -> rusqlite::Connection {
@@ -1018,7 +992,10 @@ fn forged_reports_are_shown_as_not_verified() {
         "{other}"
     );
     // The CLI shows it too.
-    let out = cssim(&ws.path).args(["moderate", "list"]).output().unwrap();
+    let out = cssim_in(&ws.path)
+        .args(["moderate", "list"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("[verified]").count(), 1, "{text}");
     assert_eq!(text.matches("NOT VERIFIED").count(), 5, "{text}");
@@ -1091,7 +1068,7 @@ fn a_truncated_image_follows_on_unscannable() {
 #[test]
 fn a_changed_peer_key_is_refused_until_trusted() {
     let ws = workspace();
-    cssim(&ws.path)
+    cssim_in(&ws.path)
         .args(["send", "--from", "alice", "--to", "bob", "--text", "first"])
         .assert()
         .success();
@@ -1102,7 +1079,7 @@ fn a_changed_peer_key_is_refused_until_trusted() {
             rusqlite::params![&evil.x25519.to_bytes()[..], &evil.ed25519.to_bytes()[..]],
         )
         .unwrap();
-    let out = cssim(&ws.path)
+    let out = cssim_in(&ws.path)
         .args(["send", "--from", "alice", "--to", "bob", "--text", "secret"])
         .output()
         .unwrap();
@@ -1115,7 +1092,7 @@ fn a_changed_peer_key_is_refused_until_trusted() {
     assert!(err.contains("cssim id trust bob --as alice"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert_eq!(message_count(&ws), 1, "nothing sent to the substituted key");
-    let trust = cssim(&ws.path)
+    let trust = cssim_in(&ws.path)
         .args(["id", "trust", "bob", "--as", "alice"])
         .output()
         .unwrap();
@@ -1124,7 +1101,7 @@ fn a_changed_peer_key_is_refused_until_trusted() {
     assert!(text.contains(&evil.x25519.fingerprint()), "{text}");
     let sn = alice_safety(&ws, &evil);
     assert!(text.contains(&sn), "{text}");
-    cssim(&ws.path)
+    cssim_in(&ws.path)
         .args([
             "send",
             "--from",
@@ -1225,7 +1202,7 @@ fn unknown_relay_schemes_and_open_key_files_are_refused() {
         let ws = workspace();
         let key = ws.path.join("keys/alice.key");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let out = cssim(&ws.path)
+        let out = cssim_in(&ws.path)
             .args(["send", "--from", "alice", "--to", "bob", "--text", "x"])
             .output()
             .unwrap();
@@ -1334,7 +1311,7 @@ fn two_senders_using_the_same_message_id_are_both_shown() {
 /// A 0600 copy of the committed demo issuer key (git checks it out 0644,
 /// and cssim refuses a secret key others may read).
 fn private_demo_issuer_key(ws: &Ws) -> PathBuf {
-    let key = ws._dir.path().join("demo-issuer.key");
+    let key = ws.dir.path().join("demo-issuer.key");
     std::fs::copy(root().join("hashsets/demo-issuer.key"), &key).unwrap();
     #[cfg(unix)]
     {
@@ -1352,7 +1329,7 @@ fn a_rolled_back_hash_set_is_refused() {
     let set = ws.path.join("hashsets/demo.hashset");
     let v1 = std::fs::read(&set).unwrap();
     let key = private_demo_issuer_key(&ws);
-    cssim(&ws.path)
+    cssim_in(&ws.path)
         .args(["hashset", "build", "--from", "examples/images/listed"])
         .args(["--algo", "pdq,sha256", "--repr", "list", "--revision", "2"])
         .arg("--sign")
@@ -1362,14 +1339,14 @@ fn a_rolled_back_hash_set_is_refused() {
         .arg(&set)
         .assert()
         .success();
-    cssim(&ws.path)
+    cssim_in(&ws.path)
         .args([
             "send", "--from", "alice", "--to", "bob", "--text", "with v2",
         ])
         .assert()
         .success();
     std::fs::write(&set, &v1).unwrap();
-    let out = cssim(&ws.path)
+    let out = cssim_in(&ws.path)
         .args([
             "send", "--from", "alice", "--to", "bob", "--text", "with v1",
         ])

@@ -18,6 +18,35 @@ pub fn cssim() -> Command {
     c
 }
 
+/// `cssim` run as a user of the workspace at `ws` (`CSSIM_WORKSPACE`), from
+/// the repository's root, never with the crash hook of `crash_window`'s tests.
+pub fn cssim_in(ws: &Path) -> Command {
+    let mut c = cssim();
+    c.env("CSSIM_WORKSPACE", ws)
+        .env_remove("CSSIM_CRASH_AFTER")
+        .current_dir(root());
+    c
+}
+
+/// A workspace made by the library in a temporary folder that lives as long
+/// as it does.
+pub struct Ws {
+    /// The temporary folder the workspace is in (removed on drop).
+    pub dir: tempfile::TempDir,
+    /// The workspace's folder.
+    pub path: PathBuf,
+    /// The workspace, opened.
+    pub ws: cssim::workspace::Workspace,
+}
+
+/// A fresh workspace (`Workspace::init`, as `cssim init` makes it).
+pub fn workspace() -> Ws {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws");
+    let ws = cssim::workspace::Workspace::init(&path, None).unwrap();
+    Ws { dir, path, ws }
+}
+
 /// A command's standard output as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
