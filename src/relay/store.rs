@@ -859,6 +859,44 @@ mod tests {
     }
 
     #[test]
+    fn an_identical_retry_gets_its_receipt_before_key_checks_but_not_for_another_sender() {
+        let f = fixture();
+        let s = &f.store;
+        let m = msg(&f, 7, 10);
+        let receipt = s.send(&m).unwrap();
+        // Bob's keys change after the message was stored (an operator
+        // rotation): a fresh send to him would now fail its envelope check,
+        // yet the sender finishing an interrupted send gets its receipt.
+        let new_bob = Identity::generate().public_identity();
+        s.conn
+            .lock()
+            .unwrap()
+            .execute(
+                "UPDATE users SET x25519 = ?1, ed25519 = ?2 WHERE name = 'bob'",
+                rusqlite::params![
+                    &new_bob.x25519.to_bytes()[..],
+                    &new_bob.ed25519.to_bytes()[..]
+                ],
+            )
+            .unwrap();
+        assert!(s.send(&msg(&f, 8, 10)).is_err(), "a new send is checked");
+        assert_eq!(s.send(&m).unwrap(), receipt, "the retry gets its receipt");
+        // The same envelope and id under another sender or recipient is not
+        // a retry: no receipt for someone else's message.
+        let eve = Identity::generate();
+        s.register("eve", &eve.public_identity()).unwrap();
+        for (from, to) in [("eve", "bob"), ("alice", "eve")] {
+            let mut replayed = m.clone();
+            replayed.from = from.into();
+            replayed.to = to.into();
+            assert!(
+                matches!(s.send(&replayed), Err(Error::Duplicate { .. })),
+                "{from} → {to}"
+            );
+        }
+    }
+
+    #[test]
     fn pages_respect_count_and_bytes_but_always_carry_one() {
         let f = fixture_with(Limits {
             page_bytes: 1500,
