@@ -6,7 +6,7 @@ use std::path::Path;
 
 use cssim::sim::{self, Scenario};
 
-use crate::util::{cssim, root, stderr, stdout};
+use crate::util::{cssim, refused_in_one_line, root, stderr, stdout};
 
 /// An assumed-rate scenario: every user sends `images` images a day for
 /// `days` days, each matching the list with probability `p`.
@@ -264,24 +264,7 @@ fn bad_scenarios_are_one_line_naming_field_and_line() {
     ];
     for (text, want) in cases {
         std::fs::write(&path, &text).unwrap();
-        for cmd in ["check", "run"] {
-            let o = cssim()
-                .args(["scenario", cmd])
-                .arg(&path)
-                .args(if cmd == "run" {
-                    vec!["--out", "o"]
-                } else {
-                    vec![]
-                })
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            let err = stderr(&o);
-            assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
-            assert!(err.contains(want), "{cmd}: {err}\n  wanted: {want}");
-            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-            assert!(!dir.path().join("o").exists());
-        }
+        refused_in_one_line(&path, dir.path(), want);
     }
     std::fs::write(&path, RATES_SCENARIO).unwrap();
     let o = cssim()

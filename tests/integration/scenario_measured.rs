@@ -5,7 +5,7 @@ use std::path::Path;
 
 use cssim::sim::{self, Scenario, engine, evasion, rates};
 
-use crate::util::{cssim, root, stderr, stdout};
+use crate::util::{cssim, refused_in_one_line, root, stderr, stdout};
 
 /// Assumed rates, 40 offenders who share 3 items a day, each detected with
 /// probability 0.9 unless evaded.
@@ -146,24 +146,7 @@ fn bad_evasion_is_one_line_naming_the_field() {
     for (extra, want) in cases {
         let dir = fixture_dir(extra);
         std::fs::write(dir.path().join("phash.json"), phash_only).unwrap();
-        for cmd in ["check", "run"] {
-            let o = cssim()
-                .args(["scenario", cmd])
-                .arg(dir.path().join("s.toml"))
-                .args(if cmd == "run" {
-                    vec!["--out", "o"]
-                } else {
-                    vec![]
-                })
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            let err = stderr(&o);
-            assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
-            assert!(err.contains(want), "{cmd}: {err}\n  wanted: {want}");
-            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-            assert!(!dir.path().join("o").exists());
-        }
+        refused_in_one_line(&dir.path().join("s.toml"), dir.path(), want);
     }
     // An evasion on a behaviour that is not evasive.
     let dir = fixture_dir("evasion = { attacks = \"attacks.json\", budget_psnr = 40 }\n");

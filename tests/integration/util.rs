@@ -47,6 +47,24 @@ pub fn workspace() -> Ws {
     Ws { dir, path, ws }
 }
 
+/// `cssim scenario check` and `run` both refuse the scenario at `path`, run
+/// in `dir`: exit 2, one line of stderr containing `want`, no output folder.
+pub fn refused_in_one_line(path: &Path, dir: &Path, want: &str) {
+    for cmd in ["check", "run"] {
+        let mut c = cssim();
+        c.args(["scenario", cmd]).arg(path).current_dir(dir);
+        if cmd == "run" {
+            c.args(["--out", "o"]);
+        }
+        let o = c.output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains(want), "{cmd}: {err}\n  wanted: {want}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(!dir.join("o").exists());
+    }
+}
+
 /// A command's standard output as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
