@@ -1,18 +1,15 @@
 //! Edits that move pixels: resize, crop, pad, rotate, stretch.
 
-use image::imageops::{self, FilterType};
-use image::{DynamicImage, Rgb, RgbImage};
+use image::imageops;
+use image::{Rgb, RgbImage};
 
+use super::resample::{self, Filter};
 use super::{Colour, Edit, EditError, check_size};
 
-/// `imageops::resize` with Lanczos3, the same function on the same pixels,
-/// called through `DynamicImage` so that it runs as compiled in the `image`
-/// crate (optimised even in this crate's debug builds: a 2-MP resize took
-/// seconds in a debug test, for the demo page's send).
+/// `imageops::resize` with Lanczos3: the same bytes, computed by
+/// [`super::resample`].
 fn lanczos3(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    DynamicImage::ImageRgb8(image.clone())
-        .resize_exact(width, height, FilterType::Lanczos3)
-        .into_rgb8()
+    resample::resize(image, width, height, Filter::Lanczos3)
 }
 
 /// Both sides × `scale`, rounded, at least 1 (Lanczos3).

@@ -23,6 +23,7 @@ mod caption;
 mod codec;
 mod geometry;
 pub mod grammar;
+pub(crate) mod resample;
 mod tone;
 
 use image::RgbImage;
