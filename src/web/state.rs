@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Device, Received, SendOutcome};
-use crate::eval::transform::{self, Chain, Edit};
+use crate::eval::transform::{self, Chain, Edit, resample};
 use crate::hash::{self, Algorithm, pdq};
 use crate::message::Attachment;
 use crate::moderation::{self, Outcome, Reviewed};
@@ -300,15 +300,12 @@ pub(crate) fn preview(image: &image::RgbImage) -> String {
     let longer = w.max(h).max(1);
     let small = if longer > PREVIEW_SIDE {
         let scale = PREVIEW_SIDE as f32 / longer as f32;
-        // Through DynamicImage: `imageops::resize` as compiled in `image`
-        // (optimised in debug builds too).
-        image::DynamicImage::ImageRgb8(image.clone())
-            .resize_exact(
-                ((w as f32 * scale).round() as u32).max(1),
-                ((h as f32 * scale).round() as u32).max(1),
-                image::imageops::FilterType::Triangle,
-            )
-            .into_rgb8()
+        resample::resize(
+            image,
+            ((w as f32 * scale).round() as u32).max(1),
+            ((h as f32 * scale).round() as u32).max(1),
+            resample::Filter::Triangle,
+        )
     } else {
         image.clone()
     };
@@ -537,6 +534,7 @@ impl Demo {
         }
         let mut attachments = Vec::new();
         let mut sent_image = None;
+        let mut pixels_sent = None;
         if let Some(Prepared {
             name,
             bytes,
@@ -552,8 +550,6 @@ impl Demo {
                     p
                 }
             };
-            let preview = pixels.as_deref().map(preview).unwrap_or_default();
-            stage("preview");
             let nearest = pixels.as_deref().and_then(|i| self.nearest(i));
             stage("nearest entry (PDQ ×8)");
             sent_image = Some(SentImage {
@@ -562,16 +558,29 @@ impl Demo {
                 width: pixels.as_ref().map_or(0, |i| i.width()),
                 height: pixels.as_ref().map_or(0, |i| i.height()),
                 bytes: bytes.len(),
-                preview,
+                preview: String::new(),
                 nearest,
             });
+            pixels_sent = pixels;
             attachments.push(Attachment::Image { name, bytes });
         }
         self.write_policy()?;
         stage("write the policy");
-        let mut alice = Device::open(&self.ws, "alice")?;
-        stage("open Alice's device");
-        let outcome = alice.send("bob", text.clone(), attachments)?;
+        // The preview is drawn on another thread while Alice's device
+        // scans, seals and sends (it is only for the page to show).
+        let (outcome, preview) = std::thread::scope(|scope| {
+            let preview = pixels_sent.map(|p| scope.spawn(move || preview(&p)));
+            let outcome = Device::open(&self.ws, "alice").and_then(|mut alice| {
+                stage("open Alice's device");
+                alice.send("bob", text.clone(), attachments)
+            });
+            let preview = preview.map(|p| p.join().unwrap_or_default());
+            (outcome, preview)
+        });
+        let outcome = outcome?;
+        if let (Some(image), Some(preview)) = (&mut sent_image, preview) {
+            image.preview = preview;
+        }
         let scan_ms = outcome
             .verdict
             .timings
@@ -581,7 +590,7 @@ impl Demo {
         let send_ms = lap.elapsed().as_secs_f64() * 1e3;
         stages.push(("scan (its steps)".into(), scan_ms));
         stages.push((
-            "seal (HPKE), relay, report".into(),
+            "seal (HPKE), relay, report (the preview alongside)".into(),
             (send_ms - scan_ms).max(0.0),
         ));
         let server_ms = start.elapsed().as_secs_f64() * 1e3;
