@@ -284,6 +284,22 @@ mod tests {
     }
 
     #[test]
+    fn the_same_bytes_as_image_on_real_photos() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pdq/images");
+        for (file, sizes) in [
+            ("jpeg_retina_1411.jpg", [(706, 706), (523, 1411)]),
+            ("jpeg_chelsea_q85_420.jpg", [(902, 600), (97, 61)]),
+        ] {
+            let photo = image::open(dir.join(file)).expect(file).into_rgb8();
+            for (nw, nh) in sizes {
+                let got = resize(&photo, nw, nh, Filter::Lanczos3);
+                let expected = imageops::resize(&photo, nw, nh, FilterType::Lanczos3);
+                assert!(got.as_raw() == expected.as_raw(), "{file} → {nw}×{nh}");
+            }
+        }
+    }
+
+    #[test]
     fn bytes_are_clamped_and_rounded_as_image_does() {
         let image_s = |t: f32| t.clamp(0.0, 255.0).round() as u8;
         for k in -4096..=(256 * 4096) {
