@@ -191,20 +191,36 @@ fn spread(dc: &DcImage) -> Option<GrayImage> {
     };
     let xs = index(dc.width, sx, flip_x);
     let ys = index(dc.height, sy, flip_y);
-    let rounded: Vec<u8> = plane
-        .means
-        .iter()
-        .map(|v| v.round().clamp(0.0, 255.0) as u8)
-        .collect();
+    let rounded: Vec<u8> = plane.means.iter().map(|&v| round_level(v)).collect();
+    // Every index below is at most this: check it once.
+    let last = ys.iter().max()? * plane.stride + xs.iter().max()?;
+    if last >= rounded.len() {
+        return None;
+    }
     let (ow, oh) = dc.oriented_dimensions();
     let mut out = Vec::with_capacity(ow as usize * oh as usize);
-    for ty in 0..oh as usize {
-        for tx in 0..ow as usize {
-            let (cx, cy) = if swap { (ty, tx) } else { (tx, ty) };
-            out.push(*rounded.get(ys[cy] * plane.stride + xs[cx])?);
+    if swap {
+        // Upright rows run along stored columns.
+        for &x in &xs {
+            out.extend(ys.iter().map(|&y| rounded[y * plane.stride + x]));
+        }
+    } else {
+        for &y in &ys {
+            let row = &rounded[y * plane.stride..];
+            out.extend(xs.iter().map(|&x| row[x]));
         }
     }
     GrayImage::from_raw(ow, oh, out)
+}
+
+/// `v.round().clamp(0.0, 255.0) as u8`, without the library call that
+/// `round` is on baseline x86-64 (the same value for every `f32`: a
+/// non-negative value under 2²³ less its integer part is exact).
+#[inline]
+fn round_level(v: f32) -> u8 {
+    let v = v.clamp(0.0, 255.0);
+    let t = v as u32;
+    (t + u32::from(v - t as f32 >= 0.5)) as u8
 }
 
 /// The first plane's means over `k × k` cells of the upright image (for
@@ -246,6 +262,18 @@ mod tests {
         });
         // 54.2, 182.4, 18.4, 1.78, grey 9 and 255 exactly.
         assert_eq!(from_rgb(&img, 64).as_raw(), &[54, 182, 18, 1, 9, 255]);
+    }
+
+    #[test]
+    fn round_level_is_round_and_clamp() {
+        let mut v = -3.0f32;
+        while v < 260.0 {
+            for x in [v, v.next_up(), v.next_down(), v + 0.5, (v + 0.5).next_down()] {
+                assert_eq!(round_level(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+            }
+            v += 0.125;
+        }
+        assert_eq!(round_level(f32::NAN), 0);
     }
 
     #[test]

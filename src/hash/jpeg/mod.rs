@@ -188,7 +188,9 @@ struct Frame {
 /// under `min_side` pixels (a caller with no use for so small a DC image is
 /// spared decoding it: the frame header says so before any scan).
 pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
-    read_scaled(bytes, limits, |side| (side >= min_side).then_some(Scale::Eighth))
+    read_scaled(bytes, limits, |side| {
+        (side >= min_side).then_some(Scale::Eighth)
+    })
 }
 
 /// As [`read`], at the [`Scale`] that `scale` chooses for the image's

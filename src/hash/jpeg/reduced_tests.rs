@@ -189,7 +189,8 @@ fn damaged_baseline_jpegs_never_panic_the_reduced_reader() {
     // the reader at 1/2 scale may refuse, never panic, and what it returns
     // always makes PDQ's image. Every truncation is refused (the scan's codes
     // run past its data).
-    let bytes = read(&root().join("tests/data/jpeg/baseline_420_dri5b_nondividing_chelsea_203x141.jpg"));
+    let bytes =
+        read(&root().join("tests/data/jpeg/baseline_420_dri5b_nondividing_chelsea_203x141.jpg"));
     let limits = decode::Limits::default();
     let mut accepted = 0;
     for scale in [jpeg::Scale::Half] {
@@ -210,7 +211,10 @@ fn damaged_baseline_jpegs_never_panic_the_reduced_reader() {
             );
         }
     }
-    assert!(accepted > 0, "some damage (in a quantiser, say) still reads");
+    assert!(
+        accepted > 0,
+        "some damage (in a quantiser, say) still reads"
+    );
 }
 
 #[test]
@@ -258,3 +262,13 @@ fn files_the_reduced_reader_refuses_hash_as_the_exact_route_does() {
     assert!(errors >= 1, "the truncated files give an error");
 }
 
+#[test]
+fn grey_to_rgb_is_images_own_conversion() {
+    // The fast route's grey → RGB (for PDQ) against `image`'s, on every level
+    // and an odd size.
+    let grey = image::GrayImage::from_fn(257, 3, |x, y| image::Luma([((x + 7 * y) % 256) as u8]));
+    assert_eq!(
+        hash::grey_to_rgb(&grey),
+        Some(image::DynamicImage::ImageLuma8(grey.clone()).into_rgb8())
+    );
+}
