@@ -268,7 +268,13 @@ mod tests {
     fn round_level_is_round_and_clamp() {
         let mut v = -3.0f32;
         while v < 260.0 {
-            for x in [v, v.next_up(), v.next_down(), v + 0.5, (v + 0.5).next_down()] {
+            for x in [
+                v,
+                v.next_up(),
+                v.next_down(),
+                v + 0.5,
+                (v + 0.5).next_down(),
+            ] {
                 assert_eq!(round_level(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
             }
             v += 0.125;
