@@ -53,8 +53,8 @@ pub struct Value {
     pub bytes: Vec<u8>,
     /// PDQ's quality (0 for other kinds).
     pub quality: u8,
-    /// PDQ computed on the fast route, from a JPEG's DC image
-    /// ([`crate::hash::PdqRoute::Fast`] applied); recorded as `+dc` after
+    /// PDQ computed on the fast route, from a JPEG's DC image or 1/2-scale
+    /// decode ([`crate::hash::PdqRoute::Fast`] applied); recorded as `+dc` after
     /// the kind.
     pub dc: bool,
 }

@@ -106,11 +106,13 @@ impl Config {
 
     /// The key text of an original's PDQ hash: [`Config::hashing_key`] and,
     /// on the fast route, the route (edited copies are images in memory, not
-    /// JPEG files, so the route never changes their hashes).
+    /// JPEG files, so the route never changes their hashes). `half` names the
+    /// fast route since it reads baseline JPEGs of 128–511 px at 1/2 scale:
+    /// a cache written before then holds those originals' exact hashes.
     fn original_pdq_key(&self) -> String {
         match self.hash.pdq_route {
             PdqRoute::Exact => self.hashing_key(),
-            PdqRoute::Fast => format!("{};pdq_route=fast", self.hashing_key()),
+            PdqRoute::Fast => format!("{};pdq_route=fast+half", self.hashing_key()),
         }
     }
 
@@ -474,9 +476,10 @@ pub struct Stats {
     pub edits_applied: u64,
     /// Corrupt cache lines skipped (their hashes were recomputed).
     pub corrupt_cache_lines: usize,
-    /// Originals whose PDQ came from their JPEG's DC image
-    /// (`--pdq-route fast`, JPEGs at least [`hash::PDQ_FAST_MIN_SIDE`] px
-    /// on the shorter side); 0 on the exact route.
+    /// Originals whose PDQ came from their JPEG's DC image or 1/2-scale
+    /// decode (`--pdq-route fast`: JPEGs at least [`hash::PDQ_FAST_MIN_SIDE`]
+    /// px on the shorter side, baseline ones of at least
+    /// [`hash::PDQ_FAST_HALF_MIN_SIDE`]); 0 on the exact route.
     pub pdq_fast_route: u64,
 }
 
@@ -732,7 +735,8 @@ fn hash_file(
     );
     let mut failures = Vec::new();
     let mut records = Vec::new();
-    // On the fast route, a large JPEG original's PDQ comes from its DC image.
+    // On the fast route, a JPEG original's PDQ comes from its DC image or
+    // its 1/2-scale decode.
     let pdq_slot = config.algorithms.iter().position(|&a| a == Algorithm::Pdq);
     if let Some(ai) =
         pdq_slot.filter(|&ai| config.hash.pdq_route == PdqRoute::Fast && slots[0][ai].1.is_none())
@@ -1181,8 +1185,8 @@ pub struct ConfigRecord {
     pub confidence: f64,
     /// How images were hashed (what the cache keys on besides content and edit).
     pub hashing: String,
-    /// Where PDQ's pixels came from: `exact`, or `fast` (a large JPEG
-    /// original's DC image).
+    /// Where PDQ's pixels came from: `exact`, or `fast` (a JPEG original's
+    /// DC image or 1/2-scale decode).
     pub pdq_route: PdqRoute,
     /// Worker threads (none: one per core).
     pub threads: Option<usize>,

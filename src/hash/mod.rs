@@ -113,7 +113,10 @@ pub enum PdqRoute {
     Exact,
     /// For a JPEG at least [`PDQ_FAST_MIN_SIDE`] px on its shorter side, the
     /// 1/8-scale luma image its DC coefficients hold (most of a progressive
-    /// file is never decoded); other images decode fully. Not bit-exact:
+    /// file is never decoded); for a baseline JPEG of at least
+    /// [`PDQ_FAST_HALF_MIN_SIDE`] px, a 1/2-scale luma image by a reduced
+    /// inverse DCT of each block's lowest coefficients, spread back over the
+    /// full pixel grid; other images decode fully. Not bit-exact:
     /// the agreement with the exact route is measured in
     /// `docs/PERFORMANCE.md`. Results say when it was taken
     /// ([`FileDigests::pdq_route`]).
@@ -121,8 +124,31 @@ pub enum PdqRoute {
 }
 
 /// The shorter side from which [`PdqRoute::Fast`] reads a JPEG's DC image:
-/// 64 blocks, so the DC image still fills PDQ's 64×64 grid.
+/// 64 blocks, so the DC image still fills PDQ's 64×64 grid. Smaller baseline
+/// JPEGs, down to [`PDQ_FAST_HALF_MIN_SIDE`], are read at 1/2 scale.
 pub const PDQ_FAST_MIN_SIDE: u32 = 512;
+
+/// The shorter side from which [`PdqRoute::Fast`] reads a **baseline** JPEG
+/// under [`PDQ_FAST_MIN_SIDE`] at 1/2 scale: 4 × 4 samples a block, the
+/// 4-point inverse DCT of its 4 × 4 lowest coefficients (no full inverse
+/// DCT, chroma, upsampling or colour conversion). Each sample is then
+/// spread over the 2 × 2 pixels it stands for, so PDQ sees the exact
+/// route's image size and keeps its filter windows and sampling positions:
+/// hashed at its own reduced size, the image's PDQ moved 22 bits (median)
+/// from the exact one on the corpus photos, spread back 2
+/// (`docs/PERFORMANCE.md`). A progressive JPEG under [`PDQ_FAST_MIN_SIDE`],
+/// and any JPEG under this, decodes fully: a progressive file's low
+/// coefficients get their last bits in refinement scans of all 63 AC bands.
+pub const PDQ_FAST_HALF_MIN_SIDE: u32 = 128;
+
+/// The scale [`PdqRoute::Fast`] reads a JPEG at, by its shorter side.
+fn pdq_fast_scale(shorter_side: u32) -> Option<jpeg::Scale> {
+    match shorter_side {
+        s if s >= PDQ_FAST_MIN_SIDE => Some(jpeg::Scale::Eighth),
+        s if s >= PDQ_FAST_HALF_MIN_SIDE => Some(jpeg::Scale::Half),
+        _ => None,
+    }
+}
 
 impl PdqRoute {
     /// The route's name, as `--pdq-route` and `policy.toml` spell it.
@@ -214,8 +240,9 @@ pub struct FileDigests {
     /// Algorithms left out because they do not apply to this input (only
     /// [`digest_applicable`] leaves any out).
     pub skipped: Vec<Skipped>,
-    /// [`PdqRoute::Fast`] when PDQ was computed from a JPEG's DC image (the
-    /// fast route was asked for and applied); else [`PdqRoute::Exact`].
+    /// [`PdqRoute::Fast`] when PDQ was computed from a JPEG's reduced-scale
+    /// luma (its DC image, or a 1/2-scale decode: the fast route was asked
+    /// for and applied); else [`PdqRoute::Exact`].
     pub pdq_route: PdqRoute,
 }
 
@@ -304,12 +331,13 @@ pub fn decode_for(
     let mut grey = None;
     let mut pdq_image = None;
     if wants_pdq && config.pdq_route == PdqRoute::Fast {
-        if let Some(dc) = jpeg::read(bytes, &config.limits, PDQ_FAST_MIN_SIDE) {
-            // One pixel per block of the upright image, the block's mean Y:
-            // PDQ's luminance weights are the JFIF colour transform's.
-            if let Some(y) = thumbnail::dc_grey(&dc, PDQ_FAST_MIN_SIDE / 8) {
+        if let Some(dc) = jpeg::read_scaled(bytes, &config.limits, pdq_fast_scale) {
+            // The upright image's Y: one pixel per block of the DC image, or
+            // each 1/2-scale sample over its 2×2 pixels. PDQ's luminance
+            // weights are the JFIF colour transform's, so Y is its input.
+            if let Some(y) = thumbnail::pdq_grey(&dc, PDQ_FAST_MIN_SIDE / 8) {
                 dimensions = Some(dc.oriented_dimensions());
-                pdq_image = Some(image::DynamicImage::ImageLuma8(y).into_rgb8());
+                pdq_image = grey_to_rgb(&y);
             }
         }
     }
@@ -344,6 +372,17 @@ pub fn decode_for(
         },
         pdq_kernel: config.pdq_kernel,
     })
+}
+
+/// Each grey level three times: what `image`'s Luma8 → Rgb8 conversion
+/// gives, without its colour-space machinery (a quarter of the fast route's
+/// time on small JPEGs).
+fn grey_to_rgb(grey: &GrayImage) -> Option<RgbImage> {
+    let mut raw = Vec::with_capacity(3 * grey.as_raw().len());
+    for &v in grey.as_raw() {
+        raw.extend_from_slice(&[v, v, v]);
+    }
+    RgbImage::from_raw(grey.width(), grey.height(), raw)
 }
 
 /// Runs `algorithms` over `bytes`, decoding the image at most once.

@@ -84,7 +84,7 @@ impl Tabular for Record {
         for digest in &d.digests {
             let quality = match (digest.algorithm(), d.pdq_quality) {
                 (Algorithm::Pdq, Some(q)) if d.pdq_route == super::PdqRoute::Fast => {
-                    format!("{q} (fast route: JPEG DC, not bit-exact)")
+                    format!("{q} (fast route: reduced JPEG, not bit-exact)")
                 }
                 (Algorithm::Pdq, Some(q)) => q.to_string(),
                 _ => "-".into(),

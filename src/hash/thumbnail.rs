@@ -134,8 +134,9 @@ fn cell_ranges(len: u32, n: u32, k: u32, flipped: bool) -> Vec<(u32, u32)> {
 
 /// Each cell's mean of one plane, cells row by row (`ys` × `xs`).
 fn cell_means(plane: &Plane, xs: &[(u32, u32)], ys: &[(u32, u32)]) -> Vec<f32> {
-    let wx: Vec<Vec<(usize, f32)>> = xs.iter().map(|&r| weights(r, 8 * plane.scale.0)).collect();
-    let wy: Vec<Vec<(usize, f32)>> = ys.iter().map(|&r| weights(r, 8 * plane.scale.1)).collect();
+    let (sx, sy) = plane.sample_size();
+    let wx: Vec<Vec<(usize, f32)>> = xs.iter().map(|&r| weights(r, sx)).collect();
+    let wy: Vec<Vec<(usize, f32)>> = ys.iter().map(|&r| weights(r, sy)).collect();
     let mut out = Vec::with_capacity(xs.len() * ys.len());
     for (ry, row_weights) in ys.iter().zip(&wy) {
         for (rx, col_weights) in xs.iter().zip(&wx) {
@@ -151,7 +152,85 @@ fn cell_means(plane: &Plane, xs: &[(u32, u32)], ys: &[(u32, u32)]) -> Vec<f32> {
     out
 }
 
-/// The blocks of `block` pixels that the range `[start, end)` overlaps, each
+/// PDQ's image on the fast route ([`super::PdqRoute::Fast`]), from the first
+/// plane (Y, or grey) mapped onto the upright image as [`dc_grey`] maps it:
+/// - a DC image: one pixel per 8 × 8 block, as [`dc_grey`] (`None` when
+///   the shorter side is under `8 × min_side`);
+/// - a reduced image (more than one sample a block): every pixel of the
+///   upright image, each the value of the sample whose part of the block
+///   holds it, so that PDQ filters and samples it at the exact route's size
+///   (hashed at its own size instead, PDQ's box windows and sampling
+///   positions change and the hash moves tens of bits: see
+///   `docs/PERFORMANCE.md`).
+///
+/// `None` also when the JPEG is not greyscale or YCbCr.
+pub fn pdq_grey(dc: &DcImage, min_side: u32) -> Option<GrayImage> {
+    match dc.planes.first()?.samples_per_block {
+        1 => dc_grey(dc, min_side),
+        _ => spread(dc),
+    }
+}
+
+/// Every pixel of the upright image, the value of the first plane's sample
+/// that holds it: `cells(dc, 1, true)`, without the averaging machinery a
+/// one-pixel cell does not need.
+fn spread(dc: &DcImage) -> Option<GrayImage> {
+    let plane = dc.planes.first()?;
+    let (sx, sy) = plane.sample_size();
+    let Axes {
+        swap,
+        flip_x,
+        flip_y,
+    } = axes(dc.orientation);
+    // The sample column of each stored column, and row of each stored row,
+    // in upright order.
+    let index = |len: u32, size: u32, flipped: bool| -> Vec<usize> {
+        (0..len)
+            .map(|c| (if flipped { len - 1 - c } else { c } / size.max(1)) as usize)
+            .collect()
+    };
+    let xs = index(dc.width, sx, flip_x);
+    let ys = index(dc.height, sy, flip_y);
+    let rounded: Vec<u8> = plane.means.iter().map(|&v| round_level(v)).collect();
+    // Every index below is at most this: check it once.
+    let last = ys.iter().max()? * plane.stride + xs.iter().max()?;
+    if last >= rounded.len() {
+        return None;
+    }
+    let (ow, oh) = dc.oriented_dimensions();
+    let mut out = Vec::with_capacity(ow as usize * oh as usize);
+    if swap {
+        // Upright rows run along stored columns.
+        for &x in &xs {
+            out.extend(ys.iter().map(|&y| rounded[y * plane.stride + x]));
+        }
+    } else {
+        for &y in &ys {
+            let row = &rounded[y * plane.stride..];
+            out.extend(xs.iter().map(|&x| row[x]));
+        }
+    }
+    GrayImage::from_raw(ow, oh, out)
+}
+
+/// `v.round().clamp(0.0, 255.0) as u8`, without the library call that
+/// `round` is on baseline x86-64 (the same value for every `f32`: a
+/// non-negative value under 2²³ less its integer part is exact).
+#[inline]
+fn round_level(v: f32) -> u8 {
+    let v = v.clamp(0.0, 255.0);
+    let t = v as u32;
+    (t + u32::from(v - t as f32 >= 0.5)) as u8
+}
+
+/// The first plane's means over `k × k` cells of the upright image (for
+/// tests: a reduced image at its own size, `k = 8 / samples a block`).
+#[cfg(test)]
+pub fn y_cells(dc: &DcImage, k: u32) -> Option<GrayImage> {
+    cells(dc, k, true)
+}
+
+/// The samples of `block` pixels that the range `[start, end)` overlaps, each
 /// with the number of pixels of the overlap.
 fn weights((start, end): (u32, u32), block: u32) -> Vec<(usize, f32)> {
     (start / block..=(end - 1) / block)
@@ -183,6 +262,24 @@ mod tests {
         });
         // 54.2, 182.4, 18.4, 1.78, grey 9 and 255 exactly.
         assert_eq!(from_rgb(&img, 64).as_raw(), &[54, 182, 18, 1, 9, 255]);
+    }
+
+    #[test]
+    fn round_level_is_round_and_clamp() {
+        let mut v = -3.0f32;
+        while v < 260.0 {
+            for x in [
+                v,
+                v.next_up(),
+                v.next_down(),
+                v + 0.5,
+                (v + 0.5).next_down(),
+            ] {
+                assert_eq!(round_level(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+            }
+            v += 0.125;
+        }
+        assert_eq!(round_level(f32::NAN), 0);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub struct Check {
     pub path: PathBuf,
     /// Its PDQ quality, when PDQ was computed.
     pub pdq_quality: Option<Quality>,
-    /// `fast` when PDQ came from the JPEG's DC image (in JSON only then;
+    /// `fast` when PDQ came from the JPEG's DC image or 1/2-scale decode (in JSON only then;
     /// in the table the algorithm reads `pdq (fast)`).
     #[serde(skip_serializing_if = "is_exact")]
     pub pdq_route: crate::hash::PdqRoute,
@@ -174,7 +174,7 @@ impl Tabular for Check {
                 );
             }
             if self.pdq_route == crate::hash::PdqRoute::Fast {
-                why.push("pdq on the fast route (JPEG DC, not bit-exact)".into());
+                why.push("pdq on the fast route (reduced-scale JPEG, not bit-exact)".into());
             }
             rows.push(vec![path.into(), "no match".into(), why.join("; ").into()]);
         }

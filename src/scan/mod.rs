@@ -631,7 +631,7 @@ impl Run<'_, '_> {
         };
         if decoded.pdq_route() == hash::PdqRoute::Fast {
             self.verdict.notes.push(format!(
-                "{part}: PDQ from the JPEG's DC image (pdq_route = \"fast\"; not bit-exact)"
+                "{part}: PDQ from a reduced-scale decode of the JPEG (pdq_route = \"fast\"; not bit-exact)"
             ));
         }
         for a in algorithms.into_iter().filter(|a| a.is_perceptual()) {

@@ -118,7 +118,8 @@ pub struct Policy {
     /// lookups instead of one, and eight chances of a false match.
     pub pdq_dihedral: bool,
     /// Where PDQ's pixels come from: `exact` (default, Meta's PDQ bit for
-    /// bit) or `fast` (a large JPEG's DC image; the verdict notes each image
+    /// bit) or `fast` (a JPEG's DC image, or a baseline JPEG's 1/2-scale
+    /// decode under 512 px; the verdict notes each image
     /// hashed so). Written out only when not the default.
     #[serde(skip_serializing_if = "is_exact")]
     pub pdq_route: crate::hash::PdqRoute,

@@ -167,10 +167,13 @@ fn hashing_key(config: &HashConfig, unedited: bool) -> String {
         config.limits.exif_rotate
     );
     if unedited {
-        format!(
-            "{base};scanner-decode;pdq_route={}",
-            config.pdq_route.name()
-        )
+        // `fast+half`: the fast route reads baseline JPEGs of 128–511 px at
+        // 1/2 scale since then; older caches hold their exact hashes.
+        let route = match config.pdq_route {
+            hash::PdqRoute::Exact => "exact",
+            hash::PdqRoute::Fast => "fast+half",
+        };
+        format!("{base};scanner-decode;pdq_route={route}")
     } else {
         base
     }

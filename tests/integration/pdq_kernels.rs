@@ -120,13 +120,15 @@ fn vectorised_and_scalar_pdq_agree_bit_for_bit_on_50_images() {
     assert!(qualities.len() >= 5, "qualities {qualities:?}");
 }
 
-/// `--pdq-route fast`: a large JPEG is hashed from its DC image and the JSON
-/// says so; a small one, or a PNG, decodes fully and says nothing; the hash
+/// `--pdq-route fast`: a large JPEG is hashed from its DC image, a baseline
+/// one of 128–511 px from its 1/2-scale decode, and the JSON says so; a
+/// progressive one under 512 px decodes fully and says nothing; the hash
 /// stays near the exact one.
 #[test]
 fn fast_route_is_marked_and_near_the_exact_hash() {
     let large = "tests/data/pdq/images/jpeg_retina_1411.jpg";
-    let small = "tests/data/pdq/images/jpeg_chelsea_q85_420.jpg";
+    let mid = "tests/data/pdq/images/jpeg_chelsea_q85_420.jpg";
+    let small = "tests/data/jpeg/progressive_420_dri7b_coffee_317x229.jpg";
     let run = |route: &str| -> Vec<serde_json::Value> {
         let out = util::cssim()
             .args([
@@ -137,6 +139,7 @@ fn fast_route_is_marked_and_near_the_exact_hash() {
                 "--pdq-route",
                 route,
                 large,
+                mid,
                 small,
             ])
             .output()
@@ -151,18 +154,22 @@ fn fast_route_is_marked_and_near_the_exact_hash() {
     let fast = run("fast");
     assert!(exact.iter().all(|r| r.get("pdq_route").is_none()));
     assert_eq!(fast[0]["pdq_route"], "fast");
+    assert_eq!(fast[1]["pdq_route"], "fast");
     assert!(
-        fast[1].get("pdq_route").is_none(),
-        "small JPEG decodes fully"
+        fast[2].get("pdq_route").is_none(),
+        "small progressive JPEG decodes fully"
     );
-    assert_eq!(fast[1]["digests"]["pdq"], exact[1]["digests"]["pdq"]);
+    assert_eq!(fast[2]["digests"]["pdq"], exact[2]["digests"]["pdq"]);
     let hash = |r: &serde_json::Value| {
         pdq::PdqHash::from_hex(r["digests"]["pdq"].as_str().expect("hex")).expect("PDQ hex")
     };
     let d = hash(&fast[0]).distance(&hash(&exact[0])).0;
-    assert!(d <= 31, "fast route {d} bits from the exact hash");
+    assert!(d <= 31, "DC route {d} bits from the exact hash");
+    let d = hash(&fast[1]).distance(&hash(&exact[1])).0;
+    assert!(d <= 8, "1/2-scale route {d} bits from the exact hash");
     // Same dimensions reported either way.
     assert_eq!(fast[0]["width"], exact[0]["width"]);
+    assert_eq!(fast[1]["width"], exact[1]["width"]);
 
     let bad = util::cssim()
         .args(["hash", "--algo", "pdq", "--pdq-route", "quick", small])

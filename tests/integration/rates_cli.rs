@@ -303,16 +303,17 @@ fn the_fast_pdq_route_applies_to_large_jpeg_originals_and_is_in_the_cache_key() 
     assert_eq!(exact["config"]["pdq_route"], "exact");
     // The originals' PDQ is keyed on the route, so all 7 are hashed again;
     // astronaut and camera (512×512) and hubble_deep_field (600×523) are
-    // JPEGs of at least 512 px, hashed from their DC images. The copies are
-    // pixels, hashed as before (from the cache).
+    // JPEGs of at least 512 px, hashed from their DC images, and the other
+    // four baseline JPEGs of 300–400 px from their 1/2-scale decodes. The
+    // copies are pixels, hashed as before (from the cache).
     let fast = rates("fast", "fast");
     assert_eq!(computed(&fast), 7);
-    assert_eq!(fast["stats"]["pdq_fast_route"], 3);
+    assert_eq!(fast["stats"]["pdq_fast_route"], 7);
     assert_eq!(fast["config"]["pdq_route"], "fast");
     // From the cache, the route is still known.
     let again = rates("fast", "again");
     assert_eq!(computed(&again), 0);
-    assert_eq!(again["stats"]["pdq_fast_route"], 3);
+    assert_eq!(again["stats"]["pdq_fast_route"], 7);
     assert_eq!(again["algorithms"], fast["algorithms"]);
     let bad = cssim()
         .args(["eval", "rates", "--pdq-route", "fastest", "--corpus"])

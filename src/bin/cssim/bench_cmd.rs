@@ -49,7 +49,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub image: Option<PathBuf>,
     /// Where PDQ's pixels come from: exact (full decode) or fast (a JPEG at
-    /// least 512 px a side from its DC image; not bit-exact), overriding the
+    /// least 512 px a side from its DC image, a baseline one of 128-511 px
+    /// from a 1/2-scale decode; not bit-exact), overriding the
     /// policy's pdq_route. With fast, the decode row is the DC read and its
     /// name says so.
     #[arg(long, value_name = "ROUTE", default_value = "exact")]

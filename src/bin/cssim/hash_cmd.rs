@@ -107,7 +107,7 @@ status is then 1.
 Output: a table (path, algorithm, digest, PDQ quality or note; text adds one
 row for each URL in it), or with --json one JSON object a line: {\"path\",
 \"width\", \"height\", \"pdq_quality\", \"digests\": {algo: hex}} (and \"pdq_route\":
-\"fast\" when PDQ came from a JPEG's DC image), plus \"urls\":
+\"fast\" when PDQ came from a JPEG's DC image or 1/2-scale decode), plus \"urls\":
 [{\"url\", \"text\": hex}] with text and \"skipped\": {algo: reason} when any
 was skipped. With --csv: the table's columns and rows as CSV. PDQ digests
 are Meta's 64-hex-character form. Paths in JSON are UTF-8, bytes that are
@@ -348,8 +348,10 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     let config = args.decode.config();
     if config.pdq_route == hash::PdqRoute::Fast && algos.contains(&Algorithm::Pdq) {
         eprintln!(
-            "note: --pdq-route fast: PDQ of a JPEG at least {} px a side comes from its DC image (not bit-exact)",
-            hash::PDQ_FAST_MIN_SIDE
+            "note: --pdq-route fast: PDQ of a JPEG at least {} px a side comes from its DC image, of a baseline JPEG of {}-{} px from a 1/2-scale decode (not bit-exact)",
+            hash::PDQ_FAST_MIN_SIDE,
+            hash::PDQ_FAST_HALF_MIN_SIDE,
+            hash::PDQ_FAST_MIN_SIDE - 1
         );
     }
     let threshold = args.threshold.map(hash::Threshold);

@@ -18,10 +18,24 @@
 //!
 //! Damage confined to AC data that the reader steps over goes unnoticed: such
 //! a file gets classic hashes where a full decode might refuse it.
+//!
+//! [`read_scaled`] can also keep more than the DC of the first component (Y,
+//! or the grey plane): a **baseline** (sequential) file's low AC coefficients
+//! are Huffman-decoded anyway, so keeping the 4×4 lowest ones and running a
+//! reduced inverse DCT per block gives a 1/2-scale image ([`Scale::Half`],
+//! the `idct` module, which also does 2×2 for 1/4). A progressive file is
+//! not read at that scale: its low AC bands come in a first scan of a few bands at reduced
+//! precision, and their low bits in refinement scans that span bands 1–63,
+//! whose codes depend on which of all 63 coefficients are already non-zero —
+//! so the exact low bands cost a Huffman decode of nearly all of the luma's
+//! AC data. The caller decodes such a file fully.
 
 #[cfg(test)]
 mod dc_tests;
 mod huffman;
+mod idct;
+#[cfg(test)]
+mod reduced_tests;
 mod scan;
 
 use image::metadata::Orientation;
@@ -33,7 +47,30 @@ use huffman::Table;
 /// progressive JPEG has about ten (libjpeg's default script has ten).
 const MAX_SCANS: usize = 64;
 
-/// The DC image of a JPEG: block means for each component.
+/// How much of each block [`read_scaled`] keeps of the first component
+/// (Y, or the grey plane); the other components always give their DC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// 1/8: the DC coefficient, the block's mean (any baseline, extended or
+    /// progressive file).
+    Eighth,
+    /// 1/2: 4×4 samples a block, the 4-point inverse DCT of the 4×4 lowest
+    /// coefficients (baseline files only).
+    Half,
+}
+
+impl Scale {
+    /// Samples per block side: 1 or 4.
+    pub fn samples_per_block(self) -> u32 {
+        match self {
+            Scale::Eighth => 1,
+            Scale::Half => 4,
+        }
+    }
+}
+
+/// The DC image of a JPEG: block means for each component (or, read by
+/// [`read_scaled`] at a finer [`Scale`], a reduced image of the first).
 pub struct DcImage {
     /// Width of the stored image in pixels (before EXIF orientation).
     pub width: u32,
@@ -86,15 +123,27 @@ pub fn axes(o: Orientation) -> Axes {
     }
 }
 
-/// One component's block means.
+/// One component's block means (or reduced samples).
 pub struct Plane {
-    /// The mean of each block, on the 0–255 pixel scale, row by row.
+    /// The mean of each block, on the 0–255 pixel scale, row by row; with
+    /// `samples_per_block` n > 1, n × n samples a block, each the reduced
+    /// inverse DCT's value for its `8/n × 8/n` part of the block.
     pub means: Vec<f32>,
-    /// Entries per row of `means` (at least `blocks_w`).
+    /// Entries per row of `means` (at least `blocks_w × samples_per_block`).
     pub stride: usize,
     /// Image pixels per component sample across and down: 1 for luma, 2 for
     /// chroma subsampled 2:1 in that direction.
     pub scale: (u32, u32),
+    /// Samples per block side: 1 (block means) or 4 ([`Scale::Half`]).
+    pub samples_per_block: u32,
+}
+
+impl Plane {
+    /// Image pixels one entry of `means` covers across and down.
+    pub fn sample_size(&self) -> (u32, u32) {
+        let n = self.samples_per_block.max(1);
+        (8 * self.scale.0 / n, 8 * self.scale.1 / n)
+    }
 }
 
 /// One frame component while decoding.
@@ -103,8 +152,9 @@ struct Component {
     h: u8,
     v: u8,
     quant_table: usize,
-    /// The DC quantiser, taken from the table in force at the component's first scan.
-    quant: Option<u16>,
+    /// The quantisers (zig-zag order), taken from the table in force at the
+    /// component's first scan.
+    quant: Option<[u16; 64]>,
     /// Blocks holding real samples across and down.
     blocks_w: usize,
     blocks_h: usize,
@@ -112,6 +162,11 @@ struct Component {
     stride: usize,
     dc: Vec<i32>,
     dc_seen: bool,
+    /// Samples per block side kept (1: DC only).
+    keep: usize,
+    /// With `keep` > 1: the reduced inverse DCT's samples, `stride × keep`
+    /// a row.
+    samples: Vec<f32>,
 }
 
 /// The frame (SOF) being decoded.
@@ -133,6 +188,20 @@ struct Frame {
 /// under `min_side` pixels (a caller with no use for so small a DC image is
 /// spared decoding it: the frame header says so before any scan).
 pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
+    read_scaled(bytes, limits, |side| {
+        (side >= min_side).then_some(Scale::Eighth)
+    })
+}
+
+/// As [`read`], at the [`Scale`] that `scale` chooses for the image's
+/// shorter side (`None`: too small, the caller decodes fully). The first
+/// component of a baseline file is kept at that scale; a progressive file
+/// asked for more than [`Scale::Eighth`] gives `None` (see the module docs).
+pub fn read_scaled(
+    bytes: &[u8],
+    limits: &Limits,
+    scale: impl Fn(u32) -> Option<Scale>,
+) -> Option<DcImage> {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
@@ -150,9 +219,15 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
         };
         match marker {
             0xC0..=0xC2 if frame.is_none() => {
-                let f = read_frame(segment, marker == 0xC2, limits)?;
-                if f.width.min(f.height) < min_side {
-                    return None;
+                let mut f = read_frame(segment, marker == 0xC2, limits)?;
+                let keep = scale(f.width.min(f.height))?.samples_per_block() as usize;
+                if keep > 1 {
+                    if f.progressive {
+                        return None;
+                    }
+                    let y = f.components.first_mut()?;
+                    y.keep = keep;
+                    y.samples = vec![0.0; y.dc.len() * keep * keep];
                 }
                 frame = Some(f);
             }
@@ -195,7 +270,7 @@ pub fn read(bytes: &[u8], limits: &Limits, min_side: u32) -> Option<DcImage> {
 /// The tables in force: quantisers, Huffman tables, restart interval.
 #[derive(Default)]
 struct Tables {
-    quant: [Option<u16>; 4],
+    quant: [Option<[u16; 64]>; 4],
     dc: [Option<Table>; 4],
     ac: [Option<Table>; 4],
     restart_interval: usize,
@@ -282,12 +357,23 @@ fn dc_image(frame: Frame, exif: Option<&[u8]>, limits: &Limits) -> Option<DcImag
         if !c.dc_seen {
             return None;
         }
-        let q = f32::from(c.quant?);
+        let scale = (u32::from(h_max / c.h), u32::from(v_max / c.v));
+        if c.keep > 1 {
+            planes.push(Plane {
+                means: c.samples,
+                stride: c.stride * c.keep,
+                scale,
+                samples_per_block: c.keep as u32,
+            });
+            continue;
+        }
+        let q = f32::from(c.quant?[0]);
         planes.push(Plane {
             // F(0,0) = 8 × (mean − 128) before quantisation.
             means: c.dc.iter().map(|&v| v as f32 * q / 8.0 + 128.0).collect(),
             stride: c.stride,
-            scale: (u32::from(h_max / c.h), u32::from(v_max / c.v)),
+            scale,
+            samples_per_block: 1,
         });
     }
     Some(DcImage {
@@ -360,6 +446,8 @@ fn read_frame(s: &[u8], progressive: bool, limits: &Limits) -> Option<Frame> {
             stride,
             dc: vec![0; stride * rows],
             dc_seen: false,
+            keep: 1,
+            samples: Vec::new(),
         });
     }
     Some(Frame {
@@ -395,19 +483,29 @@ fn read_huffman_tables(
     Some(())
 }
 
-fn read_quant_tables(mut s: &[u8], quant: &mut [Option<u16>; 4]) -> Option<()> {
+fn read_quant_tables(mut s: &[u8], quant: &mut [Option<[u16; 64]>; 4]) -> Option<()> {
     while let Some((&precision_id, rest)) = s.split_first() {
         let id = usize::from(precision_id & 15);
-        // Only the first entry, the DC quantiser, matters here.
-        let (dc, size) = match precision_id >> 4 {
-            0 => (u16::from(*rest.first()?), 64),
-            1 => (u16::from_be_bytes([*rest.first()?, *rest.get(1)?]), 128),
+        let wide = match precision_id >> 4 {
+            0 => false,
+            1 => true,
             _ => return None,
         };
-        if dc == 0 || rest.len() < size {
+        let size = if wide { 128 } else { 64 };
+        let values = rest.get(..size)?;
+        let mut table = [0u16; 64];
+        for (k, q) in table.iter_mut().enumerate() {
+            *q = if wide {
+                u16::from_be_bytes([values[2 * k], values[2 * k + 1]])
+            } else {
+                u16::from(values[k])
+            };
+        }
+        // A zero DC quantiser would blank the image: refuse the file.
+        if table[0] == 0 {
             return None;
         }
-        *quant.get_mut(id)? = Some(dc);
+        *quant.get_mut(id)? = Some(table);
         s = &rest[size..];
     }
     Some(())

@@ -1,7 +1,10 @@
-//! Decoding one scan's DC coefficients (ITU T.81 F.2 and G.1.2.1).
+//! Decoding one scan's DC coefficients (ITU T.81 F.2 and G.1.2.1), and in
+//! a sequential scan the low AC coefficients of a component kept at a
+//! reduced scale (`Component::keep` > 1).
 
 use super::Frame;
 use super::huffman::{Bits, Table, next_marker};
+use super::idct::Kernel;
 
 /// A scan header (SOS), checked against the frame.
 pub(super) struct Scan {
@@ -63,9 +66,17 @@ pub(super) fn decode(
             Kind::Sequential => Some(ac_tables[ta].as_ref()?),
             _ => None,
         };
-        frame.components[c].dc_seen = true;
-        tables.push((c, dc, ac));
+        let comp = &mut frame.components[c];
+        comp.dc_seen = true;
+        // A reduced inverse DCT needs the AC codes of a sequential scan.
+        let kernel = match (kind, comp.keep) {
+            (_, 1) => None,
+            (Kind::Sequential, n) => Some(Kernel::new(n)?),
+            _ => return None,
+        };
+        tables.push((c, dc, ac, kernel));
     }
+    let mut coefs = [0i32; 64];
     let al = u32::from(scan.al);
     let interleaved = scan.components.len() > 1;
     let (units_x, units) = if interleaved {
@@ -88,7 +99,8 @@ pub(super) fn decode(
             predictions = [0; 4];
         }
         let (ux, uy) = (unit % units_x, unit / units_x);
-        for (slot, &(c, dc, ac)) in tables.iter().enumerate() {
+        for (slot, (c, dc, ac, kernel)) in tables.iter().enumerate() {
+            let (c, dc, ac) = (*c, *dc, *ac);
             let comp = &mut frame.components[c];
             let (bw, bh) = if interleaved {
                 (usize::from(comp.h), usize::from(comp.v))
@@ -108,8 +120,19 @@ pub(super) fn decode(
                             }
                             predictions[slot] = predictions[slot].wrapping_add(bits.signed(size));
                             *value = predictions[slot] << al;
-                            if let Some(ac) = ac {
-                                skip_ac(&mut bits, ac)?;
+                            match (ac, kernel) {
+                                (Some(ac), Some(kernel)) => {
+                                    coefs[0] = predictions[slot];
+                                    read_low_ac(&mut bits, ac, kernel.last(), &mut coefs)?;
+                                    let n = kernel.n();
+                                    let stride = comp.stride * n;
+                                    let (row, col) = (uy * bh + by, ux * bw + bx);
+                                    let start = row * n * stride + col * n;
+                                    let out = comp.samples.get_mut(start..)?;
+                                    kernel.block(&coefs, comp.quant.as_ref()?, out, stride)?;
+                                }
+                                (Some(ac), None) => skip_ac(&mut bits, ac)?,
+                                (None, _) => {}
                             }
                         }
                         Kind::DcRefine => {
@@ -142,6 +165,37 @@ fn skip_ac(bits: &mut Bits, table: &Table) -> Option<()> {
         } else {
             bits.skip(size);
             k += run + 1;
+        }
+    }
+    (k == 64).then_some(())
+}
+
+/// Reads one block's AC codes, keeping the coefficients at zig-zag
+/// positions `1..=last` in `coefs` (the others are zeroed or left alone).
+#[inline]
+fn read_low_ac(bits: &mut Bits, table: &Table, last: usize, coefs: &mut [i32; 64]) -> Option<()> {
+    coefs[1..=last].fill(0);
+    let mut k = 1;
+    while k < 64 {
+        bits.ensure();
+        let rs = bits.symbol(table)?;
+        let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
+        if size == 0 {
+            if run != 15 {
+                return Some(()); // end of block
+            }
+            k += 16;
+        } else {
+            k += run;
+            if k > 63 {
+                return None;
+            }
+            if k <= last {
+                coefs[k] = bits.signed(size);
+            } else {
+                bits.skip(size);
+            }
+            k += 1;
         }
     }
     (k == 64).then_some(())
