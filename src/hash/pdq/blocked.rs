@@ -149,45 +149,71 @@ impl Ops for pulp::x86::V3 {
     /// sums and the rounding to single are [`luma`]'s, in its order.
     #[inline(always)]
     fn luma8(self, px: &[u8; 24]) -> [f32; 8] {
-        use core::arch::x86_64::{__m128, __m128i, __m256d, __m256i};
         use pulp::bytemuck::cast;
-        const TWO52: f64 = 4_503_599_627_370_496.0;
-        const K: [f64; 3] = [0.299, 0.587, 0.114];
         const MASKS: [[[u8; 32]; 3]; 2] = [
             [channel_mask(0, 0), channel_mask(0, 1), channel_mask(0, 2)],
             [channel_mask(4, 0), channel_mask(4, 1), channel_mask(4, 2)],
         ];
-        let (avx, avx2, fma) = (self.avx, self.avx2, self.fma);
-        let magic: __m256i = cast([0x4330_0000_0000_0000u64; 4]);
         // Pixels 0–3 are bytes 0..12, pixels 4–7 bytes 12..24 (at 4..16 of
         // the 16 bytes from 8).
-        let halves: [[u8; 16]; 2] = [
-            std::array::from_fn(|i| px[i]),
-            std::array::from_fn(|i| px[8 + i]),
-        ];
-        let four = |h: usize| -> __m128 {
-            let bytes = avx2._mm256_broadcastsi128_si256(cast::<[u8; 16], __m128i>(halves[h]));
-            let product = |c: usize| -> __m256d {
-                let v =
-                    avx2._mm256_or_si256(avx2._mm256_shuffle_epi8(bytes, cast(MASKS[h][c])), magic);
-                fma._mm256_fmadd_pd(
-                    cast(v),
-                    avx._mm256_set1_pd(K[c]),
-                    avx._mm256_set1_pd(-(TWO52 * K[c])),
-                )
-            };
-            let rg = avx._mm256_add_pd(product(0), product(1));
-            avx._mm256_cvtpd_ps(avx._mm256_add_pd(rg, product(2)))
-        };
-        cast(avx._mm256_set_m128(four(1), four(0)))
+        let mut lo = [0u8; 16];
+        let mut hi = [0u8; 16];
+        lo.copy_from_slice(&px[..16]);
+        hi.copy_from_slice(&px[8..]);
+        let (lo, hi) = (luma4(self, lo, &MASKS[0]), luma4(self, hi, &MASKS[1]));
+        cast(self.avx._mm256_set_m128(hi, lo))
+    }
+}
+
+/// Four pixels of [`Ops::luma8`] for AVX2 (a function, not a closure: a
+/// closure is compiled without the AVX2 target, and its intrinsics would
+/// become calls).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn luma4(
+    simd: pulp::x86::V3,
+    bytes: [u8; 16],
+    masks: &[[u8; 32]; 3],
+) -> core::arch::x86_64::__m128 {
+    use core::arch::x86_64::{__m128i, __m256d, __m256i};
+    use pulp::bytemuck::cast;
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let (avx, avx2, fma) = (simd.avx, simd.avx2, simd.fma);
+    let magic: __m256i = cast([0x4330_0000_0000_0000u64; 4]);
+    let bytes = avx2._mm256_broadcastsi128_si256(cast::<[u8; 16], __m128i>(bytes));
+    let mut p: [__m256d; 3] = [avx._mm256_setzero_pd(); 3];
+    for ((p, mask), k) in p.iter_mut().zip(masks).zip([0.299, 0.587, 0.114]) {
+        let v = avx2._mm256_or_si256(avx2._mm256_shuffle_epi8(bytes, cast(*mask)), magic);
+        *p = fma._mm256_fmadd_pd(
+            cast(v),
+            avx._mm256_set1_pd(k),
+            avx._mm256_set1_pd(-(TWO52 * k)),
+        );
+    }
+    let rg = avx._mm256_add_pd(p[0], p[1]);
+    avx._mm256_cvtpd_ps(avx._mm256_add_pd(rg, p[2]))
+}
+
+/// Where a running sum's outputs go: `emit(oi, sums, count)` receives each
+/// output position with the running sums and the sample count there. A
+/// trait with an `#[inline(always)]` method rather than a closure wherever
+/// the receiver runs intrinsics (a closure is compiled without the AVX2
+/// target, and its intrinsics would become calls).
+trait Emit {
+    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32);
+}
+
+impl<F: FnMut(usize, &Lanes, f32)> Emit for F {
+    #[inline(always)]
+    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32) {
+        self(oi, sums, count)
     }
 }
 
 /// The reference's running-sum box filter (as [`super::downsample::box_1d`])
-/// over `LANES` interleaved rows. `emit(oi, sums, count)` receives each
-/// output position with the running sums and the sample count there.
+/// over `LANES` interleaved rows, all of it.
 #[inline(always)]
-fn box_lanes(input: &[Lanes], window: usize, emit: impl FnMut(usize, &Lanes, f32)) {
+fn box_lanes(input: &[Lanes], window: usize, emit: impl Emit) {
     let mut sums = [0f32; LANES];
     let steps = box_steps(input.len(), window);
     box_run(input, window, &mut sums, 0..steps, emit);
@@ -213,7 +239,7 @@ fn box_run(
     window: usize,
     sums: &mut Lanes,
     steps: std::ops::Range<usize>,
-    mut emit: impl FnMut(usize, &Lanes, f32),
+    mut emit: impl Emit,
 ) {
     let cols = input.len();
     let half = (window + 2) / 2;
@@ -223,17 +249,17 @@ fn box_run(
     }
     for t in clip(half - 1, window) {
         add(sums, &input[t]);
-        emit(t + 1 - half, sums, (t + 1) as f32);
+        emit.emit(t + 1 - half, sums, (t + 1) as f32);
     }
     let c = window as f32;
     for t in clip(window, cols) {
         add(sums, &input[t]);
         sub(sums, &input[t - window]);
-        emit(t + 1 - half, sums, c);
+        emit.emit(t + 1 - half, sums, c);
     }
     for t in clip(cols, cols + half - 1) {
         sub(sums, &input[t - window]);
-        emit(t + 1 - half, sums, (cols + window - 1 - t) as f32);
+        emit.emit(t + 1 - half, sums, (cols + window - 1 - t) as f32);
     }
 }
 
@@ -301,15 +327,12 @@ fn luma_into<T: Ops>(
     let tiles_end = if xs.end == cols { cols / 8 * 8 } else { xs.end };
     for x0 in (xs.start..tiles_end).step_by(8) {
         for h in 0..LANES / 8 {
-            let tile: Tile = std::array::from_fn(|i| {
+            let mut tile: Tile = [[0f32; 8]; 8];
+            for (i, t) in tile.iter_mut().enumerate().take(n.saturating_sub(h * 8)) {
                 let l = h * 8 + i;
-                if l < n {
-                    let (px, _) = rgb[3 * cols * l..3 * cols * (l + 1)].as_chunks::<24>();
-                    tr.luma8(&px[x0 / 8])
-                } else {
-                    [0f32; 8]
-                }
-            });
+                let (px, _) = rgb[3 * cols * l..3 * cols * (l + 1)].as_chunks::<24>();
+                *t = tr.luma8(&px[x0 / 8]);
+            }
             for (cell, t) in block[x0..x0 + 8].iter_mut().zip(tr.t8(&tile)) {
                 cell[h * 8..h * 8 + 8].copy_from_slice(&t);
             }
@@ -335,6 +358,15 @@ fn luma_into<T: Ops>(
 /// into output row `t - (half - 1)`; after the last input row, `half - 1`
 /// more steps only subtract and divide — the reference's operations in its
 /// order, for every column.
+/// One input row of the column filter within a block (see
+/// [`ColumnFilter::plan`]): offsets into the ring and the output rows.
+#[derive(Clone, Copy, Default)]
+struct RowPlan {
+    new: usize,
+    old: Option<usize>,
+    out: Option<(usize, f32)>,
+}
+
 struct ColumnFilter {
     rows: usize,
     cols: usize,
@@ -368,54 +400,76 @@ impl ColumnFilter {
         (r + 1).saturating_sub(self.half)
     }
 
-    /// Input rows `y0..y0 + n` at columns `x0..x0 + 8`, as the row filter
-    /// left them interleaved in `pending` (column `x0 + j` in `pending[j]`).
+    /// For each of the block's rows `y0..y0 + n`: where it goes in the ring,
+    /// which ring row it subtracts, and which output row it divides into,
+    /// by what — computed once a block, not per 8 columns (the ring's
+    /// modulo is an integer division).
     #[inline(always)]
+    fn plan(&self, y0: usize, n: usize) -> [RowPlan; LANES] {
+        let mut plan = [RowPlan::default(); LANES];
+        for (l, p) in plan.iter_mut().enumerate().take(n) {
+            let t = y0 + l;
+            *p = RowPlan {
+                new: self.slot(t),
+                old: (t >= self.window).then(|| self.slot(t - self.window)),
+                out: (t + 1 >= self.half).then(|| {
+                    (
+                        second_row(t + 1 - self.half, self.cols),
+                        (t + 1).min(self.window) as f32,
+                    )
+                }),
+            };
+        }
+        plan
+    }
+
+    /// Input rows `y0..y0 + n` (as `plan` describes them) at columns
+    /// `x0..x0 + 8`, as the row filter left them interleaved in `pending`
+    /// (column `x0 + j` in `pending[j]`); output rows go to `out` (the
+    /// second pass's ring of rows).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn tile<T: Ops>(
-        &mut self,
+        ring: &mut [f32],
+        sums: &mut [f32],
+        out: &mut [f32],
+        plan: &[RowPlan; LANES],
         tr: T,
         x0: usize,
         pending: &[Lanes; 8],
-        y0: usize,
         n: usize,
-        second: &mut SecondPass<T>,
     ) {
         let mut v = [[0f32; 8]; LANES];
         for h in 0..LANES.min(n.div_ceil(8) * 8) / 8 {
-            let tile: Tile = std::array::from_fn(|j| {
-                let mut r = [0f32; 8];
-                r.copy_from_slice(&pending[j][h * 8..h * 8 + 8]);
-                r
-            });
+            let mut tile: Tile = [[0f32; 8]; 8];
+            for (r, p) in tile.iter_mut().zip(pending) {
+                r.copy_from_slice(&p[h * 8..h * 8 + 8]);
+            }
             v[h * 8..h * 8 + 8].copy_from_slice(&tr.t8(&tile));
         }
         let mut s = [0f32; 8];
-        s.copy_from_slice(&self.sums[x0..x0 + 8]);
-        for (l, row) in v.iter().enumerate().take(n) {
-            let t = y0 + l;
+        s.copy_from_slice(&sums[x0..x0 + 8]);
+        for (row, p) in v.iter().zip(plan).take(n) {
             for (a, b) in s.iter_mut().zip(row) {
                 *a += b;
             }
-            if t >= self.window {
-                let o = self.slot(t - self.window) + x0;
-                for (a, b) in s.iter_mut().zip(&self.ring[o..o + 8]) {
+            if let Some(o) = p.old {
+                for (a, b) in s.iter_mut().zip(&ring[o + x0..o + x0 + 8]) {
                     *a -= b;
                 }
             }
-            let w = self.slot(t) + x0;
-            self.ring[w..w + 8].copy_from_slice(row);
-            if t + 1 >= self.half {
-                let c = (t + 1).min(self.window) as f32;
-                let out = &mut second.row_mut(t + 1 - self.half)[x0..x0 + 8];
-                for (o, a) in out.iter_mut().zip(&s) {
-                    *o = a / c;
+            ring[p.new + x0..p.new + x0 + 8].copy_from_slice(row);
+            if let Some((o, c)) = p.out {
+                for (d, a) in out[o + x0..o + x0 + 8].iter_mut().zip(&s) {
+                    *d = a / c;
                 }
             }
         }
-        self.sums[x0..x0 + 8].copy_from_slice(&s);
+        sums[x0..x0 + 8].copy_from_slice(&s);
     }
 
     /// As [`ColumnFilter::tile`] for the last columns `x0..cols` (fewer than 8).
+    #[inline(always)]
     fn tail<T: Ops>(
         &mut self,
         x0: usize,
@@ -445,6 +499,7 @@ impl ColumnFilter {
     }
 
     /// After the last input row: the remaining output rows.
+    #[inline(always)]
     fn drain<T: Ops>(&mut self, second: &mut SecondPass<T>) {
         for t in self.rows..self.rows + self.half - 1 {
             let o = self.slot(t - self.window);
@@ -612,7 +667,7 @@ impl<T: Ops> SecondPass<T> {
     #[inline(always)]
     fn row_mut(&mut self, o: usize) -> &mut [f32] {
         let cols = self.block.len();
-        let s = (o % (2 * LANES)) * cols;
+        let s = second_row(o, cols);
         &mut self.rows[s..s + cols]
     }
 
@@ -633,12 +688,16 @@ impl<T: Ops> SecondPass<T> {
         let wanted = &self.cols_wanted;
         let sampled = &mut self.sampled;
         let mut k = 0usize;
-        box_lanes(&self.block, self.window, |oi, sums, c| {
-            while k < 64 && wanted[k] == oi {
-                sampled[k] = div(sums, c);
-                k += 1;
-            }
-        });
+        box_lanes(
+            &self.block,
+            self.window,
+            |oi: usize, sums: &Lanes, c: f32| {
+                while k < 64 && wanted[k] == oi {
+                    sampled[k] = div(sums, c);
+                    k += 1;
+                }
+            },
+        );
         for l in 0..n {
             let sampled = &self.sampled;
             if let Some(done) = self.columns.push(|dst| {
@@ -663,6 +722,13 @@ impl<T: Ops> SecondPass<T> {
     }
 }
 
+/// Where row `o` of the first pass's output starts in [`SecondPass`]'s ring
+/// of two blocks of rows.
+#[inline(always)]
+fn second_row(o: usize, cols: usize) -> usize {
+    (o % (2 * LANES)) * cols
+}
+
 /// Keeps output row `next_row` (64 sampled columns) wherever the decimation
 /// samples it.
 #[inline(always)]
@@ -673,6 +739,37 @@ fn keep(rows_wanted: &[usize; 64], out: &mut [[f32; 64]], next_row: &mut usize, 
         }
     }
     *next_row += 1;
+}
+
+/// The first row filter's outputs for rows `y0..y0 + n`: divided, collected
+/// 8 columns at a time, then handed to the column filter.
+struct RowOutputs<'a, T> {
+    tr: T,
+    pending: [Lanes; 8],
+    n: usize,
+    plan: [RowPlan; LANES],
+    ring: &'a mut [f32],
+    sums: &'a mut [f32],
+    out: &'a mut [f32],
+}
+
+impl<T: Ops> Emit for &mut RowOutputs<'_, T> {
+    #[inline(always)]
+    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32) {
+        self.pending[oi % 8] = div(sums, count);
+        if oi % 8 == 7 {
+            ColumnFilter::tile(
+                self.ring,
+                self.sums,
+                self.out,
+                &self.plan,
+                self.tr,
+                oi - 7,
+                &self.pending,
+                self.n,
+            );
+        }
+    }
 }
 
 /// Luminance, two passes of the tent filter, and 64×64 decimation of packed
@@ -696,12 +793,14 @@ pub(super) fn luma_downsample_64<T: Ops>(
     for (b, rgb_rows) in rgb[..3 * rows * cols].chunks(LANES * 3 * cols).enumerate() {
         let (y0, n) = (b * LANES, rgb_rows.len() / (3 * cols));
         let mut sums = [0f32; LANES];
-        let mut pending = [[0f32; LANES]; 8];
-        let mut emit = |oi: usize, s: &Lanes, c: f32| {
-            pending[oi % 8] = div(s, c);
-            if oi % 8 == 7 {
-                columns.tile(tr, oi - 7, &pending, y0, n, &mut second);
-            }
+        let mut emit = RowOutputs {
+            tr,
+            pending: [[0f32; LANES]; 8],
+            n,
+            plan: columns.plan(y0, n),
+            ring: &mut columns.ring,
+            sums: &mut columns.sums,
+            out: &mut second.rows,
         };
         let mut done = 0;
         for x0 in (0..cols).step_by(CHUNK) {
@@ -711,6 +810,7 @@ pub(super) fn luma_downsample_64<T: Ops>(
             done = x1;
         }
         box_run(&block, window, &mut sums, done..steps, &mut emit);
+        let pending = emit.pending;
         columns.tail(tiles, &pending, y0, n, &mut second);
         second.advance(columns.emitted(y0 + n));
     }
