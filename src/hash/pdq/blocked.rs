@@ -330,8 +330,9 @@ fn luma_into<T: Ops>(
             let mut tile: Tile = [[0f32; 8]; 8];
             for (i, t) in tile.iter_mut().enumerate().take(n.saturating_sub(h * 8)) {
                 let l = h * 8 + i;
-                let (px, _) = rgb[3 * cols * l..3 * cols * (l + 1)].as_chunks::<24>();
-                *t = tr.luma8(&px[x0 / 8]);
+                if let Some(px) = rgb[3 * (cols * l + x0)..].first_chunk::<24>() {
+                    *t = tr.luma8(px);
+                }
             }
             for (cell, t) in block[x0..x0 + 8].iter_mut().zip(tr.t8(&tile)) {
                 cell[h * 8..h * 8 + 8].copy_from_slice(&t);
@@ -480,9 +481,8 @@ impl ColumnFilter {
     ) {
         for x in x0..self.cols {
             let mut s = self.sums[x];
-            for l in 0..n {
+            for (l, &v) in pending[x - x0].iter().enumerate().take(n) {
                 let t = y0 + l;
-                let v = pending[x - x0][l];
                 s += v;
                 if t >= self.window {
                     s -= self.ring[self.slot(t - self.window) + x];
@@ -926,8 +926,10 @@ mod tests {
         }
         let mut want = vec![0f32; px.len() / 3];
         super::super::downsample::luma_row(&px, &mut want);
-        let (chunks, _) = px.as_chunks::<24>();
-        for (chunk, w) in chunks.iter().zip(want.chunks_exact(8)) {
+        for (chunk, w) in px.chunks_exact(24).zip(want.chunks_exact(8)) {
+            let Some(chunk) = chunk.first_chunk::<24>() else {
+                unreachable!("chunks of 24")
+            };
             let got = simd.vectorize(AvxLuma { simd, px: chunk });
             for (g, w) in got.iter().zip(w) {
                 assert_eq!(g.to_bits(), w.to_bits(), "{chunk:?}");
