@@ -7,19 +7,30 @@
 //! Bit-exactness is kept the same way as there: each output value sees the
 //! reference's single-precision operations in the reference's order; only
 //! independent values are computed side by side. Two more savings change no
-//! result either: the luminance is computed straight into the first pass's
-//! block (the RGB image is read once), and the second pass divides only where
-//! the 64×64 decimation will sample (its column pass runs on the 64 sampled
-//! columns alone: a column filter never mixes columns).
+//! result either: the second pass divides only where the 64×64 decimation
+//! will sample (its column pass runs on the 64 sampled columns alone: a
+//! column filter never mixes columns), and the first pass is one fused sweep
+//! over the image, a block of `LANES` rows and a few columns at a time:
+//!
+//! 1. luminance of 8 pixels of each row ([`Ops::luma8`]), moved by an 8×8
+//!    transpose into the interleaved block (the RGB image is read once, and
+//!    the luminance is never stored row by row);
+//! 2. the running sums along the rows advance over those columns as soon as
+//!    their inputs exist (the block's recent columns are still in L1);
+//! 3. every 8 output columns are transposed back and run straight through
+//!    the column filter, whose running sums for those 8 columns stay in a
+//!    register across the block's rows; its output rows go to the second
+//!    pass.
 //!
 //! Rows move into and out of the interleaved layout by 8×8 transposes
-//! ([`Transpose`]: AVX shuffles, or plain Rust). The rest is plain Rust over
+//! ([`Ops::t8`]: AVX shuffles, or plain Rust). The rest is plain Rust over
 //! fixed-size arrays; `super::vectorised_downsample_64` runs it under
 //! `pulp`'s runtime-detected AVX2 target (any x86-64 from 2013 on), where the
-//! compiler turns each `[f32; LANES]` operation into two vector instructions
-//! (and the luminance loop into 256-bit double-precision arithmetic), and
+//! compiler turns each `[f32; 8]` operation into one vector instruction, and
 //! falls back to the baseline target elsewhere. Fused multiply-add is never
-//! formed (Rust does not contract `a * b + c`).
+//! formed by the compiler (Rust does not contract `a * b + c`); the one
+//! written by hand, in the AVX2 luminance, gives exactly the rounded product
+//! (see [`Ops::luma8`]).
 
 use super::downsample::jarosz_window;
 
@@ -34,6 +45,11 @@ type Lanes = [f32; LANES];
 /// The unit of the transposes: 8 rows by 8 columns.
 type Tile = [[f32; 8]; 8];
 
+/// Columns of the first pass's block filled with luminance before the
+/// running sums catch up with them: small enough that the block's recent
+/// columns stay in L1 (64 columns × 16 rows × 4 bytes = 4 KiB).
+const CHUNK: usize = 64;
+
 /// Luminance exactly as [`super::downsample::luma_row`]'s tables give it:
 /// `(0.299 r + 0.587 g) + 0.114 b` in double precision, rounded to single.
 #[inline(always)]
@@ -41,92 +57,52 @@ fn luma(r: u8, g: u8, b: u8) -> f32 {
     (f64::from(r) * 0.299 + f64::from(g) * 0.587 + f64::from(b) * 0.114) as f32
 }
 
-/// The reference's running-sum box filter (as [`super::downsample::box_1d`])
-/// over `LANES` interleaved rows. `emit(oi, sums, count)` receives each
-/// output position with the running sums and the sample count there.
-#[inline(always)]
-fn box_lanes(input: &[Lanes], window: usize, mut emit: impl FnMut(usize, &Lanes, f32)) {
-    let cols = input.len();
-    let half = (window + 2) / 2;
-    let (p1, p2) = (half - 1, window - half + 1);
-    let p3 = cols.saturating_sub(window);
-    let mut sums = [0f32; LANES];
-    let mut count = 0usize;
-    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
-    for _ in 0..p1 {
-        add(&mut sums, &input[ri]);
-        count += 1;
-        ri += 1;
-    }
-    for _ in 0..p2 {
-        add(&mut sums, &input[ri]);
-        count += 1;
-        emit(oi, &sums, count as f32);
-        ri += 1;
-        oi += 1;
-    }
-    let c = count as f32;
-    for _ in 0..p3 {
-        add(&mut sums, &input[ri]);
-        sub(&mut sums, &input[li]);
-        emit(oi, &sums, c);
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..half - 1 {
-        sub(&mut sums, &input[li]);
-        count -= 1;
-        emit(oi, &sums, count as f32);
-        li += 1;
-        oi += 1;
-    }
-}
-
-#[inline(always)]
-fn add(s: &mut Lanes, v: &Lanes) {
-    for (a, b) in s.iter_mut().zip(v) {
-        *a += b;
-    }
-}
-
-#[inline(always)]
-fn sub(s: &mut Lanes, v: &Lanes) {
-    for (a, b) in s.iter_mut().zip(v) {
-        *a -= b;
-    }
-}
-
-#[inline(always)]
-fn div(s: &Lanes, c: f32) -> Lanes {
-    let mut o = [0f32; LANES];
-    for (o, a) in o.iter_mut().zip(s) {
-        *o = a / c;
-    }
-    o
-}
-
-/// An 8×8 transpose, `out[j][i] = t[i][j]`: how rows move into and out of
-/// the interleaved layout, a tile at a time.
-pub(super) trait Transpose: Copy {
+/// What the kernel needs from the instruction set: the 8×8 transpose that
+/// moves rows into and out of the interleaved layout, and the luminance of
+/// 8 pixels.
+pub(super) trait Ops: Copy {
+    /// `out[j][i] = t[i][j]`.
     fn t8(self, t: &Tile) -> Tile;
+    /// [`luma`] of the 8 packed RGB pixels `px`, bit for bit.
+    fn luma8(self, px: &[u8; 24]) -> [f32; 8];
 }
 
-/// The transpose in plain Rust (any target).
+/// Plain Rust (any target).
 #[derive(Clone, Copy)]
 pub(super) struct Plain;
 
-impl Transpose for Plain {
+impl Ops for Plain {
     #[inline(always)]
     fn t8(self, t: &Tile) -> Tile {
         std::array::from_fn(|j| std::array::from_fn(|i| t[i][j]))
     }
+
+    #[inline(always)]
+    fn luma8(self, px: &[u8; 24]) -> [f32; 8] {
+        std::array::from_fn(|k| luma(px[3 * k], px[3 * k + 1], px[3 * k + 2]))
+    }
+}
+
+/// `vpshufb` masks placing channel `ch` of four pixels (at byte `off + 3k`
+/// of a 16-byte lane) in the low byte of four 64-bit lanes, zeroing the
+/// rest: pixels 0 and 1 from the low 128-bit lane, 2 and 3 from the high
+/// one (both lanes hold the same 16 bytes).
+#[cfg(target_arch = "x86_64")]
+const fn channel_mask(off: usize, ch: usize) -> [u8; 32] {
+    let mut m = [0x80u8; 32];
+    let mut k = 0;
+    while k < 4 {
+        m[(k / 2) * 16 + (k % 2) * 8] = (off + 3 * k + ch) as u8;
+        k += 1;
+    }
+    m
 }
 
 /// The transpose in 24 AVX shuffles (the compiler makes 64 scalar moves of
-/// the plain one).
+/// the plain one), and the luminance in AVX2 double precision, four pixels
+/// a vector.
 #[cfg(target_arch = "x86_64")]
-impl Transpose for pulp::x86::V3 {
+impl Ops for pulp::x86::V3 {
     #[inline(always)]
     fn t8(self, t: &Tile) -> Tile {
         use core::arch::x86_64::__m256;
@@ -164,12 +140,156 @@ impl Transpose for pulp::x86::V3 {
             cast(a._mm256_permute2f128_ps::<0x31>(v[3], v[7])),
         ]
     }
+
+    /// Each channel byte `v` becomes the double `2^52 + v` by placing it
+    /// under the exponent bits of `2^52` (a shuffle and an OR, no
+    /// conversion); `fma(2^52 + v, k, -(2^52 · k))` is then exactly
+    /// `v · k` before its one rounding (`2^52 · k` is exact: a power of two
+    /// times `k`), i.e. the very product `f64::from(v) * k` rounds to. The
+    /// sums and the rounding to single are [`luma`]'s, in its order.
+    #[inline(always)]
+    fn luma8(self, px: &[u8; 24]) -> [f32; 8] {
+        use pulp::bytemuck::cast;
+        const MASKS: [[[u8; 32]; 3]; 2] = [
+            [channel_mask(0, 0), channel_mask(0, 1), channel_mask(0, 2)],
+            [channel_mask(4, 0), channel_mask(4, 1), channel_mask(4, 2)],
+        ];
+        // Pixels 0–3 are bytes 0..12, pixels 4–7 bytes 12..24 (at 4..16 of
+        // the 16 bytes from 8).
+        let mut lo = [0u8; 16];
+        let mut hi = [0u8; 16];
+        lo.copy_from_slice(&px[..16]);
+        hi.copy_from_slice(&px[8..]);
+        let (lo, hi) = (luma4(self, lo, &MASKS[0]), luma4(self, hi, &MASKS[1]));
+        cast(self.avx._mm256_set_m128(hi, lo))
+    }
+}
+
+/// Four pixels of [`Ops::luma8`] for AVX2 (a function, not a closure: a
+/// closure is compiled without the AVX2 target, and its intrinsics would
+/// become calls).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn luma4(
+    simd: pulp::x86::V3,
+    bytes: [u8; 16],
+    masks: &[[u8; 32]; 3],
+) -> core::arch::x86_64::__m128 {
+    use core::arch::x86_64::{__m128i, __m256d, __m256i};
+    use pulp::bytemuck::cast;
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let (avx, avx2, fma) = (simd.avx, simd.avx2, simd.fma);
+    let magic: __m256i = cast([0x4330_0000_0000_0000u64; 4]);
+    let bytes = avx2._mm256_broadcastsi128_si256(cast::<[u8; 16], __m128i>(bytes));
+    let mut p: [__m256d; 3] = [avx._mm256_setzero_pd(); 3];
+    for ((p, mask), k) in p.iter_mut().zip(masks).zip([0.299, 0.587, 0.114]) {
+        let v = avx2._mm256_or_si256(avx2._mm256_shuffle_epi8(bytes, cast(*mask)), magic);
+        *p = fma._mm256_fmadd_pd(
+            cast(v),
+            avx._mm256_set1_pd(k),
+            avx._mm256_set1_pd(-(TWO52 * k)),
+        );
+    }
+    let rg = avx._mm256_add_pd(p[0], p[1]);
+    avx._mm256_cvtpd_ps(avx._mm256_add_pd(rg, p[2]))
+}
+
+/// Where a running sum's outputs go: `emit(oi, sums, count)` receives each
+/// output position with the running sums and the sample count there. A
+/// trait with an `#[inline(always)]` method rather than a closure wherever
+/// the receiver runs intrinsics (a closure is compiled without the AVX2
+/// target, and its intrinsics would become calls).
+trait Emit {
+    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32);
+}
+
+impl<F: FnMut(usize, &Lanes, f32)> Emit for F {
+    #[inline(always)]
+    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32) {
+        self(oi, sums, count)
+    }
+}
+
+/// The reference's running-sum box filter (as [`super::downsample::box_1d`])
+/// over `LANES` interleaved rows, all of it.
+#[inline(always)]
+fn box_lanes(input: &[Lanes], window: usize, emit: impl Emit) {
+    let mut sums = [0f32; LANES];
+    let steps = box_steps(input.len(), window);
+    box_run(input, window, &mut sums, 0..steps, emit);
+}
+
+/// How many steps [`box_run`] takes over `cols` inputs: one per input, then
+/// the shrinking tail.
+#[inline(always)]
+fn box_steps(cols: usize, window: usize) -> usize {
+    cols + (window + 2) / 2 - 1
+}
+
+/// Steps `steps` of [`box_1d`](super::downsample::box_1d)'s running sum over
+/// `LANES` interleaved rows, so that a pass can advance as its input
+/// arrives: step `t` adds input `t` (if `t < cols`), then subtracts input
+/// `t - window` (if `t ≥ window`), then emits output `t - (half - 1)` (if
+/// `t ≥ half - 1`), dividing by the samples then in the window. Step by step
+/// these are `box_1d`'s operations in its order (its four loops are the four
+/// ranges of `t` below). Step `t` reads inputs up to `t` only.
+#[inline(always)]
+fn box_run(
+    input: &[Lanes],
+    window: usize,
+    sums: &mut Lanes,
+    steps: std::ops::Range<usize>,
+    mut emit: impl Emit,
+) {
+    let cols = input.len();
+    let half = (window + 2) / 2;
+    let clip = |a: usize, b: usize| steps.start.max(a)..steps.end.min(b);
+    for t in clip(0, half - 1) {
+        add(sums, &input[t]);
+    }
+    for t in clip(half - 1, window) {
+        add(sums, &input[t]);
+        emit.emit(t + 1 - half, sums, (t + 1) as f32);
+    }
+    let c = window as f32;
+    for t in clip(window, cols) {
+        add(sums, &input[t]);
+        sub(sums, &input[t - window]);
+        emit.emit(t + 1 - half, sums, c);
+    }
+    for t in clip(cols, cols + half - 1) {
+        sub(sums, &input[t - window]);
+        emit.emit(t + 1 - half, sums, (cols + window - 1 - t) as f32);
+    }
+}
+
+#[inline(always)]
+fn add(s: &mut Lanes, v: &Lanes) {
+    for (a, b) in s.iter_mut().zip(v) {
+        *a += b;
+    }
+}
+
+#[inline(always)]
+fn sub(s: &mut Lanes, v: &Lanes) {
+    for (a, b) in s.iter_mut().zip(v) {
+        *a -= b;
+    }
+}
+
+#[inline(always)]
+fn div(s: &Lanes, c: f32) -> Lanes {
+    let mut o = [0f32; LANES];
+    for (o, a) in o.iter_mut().zip(s) {
+        *o = a / c;
+    }
+    o
 }
 
 /// `LANES` rows (row-major, `cols` each) into the interleaved layout, 8×8
 /// tiles at a time (each group of 8 rows fills its 8 of the lanes).
 #[inline(always)]
-fn to_lanes<T: Transpose>(tr: T, rows: &[f32], out: &mut [Lanes]) {
+fn to_lanes<T: Ops>(tr: T, rows: &[f32], out: &mut [Lanes]) {
     let cols = out.len();
     let tiles = cols / 8 * 8;
     for h in 0..LANES / 8 {
@@ -192,34 +312,217 @@ fn to_lanes<T: Transpose>(tr: T, rows: &[f32], out: &mut [Lanes]) {
     }
 }
 
-/// The interleaved layout back into `LANES` rows (row-major).
+/// Luminance of input columns `xs` (8-aligned start) of the block's `n`
+/// rows (packed RGB, `cols` pixels a row) into the interleaved block: 8
+/// pixels of 8 rows at a time, then an 8×8 transpose. Lanes past `n` get 0.
 #[inline(always)]
-fn from_lanes<T: Transpose>(tr: T, lanes: &[Lanes], rows: &mut [f32]) {
-    let cols = lanes.len();
-    let tiles = cols / 8 * 8;
-    for h in 0..LANES / 8 {
-        let rows = &mut rows[h * 8 * cols..(h + 1) * 8 * cols];
-        for x0 in (0..tiles).step_by(8) {
-            let tile: Tile = std::array::from_fn(|j| {
-                let mut v = [0f32; 8];
-                v.copy_from_slice(&lanes[x0 + j][h * 8..h * 8 + 8]);
-                v
-            });
-            for (i, row) in tr.t8(&tile).iter().enumerate() {
-                rows[i * cols + x0..i * cols + x0 + 8].copy_from_slice(row);
+fn luma_into<T: Ops>(
+    tr: T,
+    rgb: &[u8],
+    n: usize,
+    cols: usize,
+    xs: std::ops::Range<usize>,
+    block: &mut [Lanes],
+) {
+    let tiles_end = if xs.end == cols { cols / 8 * 8 } else { xs.end };
+    for x0 in (xs.start..tiles_end).step_by(8) {
+        for h in 0..LANES / 8 {
+            let mut tile: Tile = [[0f32; 8]; 8];
+            for (i, t) in tile.iter_mut().enumerate().take(n.saturating_sub(h * 8)) {
+                let l = h * 8 + i;
+                if let Some(px) = rgb[3 * (cols * l + x0)..].first_chunk::<24>() {
+                    *t = tr.luma8(px);
+                }
+            }
+            for (cell, t) in block[x0..x0 + 8].iter_mut().zip(tr.t8(&tile)) {
+                cell[h * 8..h * 8 + 8].copy_from_slice(&t);
             }
         }
     }
-    for (x, cell) in lanes.iter().enumerate().skip(tiles) {
-        for (l, c) in cell.iter().enumerate() {
-            rows[l * cols + x] = *c;
+    for x in tiles_end..xs.end {
+        for (l, c) in block[x].iter_mut().enumerate() {
+            *c = if l < n {
+                let p = &rgb[3 * (cols * l + x)..];
+                luma(p[0], p[1], p[2])
+            } else {
+                0.0
+            };
         }
     }
 }
 
-/// The column pass (as [`super::downsample`]'s `ColumnStage`): one running
-/// sum per column, fed a row at a time, with a ring of the last `window + 1`
-/// rows for the subtractions.
+/// The first pass's column filter (as [`super::downsample`]'s
+/// `ColumnStage`), fed by the row filter 8 columns by `LANES` rows at a
+/// time: one running sum per column, a ring of the last `window + 1` input
+/// rows for the subtractions. Row `t` of the input adds, then (once `t ≥
+/// window`) subtracts row `t - window`, then (once `t ≥ half - 1`) divides
+/// into output row `t - (half - 1)`; after the last input row, `half - 1`
+/// more steps only subtract and divide — the reference's operations in its
+/// order, for every column.
+/// One input row of the column filter within a block (see
+/// [`ColumnFilter::plan`]): offsets into the ring and the output rows.
+#[derive(Clone, Copy, Default)]
+struct RowPlan {
+    new: usize,
+    old: Option<usize>,
+    out: Option<(usize, f32)>,
+}
+
+struct ColumnFilter {
+    rows: usize,
+    cols: usize,
+    window: usize,
+    half: usize,
+    ring: Vec<f32>,
+    sums: Vec<f32>,
+}
+
+impl ColumnFilter {
+    fn new(rows: usize, cols: usize) -> ColumnFilter {
+        let window = jarosz_window(rows, 64);
+        ColumnFilter {
+            rows,
+            cols,
+            window,
+            half: (window + 2) / 2,
+            ring: vec![0f32; (window + 1) * cols],
+            sums: vec![0f32; cols],
+        }
+    }
+
+    #[inline(always)]
+    fn slot(&self, t: usize) -> usize {
+        (t % (self.window + 1)) * self.cols
+    }
+
+    /// How many output rows exist once input rows `0..r` are in.
+    #[inline(always)]
+    fn emitted(&self, r: usize) -> usize {
+        (r + 1).saturating_sub(self.half)
+    }
+
+    /// For each of the block's rows `y0..y0 + n`: where it goes in the ring,
+    /// which ring row it subtracts, and which output row it divides into,
+    /// by what — computed once a block, not per 8 columns (the ring's
+    /// modulo is an integer division).
+    #[inline(always)]
+    fn plan(&self, y0: usize, n: usize) -> [RowPlan; LANES] {
+        let mut plan = [RowPlan::default(); LANES];
+        for (l, p) in plan.iter_mut().enumerate().take(n) {
+            let t = y0 + l;
+            *p = RowPlan {
+                new: self.slot(t),
+                old: (t >= self.window).then(|| self.slot(t - self.window)),
+                out: (t + 1 >= self.half).then(|| {
+                    (
+                        second_row(t + 1 - self.half, self.cols),
+                        (t + 1).min(self.window) as f32,
+                    )
+                }),
+            };
+        }
+        plan
+    }
+
+    /// Input rows `y0..y0 + n` (as `plan` describes them) at columns
+    /// `x0..x0 + 8`, as the row filter left them interleaved in `pending`
+    /// (column `x0 + j` in `pending[j]`); output rows go to `out` (the
+    /// second pass's ring of rows).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn tile<T: Ops>(
+        ring: &mut [f32],
+        sums: &mut [f32],
+        out: &mut [f32],
+        plan: &[RowPlan; LANES],
+        tr: T,
+        x0: usize,
+        pending: &[Lanes; 8],
+        n: usize,
+    ) {
+        let mut v = [[0f32; 8]; LANES];
+        for h in 0..LANES.min(n.div_ceil(8) * 8) / 8 {
+            let mut tile: Tile = [[0f32; 8]; 8];
+            for (r, p) in tile.iter_mut().zip(pending) {
+                r.copy_from_slice(&p[h * 8..h * 8 + 8]);
+            }
+            v[h * 8..h * 8 + 8].copy_from_slice(&tr.t8(&tile));
+        }
+        let mut s = [0f32; 8];
+        s.copy_from_slice(&sums[x0..x0 + 8]);
+        for (row, p) in v.iter().zip(plan).take(n) {
+            for (a, b) in s.iter_mut().zip(row) {
+                *a += b;
+            }
+            if let Some(o) = p.old {
+                for (a, b) in s.iter_mut().zip(&ring[o + x0..o + x0 + 8]) {
+                    *a -= b;
+                }
+            }
+            ring[p.new + x0..p.new + x0 + 8].copy_from_slice(row);
+            if let Some((o, c)) = p.out {
+                for (d, a) in out[o + x0..o + x0 + 8].iter_mut().zip(&s) {
+                    *d = a / c;
+                }
+            }
+        }
+        sums[x0..x0 + 8].copy_from_slice(&s);
+    }
+
+    /// As [`ColumnFilter::tile`] for the last columns `x0..cols` (fewer than 8).
+    #[inline(always)]
+    fn tail<T: Ops>(
+        &mut self,
+        x0: usize,
+        pending: &[Lanes; 8],
+        y0: usize,
+        n: usize,
+        second: &mut SecondPass<T>,
+    ) {
+        for x in x0..self.cols {
+            let mut s = self.sums[x];
+            for (l, &v) in pending[x - x0].iter().enumerate().take(n) {
+                let t = y0 + l;
+                s += v;
+                if t >= self.window {
+                    s -= self.ring[self.slot(t - self.window) + x];
+                }
+                let w = self.slot(t) + x;
+                self.ring[w] = v;
+                if t + 1 >= self.half {
+                    let c = (t + 1).min(self.window) as f32;
+                    second.row_mut(t + 1 - self.half)[x] = s / c;
+                }
+            }
+            self.sums[x] = s;
+        }
+    }
+
+    /// After the last input row: the remaining output rows.
+    #[inline(always)]
+    fn drain<T: Ops>(&mut self, second: &mut SecondPass<T>) {
+        for t in self.rows..self.rows + self.half - 1 {
+            let o = self.slot(t - self.window);
+            let c = (self.rows + self.window - 1 - t) as f32;
+            let out = second.row_mut(t + 1 - self.half);
+            for ((s, v), d) in self
+                .sums
+                .iter_mut()
+                .zip(&self.ring[o..o + self.cols])
+                .zip(out)
+            {
+                *s -= v;
+                *d = *s / c;
+            }
+            second.advance(t + 2 - self.half);
+        }
+    }
+}
+
+/// The second pass's column filter (as [`super::downsample`]'s
+/// `ColumnStage`) on the 64 sampled columns: one running sum per column, fed
+/// a row at a time, with a ring of the last `window + 1` rows for the
+/// subtractions.
 struct Columns {
     cols: usize,
     window: usize,
@@ -320,14 +623,16 @@ impl Columns {
 }
 
 /// The second pass and the decimation: rows from the first pass's column
-/// filter are collected `LANES` at a time, filtered along rows (dividing only
-/// at the 64 sampled columns), then down those 64 columns, and the sampled
-/// rows are kept.
+/// filter are collected `LANES` at a time (in a ring of two blocks, written
+/// in place by [`ColumnFilter`]), filtered along rows (dividing only at the
+/// 64 sampled columns), then down those 64 columns, and the sampled rows are
+/// kept.
 struct SecondPass<T> {
     tr: T,
+    total: usize,
     rows: Vec<f32>,
+    start: usize,
     block: Vec<Lanes>,
-    filled: usize,
     window: usize,
     cols_wanted: [usize; 64],
     rows_wanted: [usize; 64],
@@ -337,16 +642,17 @@ struct SecondPass<T> {
     out: Vec<[f32; 64]>,
 }
 
-impl<T: Transpose> SecondPass<T> {
+impl<T: Ops> SecondPass<T> {
     fn new(tr: T, rows: usize, cols: usize) -> SecondPass<T> {
         let pick = |n: usize| -> [usize; 64] {
             std::array::from_fn(|o| (((o as f64 + 0.5) * n as f64) / 64.0) as usize)
         };
         SecondPass {
             tr,
-            rows: vec![0f32; LANES * cols],
+            total: rows,
+            rows: vec![0f32; 2 * LANES * cols],
+            start: 0,
             block: vec![[0f32; LANES]; cols],
-            filled: 0,
             window: jarosz_window(cols, 64),
             cols_wanted: pick(cols),
             rows_wanted: pick(rows),
@@ -357,32 +663,41 @@ impl<T: Transpose> SecondPass<T> {
         }
     }
 
-    /// Takes one row of the first pass's output.
+    /// Where row `o` of the first pass's output goes.
     #[inline(always)]
-    fn push(&mut self, row: &[f32]) {
+    fn row_mut(&mut self, o: usize) -> &mut [f32] {
         let cols = self.block.len();
-        let l = self.filled;
-        self.rows[l * cols..(l + 1) * cols].copy_from_slice(row);
-        self.filled += 1;
-        if self.filled == LANES {
-            self.run_block();
+        let s = second_row(o, cols);
+        &mut self.rows[s..s + cols]
+    }
+
+    /// Runs every complete block once rows `0..emitted` are written.
+    #[inline(always)]
+    fn advance(&mut self, emitted: usize) {
+        while emitted >= self.start + LANES {
+            self.run_block(LANES);
         }
     }
 
     #[inline(always)]
-    fn run_block(&mut self) {
-        let n = self.filled;
-        self.filled = 0;
-        to_lanes(self.tr, &self.rows, &mut self.block);
+    fn run_block(&mut self, n: usize) {
+        let cols = self.block.len();
+        let s = (self.start % (2 * LANES)) * cols;
+        self.start += n;
+        to_lanes(self.tr, &self.rows[s..s + LANES * cols], &mut self.block);
         let wanted = &self.cols_wanted;
         let sampled = &mut self.sampled;
         let mut k = 0usize;
-        box_lanes(&self.block, self.window, |oi, sums, c| {
-            while k < 64 && wanted[k] == oi {
-                sampled[k] = div(sums, c);
-                k += 1;
-            }
-        });
+        box_lanes(
+            &self.block,
+            self.window,
+            |oi: usize, sums: &Lanes, c: f32| {
+                while k < 64 && wanted[k] == oi {
+                    sampled[k] = div(sums, c);
+                    k += 1;
+                }
+            },
+        );
         for l in 0..n {
             let sampled = &self.sampled;
             if let Some(done) = self.columns.push(|dst| {
@@ -397,14 +712,21 @@ impl<T: Transpose> SecondPass<T> {
 
     #[inline(always)]
     fn finish(mut self) -> Vec<[f32; 64]> {
-        if self.filled > 0 {
-            self.run_block();
+        if self.start < self.total {
+            self.run_block(self.total - self.start);
         }
         while let Some(done) = self.columns.drain() {
             keep(&self.rows_wanted, &mut self.out, &mut self.next_row, done);
         }
         self.out
     }
+}
+
+/// Where row `o` of the first pass's output starts in [`SecondPass`]'s ring
+/// of two blocks of rows.
+#[inline(always)]
+fn second_row(o: usize, cols: usize) -> usize {
+    (o % (2 * LANES)) * cols
 }
 
 /// Keeps output row `next_row` (64 sampled columns) wherever the decimation
@@ -419,49 +741,80 @@ fn keep(rows_wanted: &[usize; 64], out: &mut [[f32; 64]], next_row: &mut usize, 
     *next_row += 1;
 }
 
+/// The first row filter's outputs for rows `y0..y0 + n`: divided, collected
+/// 8 columns at a time, then handed to the column filter.
+struct RowOutputs<'a, T> {
+    tr: T,
+    pending: [Lanes; 8],
+    n: usize,
+    plan: [RowPlan; LANES],
+    ring: &'a mut [f32],
+    sums: &'a mut [f32],
+    out: &'a mut [f32],
+}
+
+impl<T: Ops> Emit for &mut RowOutputs<'_, T> {
+    #[inline(always)]
+    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32) {
+        self.pending[oi % 8] = div(sums, count);
+        if oi % 8 == 7 {
+            ColumnFilter::tile(
+                self.ring,
+                self.sums,
+                self.out,
+                &self.plan,
+                self.tr,
+                oi - 7,
+                &self.pending,
+                self.n,
+            );
+        }
+    }
+}
+
 /// Luminance, two passes of the tent filter, and 64×64 decimation of packed
 /// RGB (`rows × cols` pixels, at least 5 a side, not exactly 64×64: the
 /// caller handles that unfiltered case), bit-identical to
-/// [`super::downsample::luma_downsample_64`]. `tr` moves rows into and out of
-/// the interleaved layout.
+/// [`super::downsample::luma_downsample_64`]. `tr` supplies the transposes
+/// and the luminance.
 #[inline(always)]
-pub(super) fn luma_downsample_64<T: Transpose>(
+pub(super) fn luma_downsample_64<T: Ops>(
     tr: T,
     rgb: &[u8],
     rows: usize,
     cols: usize,
 ) -> Vec<[f32; 64]> {
-    let along_rows = jarosz_window(cols, 64);
-    let along_cols = jarosz_window(rows, 64);
-    let mut luma_rows = vec![0f32; LANES * cols];
+    let window = jarosz_window(cols, 64);
+    let steps = box_steps(cols, window);
+    let tiles = cols / 8 * 8;
     let mut block = vec![[0f32; LANES]; cols];
-    let mut filtered = vec![[0f32; LANES]; cols];
-    let mut columns = Columns::new(cols, along_cols);
+    let mut columns = ColumnFilter::new(rows, cols);
     let mut second = SecondPass::new(tr, rows, cols);
-    for rows_rgb in rgb[..3 * rows * cols].chunks(LANES * 3 * cols) {
-        let n = rows_rgb.len() / (3 * cols);
-        for (px, out) in rows_rgb
-            .chunks_exact(3 * cols)
-            .zip(luma_rows.chunks_exact_mut(cols))
-        {
-            for (o, p) in out.iter_mut().zip(px.chunks_exact(3)) {
-                *o = luma(p[0], p[1], p[2]);
-            }
+    for (b, rgb_rows) in rgb[..3 * rows * cols].chunks(LANES * 3 * cols).enumerate() {
+        let (y0, n) = (b * LANES, rgb_rows.len() / (3 * cols));
+        let mut sums = [0f32; LANES];
+        let mut emit = RowOutputs {
+            tr,
+            pending: [[0f32; LANES]; 8],
+            n,
+            plan: columns.plan(y0, n),
+            ring: &mut columns.ring,
+            sums: &mut columns.sums,
+            out: &mut second.rows,
+        };
+        let mut done = 0;
+        for x0 in (0..cols).step_by(CHUNK) {
+            let x1 = (x0 + CHUNK).min(cols);
+            luma_into(tr, rgb_rows, n, cols, x0..x1, &mut block);
+            box_run(&block, window, &mut sums, done..x1, &mut emit);
+            done = x1;
         }
-        to_lanes(tr, &luma_rows, &mut block);
-        box_lanes(&block, along_rows, |oi, sums, c| {
-            filtered[oi] = div(sums, c);
-        });
-        from_lanes(tr, &filtered, &mut luma_rows);
-        for row in luma_rows.chunks_exact(cols).take(n) {
-            if let Some(done) = columns.push(|dst| dst.copy_from_slice(row)) {
-                second.push(done);
-            }
-        }
+        box_run(&block, window, &mut sums, done..steps, &mut emit);
+        let pending = emit.pending;
+        columns.tail(tiles, &pending, y0, n, &mut second);
+        second.advance(columns.emitted(y0 + n));
     }
-    while let Some(done) = columns.drain() {
-        second.push(done);
-    }
+    columns.drain(&mut second);
     second.finish()
 }
 
@@ -518,6 +871,86 @@ mod tests {
         };
         let t: Tile = std::array::from_fn(|i| std::array::from_fn(|j| (i * 8 + j) as f32));
         assert_eq!(simd.t8(&t), Plain.t8(&t));
+    }
+
+    /// Every shape from 5×5 to 40×40 (all phases of both running sums, full
+    /// and partial blocks of rows, tiles and tail columns), and sides of 64,
+    /// 65 and 1411.
+    #[test]
+    fn blocked_equals_the_scalar_path_on_small_and_odd_shapes() {
+        let mut shapes: Vec<(usize, usize)> = (5..=40)
+            .flat_map(|r| (5..=40).map(move |c| (r, c)))
+            .collect();
+        shapes.extend([
+            (64, 65),
+            (65, 64),
+            (65, 65),
+            (64, 9),
+            (7, 64),
+            (1411, 6),
+            (6, 1411),
+            (40, 1411),
+            (1411, 23),
+        ]);
+        for (rows, cols) in shapes {
+            let rgb = noise(rows, cols, (rows * 7919 + cols) as u32);
+            let want = super::super::downsample::luma_downsample_64(&rgb, rows, cols);
+            for got in [
+                luma_downsample_64(Plain, &rgb, rows, cols),
+                super::super::vectorised_downsample_64(&rgb, rows, cols),
+            ] {
+                for (g, w) in got.iter().zip(&want) {
+                    for (a, b) in g.iter().zip(w) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{rows}×{cols}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The AVX2 luminance (magic-number conversion and fused multiply-add)
+    /// against the tables: every value of each channel, with the other two
+    /// channels running through all values too.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx_luma_equals_the_tables() {
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            return; // no AVX2 here: the plain luminance is the one used
+        };
+        let mut px = Vec::with_capacity(3 * 256 * 256);
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                px.extend([a, b, a.wrapping_mul(31).wrapping_add(b)]);
+                px.extend([b, a.wrapping_add(b), a]);
+            }
+        }
+        let mut want = vec![0f32; px.len() / 3];
+        super::super::downsample::luma_row(&px, &mut want);
+        for (chunk, w) in px.chunks_exact(24).zip(want.chunks_exact(8)) {
+            let Some(chunk) = chunk.first_chunk::<24>() else {
+                unreachable!("chunks of 24")
+            };
+            let got = simd.vectorize(AvxLuma { simd, px: chunk });
+            for (g, w) in got.iter().zip(w) {
+                assert_eq!(g.to_bits(), w.to_bits(), "{chunk:?}");
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    struct AvxLuma<'a> {
+        simd: pulp::x86::V3,
+        px: &'a [u8; 24],
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    impl pulp::NullaryFnOnce for AvxLuma<'_> {
+        type Output = [f32; 8];
+
+        #[inline(always)]
+        fn call(self) -> [f32; 8] {
+            self.simd.luma8(self.px)
+        }
     }
 
     #[test]
