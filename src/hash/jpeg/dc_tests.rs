@@ -17,12 +17,12 @@ const ORIENTATIONS: [Orientation; 8] = [
     Orientation::Rotate270FlipH,
 ];
 
-fn root() -> &'static Path {
+pub(super) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Every committed JPEG, sorted.
-fn committed_jpegs() -> Vec<PathBuf> {
+pub(super) fn committed_jpegs() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = [
         "tests/data/pdq/images",
         "tests/data/jpeg",
@@ -38,7 +38,7 @@ fn committed_jpegs() -> Vec<PathBuf> {
     files
 }
 
-fn read(path: &Path) -> Vec<u8> {
+pub(super) fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -2,34 +2,8 @@
 //! DCT of `idct`): against box-downscaled full decodes, PDQ's distance from
 //! the exact route, and damaged files.
 
-use std::path::{Path, PathBuf};
-
+use super::dc_tests::{committed_jpegs, read, root};
 use crate::hash::{self, Algorithm, HashConfig, PdqRoute, decode, jpeg, thumbnail};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Every committed JPEG, sorted.
-fn committed_jpegs() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = [
-        "tests/data/pdq/images",
-        "tests/data/jpeg",
-        "examples/images/benign",
-        "examples/images/listed",
-    ]
-    .iter()
-    .flat_map(|d| std::fs::read_dir(root().join(d)).expect("test data folder"))
-    .map(|e| e.expect("folder entry").path())
-    .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-    .collect();
-    files.sort();
-    files
-}
 
 /// The fast route's choice of scale (`hash::pdq_fast_scale`).
 fn fast_scale(side: u32) -> Option<jpeg::Scale> {

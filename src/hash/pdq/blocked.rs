@@ -834,6 +834,23 @@ mod tests {
             .collect()
     }
 
+    /// The plain and the vectorised blocked kernels against the scalar
+    /// path, bit for bit, on noise of `rows`×`cols`.
+    fn kernels_agree(rows: usize, cols: usize, seed: u32) {
+        let rgb = noise(rows, cols, seed);
+        let want = super::super::downsample::luma_downsample_64(&rgb, rows, cols);
+        for got in [
+            luma_downsample_64(Plain, &rgb, rows, cols),
+            super::super::vectorised_downsample_64(&rgb, rows, cols),
+        ] {
+            for (g, w) in got.iter().zip(&want) {
+                for (a, b) in g.iter().zip(w) {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{rows}×{cols}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn blocked_equals_the_streaming_scalar_path_bit_for_bit() {
         for (rows, cols) in [
@@ -848,18 +865,7 @@ mod tests {
             (517, 260),
             (1000, 33),
         ] {
-            let rgb = noise(rows, cols, (rows * 131 + cols) as u32);
-            let want = super::super::downsample::luma_downsample_64(&rgb, rows, cols);
-            for got in [
-                luma_downsample_64(Plain, &rgb, rows, cols),
-                super::super::vectorised_downsample_64(&rgb, rows, cols),
-            ] {
-                for (g, w) in got.iter().zip(&want) {
-                    for (a, b) in g.iter().zip(w) {
-                        assert_eq!(a.to_bits(), b.to_bits(), "{rows}×{cols}");
-                    }
-                }
-            }
+            kernels_agree(rows, cols, (rows * 131 + cols) as u32);
         }
     }
 
@@ -893,18 +899,7 @@ mod tests {
             (1411, 23),
         ]);
         for (rows, cols) in shapes {
-            let rgb = noise(rows, cols, (rows * 7919 + cols) as u32);
-            let want = super::super::downsample::luma_downsample_64(&rgb, rows, cols);
-            for got in [
-                luma_downsample_64(Plain, &rgb, rows, cols),
-                super::super::vectorised_downsample_64(&rgb, rows, cols),
-            ] {
-                for (g, w) in got.iter().zip(&want) {
-                    for (a, b) in g.iter().zip(w) {
-                        assert_eq!(a.to_bits(), b.to_bits(), "{rows}×{cols}");
-                    }
-                }
-            }
+            kernels_agree(rows, cols, (rows * 7919 + cols) as u32);
         }
     }
 
