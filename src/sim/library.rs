@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::Error;
+use super::rates::offender_edits;
 use super::sample::uniform;
-use super::scenario::{Behaviour, Loaded, Order};
+use super::scenario::{Loaded, Order};
 use crate::eval::cache::{self, Cache};
 use crate::eval::rates::{edit_seed, list_files};
 use crate::eval::transform::Chain;
@@ -428,16 +429,6 @@ fn parse_chains(loaded: &Loaded, field: &str, texts: &[String]) -> Result<Vec<Ch
         .collect()
 }
 
-/// The offenders' edit chains in library mode (`none` when they do not edit).
-pub fn offender_chains(loaded: &Loaded) -> Vec<String> {
-    let o = &loaded.scenario.offenders;
-    if o.behaviour == Behaviour::None || o.edits.is_empty() {
-        vec!["none".to_string()]
-    } else {
-        o.edits.clone()
-    }
-}
-
 /// What a prepared library depends on: a sweep point whose key differs
 /// needs its own.
 pub fn key(loaded: &Loaded) -> String {
@@ -447,7 +438,7 @@ pub fn key(loaded: &Loaded) -> String {
         s.content.library,
         s.content.edits,
         s.offenders.library,
-        offender_chains(loaded),
+        offender_edits(loaded),
         s.hashset.file,
         s.hashset.issuer,
         s.seed,
@@ -530,7 +521,7 @@ pub fn prepare(
             "the weights sum to 0".into(),
         ));
     }
-    let offender_texts = offender_chains(loaded);
+    let offender_texts = offender_edits(loaded);
     let offender_parsed = parse_chains(loaded, "offenders.edits", &offender_texts)?;
     let hasher = Hasher {
         cache,
