@@ -27,25 +27,24 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 const ROCKET: &str = "examples/images/listed/rocket.jpg";
 const HUBBLE: &str = "examples/images/benign/hubble_deep_field.jpg";
 
+/// `cssim attack ARGS --json -o OUT`, run from the repository's root.
+fn attack(args: &[&str], out_path: &Path) -> std::process::Output {
+    cssim()
+        .current_dir(root())
+        .arg("attack")
+        .args(args)
+        .args(["--json", "-o"])
+        .arg(out_path)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn an_evaded_image_really_misses_under_the_real_hash() {
     let dir = TempDir::new().unwrap();
     for (algorithm, threshold) in [(Algorithm::Pdq, 31), (Algorithm::Phash, 10)] {
         let out_path = dir.path().join(format!("evaded-{algorithm}.png"));
-        let out = cssim()
-            .current_dir(root())
-            .args([
-                "attack",
-                "evade",
-                ROCKET,
-                "--algo",
-                algorithm.name(),
-                "--json",
-                "-o",
-            ])
-            .arg(&out_path)
-            .output()
-            .unwrap();
+        let out = attack(&["evade", ROCKET, "--algo", algorithm.name()], &out_path);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let j = json(&out);
         assert_eq!(j["success"], true);
@@ -65,13 +64,16 @@ fn a_collision_really_matches_under_the_real_hash() {
     for (algorithm, threshold) in [(Algorithm::Pdq, 31), (Algorithm::Phash, 10)] {
         let out_path = dir.path().join(format!("collision-{algorithm}.png"));
         let (target, _) = digest(&root().join(ROCKET), algorithm);
-        let out = cssim()
-            .current_dir(root())
-            .args(["attack", "collide", HUBBLE, "--algo", algorithm.name()])
-            .args(["--target", &target.to_hex(), "--json", "-o"])
-            .arg(&out_path)
-            .output()
-            .unwrap();
+        let target_hex = target.to_hex();
+        let args = [
+            "collide",
+            HUBBLE,
+            "--algo",
+            algorithm.name(),
+            "--target",
+            &target_hex,
+        ];
+        let out = attack(&args, &out_path);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let (after, quality) = digest(&out_path, algorithm);
         let d = distance(&target, &after);
@@ -266,12 +268,8 @@ fn dihedral_evasion_misses_in_all_eight_orientations() {
     let dir = TempDir::new().unwrap();
     for source in [root().join(ROCKET), symmetric(dir.path())] {
         let out_path = dir.path().join("evaded8.png");
-        let out = cssim()
-            .args(["attack", "evade", "--dihedral", "--json", "-o"])
-            .arg(&out_path)
-            .arg(&source)
-            .output()
-            .unwrap();
+        let source_arg = source.to_str().unwrap();
+        let out = attack(&["evade", "--dihedral", source_arg], &out_path);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let j = json(&out);
         assert_eq!(j["dihedral"], true);
@@ -286,20 +284,7 @@ fn dihedral_evasion_misses_in_all_eight_orientations() {
 fn a_joint_evasion_misses_under_both_hashes_and_reports_each() {
     let dir = TempDir::new().unwrap();
     let out_path = dir.path().join("joint.png");
-    let out = cssim()
-        .current_dir(root())
-        .args([
-            "attack",
-            "evade",
-            ROCKET,
-            "--algo",
-            "pdq,phash",
-            "--json",
-            "-o",
-        ])
-        .arg(&out_path)
-        .output()
-        .unwrap();
+    let out = attack(&["evade", ROCKET, "--algo", "pdq,phash"], &out_path);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let j = json(&out);
     assert_eq!(j["success"], true);
@@ -335,13 +320,8 @@ fn a_joint_evasion_misses_under_both_hashes_and_reports_each() {
 fn a_joint_collision_is_judged_by_both_real_hashes() {
     let dir = TempDir::new().unwrap();
     let out_path = dir.path().join("joint-collision.png");
-    let out = cssim()
-        .current_dir(root())
-        .args(["attack", "collide", HUBBLE, "--algo", "pdq,phash"])
-        .args(["--target", ROCKET, "--json", "-o"])
-        .arg(&out_path)
-        .output()
-        .unwrap();
+    let args = ["collide", HUBBLE, "--algo", "pdq,phash", "--target", ROCKET];
+    let out = attack(&args, &out_path);
     let j = json(&out);
     let legs = j["joint"].as_array().unwrap();
     let mut all = true;

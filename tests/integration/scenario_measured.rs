@@ -153,15 +153,10 @@ fn bad_evasion_is_one_line_naming_the_field() {
     let text = evasive("evasion = { attacks = \"attacks.json\", budget_psnr = 40 }\n")
         .replace("behaviour = \"evasive\"", "behaviour = \"casual\"");
     std::fs::write(dir.path().join("s.toml"), text).unwrap();
-    let o = cssim()
-        .args(["scenario", "check"])
-        .arg(dir.path().join("s.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        stderr(&o).contains("field 'offenders.evasion': needs behaviour = \"evasive\""),
-        "{}",
-        stderr(&o)
+    refused_in_one_line(
+        &dir.path().join("s.toml"),
+        dir.path(),
+        "field 'offenders.evasion': needs behaviour = \"evasive\"",
     );
 }
 
@@ -223,27 +218,21 @@ fn extrapolation_scales_per_user_daily_figures_and_is_labelled() {
     assert_eq!(json["scenario"]["report"]["extrapolate_users"], 1_000_000);
     let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
     assert!(html.contains("At 1000000 users: extrapolated (linear in users)"));
-    let bad = cssim()
+    let ok = cssim()
         .args(["scenario", "check"])
         .arg(dir.path().join("s.toml"))
         .output()
         .unwrap();
-    assert!(bad.status.success());
+    assert!(ok.status.success());
     std::fs::write(
         dir.path().join("s.toml"),
         evasive("") + "\n[report]\nextrapolate_users = 0\n",
     )
     .unwrap();
-    let bad = cssim()
-        .args(["scenario", "check"])
-        .arg(dir.path().join("s.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        stderr(&bad).contains("field 'report.extrapolate_users': must be at least 1"),
-        "{}",
-        stderr(&bad)
+    refused_in_one_line(
+        &dir.path().join("s.toml"),
+        dir.path(),
+        "field 'report.extrapolate_users': must be at least 1",
     );
 }
 
@@ -318,13 +307,6 @@ fn scanning_cost_comes_from_a_bench_file() {
             evasive("") + "\n[cost]\n" + extra,
         )
         .unwrap();
-        let o = cssim()
-            .args(["scenario", "check"])
-            .arg(dir.path().join("s.toml"))
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains(want), "{}", stderr(&o));
-        assert_eq!(stderr(&o).trim_end().lines().count(), 1);
+        refused_in_one_line(&dir.path().join("s.toml"), dir.path(), want);
     }
 }
