@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use image::imageops::{self, FilterType};
-use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+use image::{ImageFormat, Rgb, RgbImage};
 
 use super::{Edit, EditError};
 
@@ -18,7 +18,7 @@ pub fn try_encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, image::
     let mut out = Cursor::new(Vec::new());
     let encoder =
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100));
-    DynamicImage::ImageRgb8(image.clone()).write_with_encoder(encoder)?;
+    image.write_with_encoder(encoder)?;
     Ok(out.into_inner())
 }
 
@@ -33,7 +33,7 @@ pub fn encode_jpeg(image: &RgbImage, quality: u8) -> Vec<u8> {
 pub fn try_encode_webp(image: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     let mut out = Cursor::new(Vec::new());
     let encoder = image::codecs::webp::WebPEncoder::new_lossless(&mut out);
-    DynamicImage::ImageRgb8(image.clone()).write_with_encoder(encoder)?;
+    image.write_with_encoder(encoder)?;
     Ok(out.into_inner())
 }
 
@@ -102,9 +102,7 @@ pub fn encode_for_extension(image: &RgbImage, extension: &str) -> Result<Vec<u8>
     match ext.as_str() {
         "png" => {
             let mut out = Cursor::new(Vec::new());
-            DynamicImage::ImageRgb8(image.clone())
-                .write_to(&mut out, ImageFormat::Png)
-                .map_err(failed)?;
+            image.write_to(&mut out, ImageFormat::Png).map_err(failed)?;
             Ok(out.into_inner())
         }
         "jpg" | "jpeg" => try_encode_jpeg(image, OUTPUT_JPEG_QUALITY).map_err(failed),
