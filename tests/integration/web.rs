@@ -177,6 +177,12 @@ fn oversize_and_non_image_uploads_are_refused_with_a_message() {
                 "{edits}: {field}"
             );
         }
+        // The preview (drawn on a second thread during the send) is there.
+        let preview = from_upload["image"]["preview"].as_str().unwrap();
+        assert!(
+            preview.starts_with("data:image/jpeg;base64,") && preview.len() > 100,
+            "{edits}: preview {preview:.40}"
+        );
         let stages: Vec<&str> = from_upload["stages"]
             .as_array()
             .unwrap()
