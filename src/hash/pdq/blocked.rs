@@ -32,6 +32,10 @@
 //! written by hand, in the AVX2 luminance, gives exactly the rounded product
 //! (see [`Ops::luma8`]).
 
+// Index loops over fixed-size arrays on purpose: iterator adaptors are
+// library functions the compiler may leave uninlined here (see `Lanes`).
+#![allow(clippy::needless_range_loop)]
+
 use super::downsample::jarosz_window;
 
 /// Rows filtered side by side: two 256-bit vectors of `f32`. A running sum
@@ -40,7 +44,15 @@ use super::downsample::jarosz_window;
 /// bound by it); two independent chains halve that wait.
 pub(super) const LANES: usize = 16;
 
-type Lanes = [f32; LANES];
+/// One column of a block: `LANES` rows, as vectors of 8. Arrays of arrays
+/// rather than one flat array, so that every access is built-in indexing:
+/// the kernel is inlined into one large function, where the compiler stops
+/// inlining small library helpers (iterator adaptors, slice-to-array
+/// conversions) and stops vectorising loops it vectorised before — both
+/// happened, each making the kernel 1.5–2× slower.
+type Lanes = [[f32; 8]; LANES / 8];
+
+const ZERO_LANES: Lanes = [[0f32; 8]; LANES / 8];
 
 /// The unit of the transposes: 8 rows by 8 columns.
 type Tile = [[f32; 8]; 8];
@@ -65,6 +77,53 @@ pub(super) trait Ops: Copy {
     fn t8(self, t: &Tile) -> Tile;
     /// [`luma`] of the 8 packed RGB pixels `px`, bit for bit.
     fn luma8(self, px: &[u8; 24]) -> [f32; 8];
+    /// `s[i] / d`, each correctly rounded: bit for bit what `/` gives.
+    fn div8(self, s: &[f32; 8], d: Divisor) -> [f32; 8];
+    /// `a[i] + b[i]`. Written out rather than left to the compiler's
+    /// vectoriser, which once turned the running sums into scalar code with
+    /// the sums on the stack (1.5× slower) after an unrelated change.
+    fn add8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8];
+    /// `a[i] - b[i]` (see [`Ops::add8`]).
+    fn sub8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8];
+}
+
+/// A division by a sample count (a whole number), with its reciprocal
+/// rounded to single precision for [`Ops::div8`].
+///
+/// With fused multiply-add, `q = a·y` (`y` the rounded `1/c`), `r = a − q·c`
+/// (exact: one rounding of a value that fits), `q' = q + r·y` is the
+/// correctly rounded `a / c` — Markstein's correction. Rather than lean on
+/// the theorem's conditions, [`RECIPROCAL_EXACT_UP_TO`] is where it was
+/// checked exhaustively: for every divisor up to it and every single in
+/// `[1, 2)` the three steps give `/`'s bits, and scaling `a` by a power of
+/// two scales every step exactly, so that covers every normal `a` (the sums
+/// here are whole multiples of 2^-27 or zero, far from subnormals; negative
+/// `a` mirrors positive; `-0` would come out `+0`, but no running sum is
+/// `-0`: they start at `+0`, and `x − x` is `+0`). Larger divisors divide.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Divisor {
+    c: f32,
+    inv: f32,
+    exact_by_reciprocal: bool,
+}
+
+/// The largest divisor for which [`Divisor`]'s reciprocal steps were checked
+/// against `/` on every single in `[1, 2)` (`tests::reciprocal_division_is_exact`
+/// re-checks a part of it in every test run; `PERFORMANCE.md` §6 gives the
+/// full run). PDQ's windows are about a side over 128, so this covers
+/// images up to two million pixels a side.
+pub(super) const RECIPROCAL_EXACT_UP_TO: usize = 16384;
+
+impl Divisor {
+    #[inline(always)]
+    fn new(count: usize) -> Divisor {
+        let c = count as f32;
+        Divisor {
+            c,
+            inv: 1.0 / c,
+            exact_by_reciprocal: count <= RECIPROCAL_EXACT_UP_TO,
+        }
+    }
 }
 
 /// Plain Rust (any target).
@@ -80,6 +139,21 @@ impl Ops for Plain {
     #[inline(always)]
     fn luma8(self, px: &[u8; 24]) -> [f32; 8] {
         std::array::from_fn(|k| luma(px[3 * k], px[3 * k + 1], px[3 * k + 2]))
+    }
+
+    #[inline(always)]
+    fn div8(self, s: &[f32; 8], d: Divisor) -> [f32; 8] {
+        s.map(|a| a / d.c)
+    }
+
+    #[inline(always)]
+    fn add8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] + b[i])
+    }
+
+    #[inline(always)]
+    fn sub8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] - b[i])
     }
 }
 
@@ -108,7 +182,16 @@ impl Ops for pulp::x86::V3 {
         use core::arch::x86_64::__m256;
         use pulp::bytemuck::cast;
         let a = self.avx;
-        let r: [__m256; 8] = std::array::from_fn(|i| cast(t[i]));
+        let r: [__m256; 8] = [
+            cast(t[0]),
+            cast(t[1]),
+            cast(t[2]),
+            cast(t[3]),
+            cast(t[4]),
+            cast(t[5]),
+            cast(t[6]),
+            cast(t[7]),
+        ];
         let u = [
             a._mm256_unpacklo_ps(r[0], r[1]),
             a._mm256_unpackhi_ps(r[0], r[1]),
@@ -163,6 +246,35 @@ impl Ops for pulp::x86::V3 {
         let (lo, hi) = (luma4(self, lo, &MASKS[0]), luma4(self, hi, &MASKS[1]));
         cast(self.avx._mm256_set_m128(hi, lo))
     }
+
+    /// [`Divisor`]'s three steps: a multiply and two fused multiply-adds
+    /// instead of a `vdivps` (one per 5 cycles here); larger divisors divide.
+    #[inline(always)]
+    fn div8(self, s: &[f32; 8], d: Divisor) -> [f32; 8] {
+        use pulp::bytemuck::cast;
+        let (avx, fma) = (self.avx, self.fma);
+        let a = cast(*s);
+        let c = avx._mm256_set1_ps(d.c);
+        if !d.exact_by_reciprocal {
+            return cast(avx._mm256_div_ps(a, c));
+        }
+        let y = avx._mm256_set1_ps(d.inv);
+        let q = avx._mm256_mul_ps(a, y);
+        let r = fma._mm256_fnmadd_ps(q, c, a);
+        cast(fma._mm256_fmadd_ps(r, y, q))
+    }
+
+    #[inline(always)]
+    fn add8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8] {
+        use pulp::bytemuck::cast;
+        cast(self.avx._mm256_add_ps(cast(a), cast(*b)))
+    }
+
+    #[inline(always)]
+    fn sub8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8] {
+        use pulp::bytemuck::cast;
+        cast(self.avx._mm256_sub_ps(cast(a), cast(*b)))
+    }
 }
 
 /// Four pixels of [`Ops::luma8`] for AVX2 (a function, not a closure: a
@@ -196,27 +308,21 @@ fn luma4(
 
 /// Where a running sum's outputs go: `emit(oi, sums, count)` receives each
 /// output position with the running sums and the sample count there. A
-/// trait with an `#[inline(always)]` method rather than a closure wherever
-/// the receiver runs intrinsics (a closure is compiled without the AVX2
-/// target, and its intrinsics would become calls).
+/// trait with an `#[inline(always)]` method, never a closure: a closure is
+/// compiled without the AVX2 target, so its intrinsics would become calls,
+/// and the compiler may leave the closure itself a call (once it did, for
+/// every column of the second pass: a fifth of the kernel's time).
 trait Emit {
-    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32);
-}
-
-impl<F: FnMut(usize, &Lanes, f32)> Emit for F {
-    #[inline(always)]
-    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32) {
-        self(oi, sums, count)
-    }
+    fn emit(&mut self, oi: usize, sums: &Lanes, count: Divisor);
 }
 
 /// The reference's running-sum box filter (as [`super::downsample::box_1d`])
 /// over `LANES` interleaved rows, all of it.
 #[inline(always)]
-fn box_lanes(input: &[Lanes], window: usize, emit: impl Emit) {
-    let mut sums = [0f32; LANES];
+fn box_lanes<T: Ops>(tr: T, input: &[Lanes], window: usize, emit: impl Emit) {
+    let mut sums = ZERO_LANES;
     let steps = box_steps(input.len(), window);
-    box_run(input, window, &mut sums, 0..steps, emit);
+    box_run(tr, input, window, &mut sums, 0..steps, emit);
 }
 
 /// How many steps [`box_run`] takes over `cols` inputs: one per input, then
@@ -234,7 +340,8 @@ fn box_steps(cols: usize, window: usize) -> usize {
 /// these are `box_1d`'s operations in its order (its four loops are the four
 /// ranges of `t` below). Step `t` reads inputs up to `t` only.
 #[inline(always)]
-fn box_run(
+fn box_run<T: Ops>(
+    tr: T,
     input: &[Lanes],
     window: usize,
     sums: &mut Lanes,
@@ -245,43 +352,57 @@ fn box_run(
     let half = (window + 2) / 2;
     let clip = |a: usize, b: usize| steps.start.max(a)..steps.end.min(b);
     for t in clip(0, half - 1) {
-        add(sums, &input[t]);
+        add(tr, sums, &input[t]);
     }
     for t in clip(half - 1, window) {
-        add(sums, &input[t]);
-        emit.emit(t + 1 - half, sums, (t + 1) as f32);
+        add(tr, sums, &input[t]);
+        emit.emit(t + 1 - half, sums, Divisor::new(t + 1));
     }
-    let c = window as f32;
+    let c = Divisor::new(window);
     for t in clip(window, cols) {
-        add(sums, &input[t]);
-        sub(sums, &input[t - window]);
+        add(tr, sums, &input[t]);
+        sub(tr, sums, &input[t - window]);
         emit.emit(t + 1 - half, sums, c);
     }
     for t in clip(cols, cols + half - 1) {
-        sub(sums, &input[t - window]);
-        emit.emit(t + 1 - half, sums, (cols + window - 1 - t) as f32);
+        sub(tr, sums, &input[t - window]);
+        emit.emit(t + 1 - half, sums, Divisor::new(cols + window - 1 - t));
     }
 }
 
+/// `s += v`, lane by lane ([`Ops::add8`]).
 #[inline(always)]
-fn add(s: &mut Lanes, v: &Lanes) {
-    for (a, b) in s.iter_mut().zip(v) {
-        *a += b;
+fn add<T: Ops>(tr: T, s: &mut Lanes, v: &Lanes) {
+    for h in 0..LANES / 8 {
+        s[h] = tr.add8(s[h], &v[h]);
     }
 }
 
+/// `s -= v`, lane by lane ([`Ops::sub8`]).
 #[inline(always)]
-fn sub(s: &mut Lanes, v: &Lanes) {
-    for (a, b) in s.iter_mut().zip(v) {
-        *a -= b;
+fn sub<T: Ops>(tr: T, s: &mut Lanes, v: &Lanes) {
+    for h in 0..LANES / 8 {
+        s[h] = tr.sub8(s[h], &v[h]);
     }
 }
 
 #[inline(always)]
 fn div(s: &Lanes, c: f32) -> Lanes {
-    let mut o = [0f32; LANES];
-    for (o, a) in o.iter_mut().zip(s) {
-        *o = a / c;
+    let mut o = ZERO_LANES;
+    for h in 0..LANES / 8 {
+        for i in 0..8 {
+            o[h][i] = s[h][i] / c;
+        }
+    }
+    o
+}
+
+/// [`div`] by [`Ops::div8`].
+#[inline(always)]
+fn div_lanes<T: Ops>(tr: T, s: &Lanes, d: Divisor) -> Lanes {
+    let mut o = ZERO_LANES;
+    for h in 0..LANES / 8 {
+        o[h] = tr.div8(&s[h], d);
     }
     o
 }
@@ -291,23 +412,24 @@ fn div(s: &Lanes, c: f32) -> Lanes {
 #[inline(always)]
 fn to_lanes<T: Ops>(tr: T, rows: &[f32], out: &mut [Lanes]) {
     let cols = out.len();
-    let tiles = cols / 8 * 8;
+    let tiles = cols / 8;
     for h in 0..LANES / 8 {
         let rows = &rows[h * 8 * cols..(h + 1) * 8 * cols];
-        for x0 in (0..tiles).step_by(8) {
-            let tile: Tile = std::array::from_fn(|i| {
-                let mut v = [0f32; 8];
-                v.copy_from_slice(&rows[i * cols + x0..i * cols + x0 + 8]);
-                v
-            });
-            for (cell, t) in out[x0..x0 + 8].iter_mut().zip(tr.t8(&tile)) {
-                cell[h * 8..h * 8 + 8].copy_from_slice(&t);
+        for k in 0..tiles {
+            let x0 = 8 * k;
+            let mut tile: Tile = [[0f32; 8]; 8];
+            for i in 0..8 {
+                tile[i].copy_from_slice(&rows[i * cols + x0..i * cols + x0 + 8]);
+            }
+            let tile = tr.t8(&tile);
+            for j in 0..8 {
+                out[x0 + j][h] = tile[j];
             }
         }
     }
-    for (x, cell) in out.iter_mut().enumerate().skip(tiles) {
-        for (l, c) in cell.iter_mut().enumerate() {
-            *c = rows[l * cols + x];
+    for x in tiles * 8..cols {
+        for l in 0..LANES {
+            out[x][l / 8][l % 8] = rows[l * cols + x];
         }
     }
 }
@@ -325,22 +447,24 @@ fn luma_into<T: Ops>(
     block: &mut [Lanes],
 ) {
     let tiles_end = if xs.end == cols { cols / 8 * 8 } else { xs.end };
-    for x0 in (xs.start..tiles_end).step_by(8) {
+    for k in 0..(tiles_end - xs.start) / 8 {
+        let x0 = xs.start + 8 * k;
         for h in 0..LANES / 8 {
             let mut tile: Tile = [[0f32; 8]; 8];
-            for (i, t) in tile.iter_mut().enumerate().take(n.saturating_sub(h * 8)) {
-                let l = h * 8 + i;
-                if let Some(px) = rgb[3 * (cols * l + x0)..].first_chunk::<24>() {
-                    *t = tr.luma8(px);
-                }
+            for i in 0..n.saturating_sub(h * 8).min(8) {
+                let at = 3 * (cols * (h * 8 + i) + x0);
+                let mut px = [0u8; 24];
+                px.copy_from_slice(&rgb[at..at + 24]);
+                tile[i] = tr.luma8(&px);
             }
-            for (cell, t) in block[x0..x0 + 8].iter_mut().zip(tr.t8(&tile)) {
-                cell[h * 8..h * 8 + 8].copy_from_slice(&t);
+            let tile = tr.t8(&tile);
+            for j in 0..8 {
+                block[x0 + j][h] = tile[j];
             }
         }
     }
     for x in tiles_end..xs.end {
-        for (l, c) in block[x].iter_mut().enumerate() {
+        for (l, c) in block[x].as_flattened_mut().iter_mut().enumerate() {
             *c = if l < n {
                 let p = &rgb[3 * (cols * l + x)..];
                 luma(p[0], p[1], p[2])
@@ -351,23 +475,28 @@ fn luma_into<T: Ops>(
     }
 }
 
+/// One input row of the column filter within a block (see
+/// [`ColumnFilter::plan`]): where it goes in the ring, which ring row it
+/// subtracts, which output row it divides into, and by what. Rows before
+/// the window is full subtract the ring's row of zeros (`x − 0` is `x`, bit
+/// for bit), and rows before the first output write to a scratch row, so
+/// the loop over a block's rows has no branches.
+#[derive(Clone, Copy)]
+struct RowPlan {
+    new: usize,
+    old: usize,
+    out: usize,
+    by: Divisor,
+}
+
 /// The first pass's column filter (as [`super::downsample`]'s
 /// `ColumnStage`), fed by the row filter 8 columns by `LANES` rows at a
 /// time: one running sum per column, a ring of the last `window + 1` input
-/// rows for the subtractions. Row `t` of the input adds, then (once `t ≥
-/// window`) subtracts row `t - window`, then (once `t ≥ half - 1`) divides
-/// into output row `t - (half - 1)`; after the last input row, `half - 1`
-/// more steps only subtract and divide — the reference's operations in its
-/// order, for every column.
-/// One input row of the column filter within a block (see
-/// [`ColumnFilter::plan`]): offsets into the ring and the output rows.
-#[derive(Clone, Copy, Default)]
-struct RowPlan {
-    new: usize,
-    old: Option<usize>,
-    out: Option<(usize, f32)>,
-}
-
+/// rows for the subtractions (and a row of zeros after them). Row `t` of the
+/// input adds, then (once `t ≥ window`) subtracts row `t - window`, then
+/// (once `t ≥ half - 1`) divides into output row `t - (half - 1)`; after the
+/// last input row, `half - 1` more steps only subtract and divide — the
+/// reference's operations in its order, for every column.
 struct ColumnFilter {
     rows: usize,
     cols: usize,
@@ -385,7 +514,7 @@ impl ColumnFilter {
             cols,
             window,
             half: (window + 2) / 2,
-            ring: vec![0f32; (window + 1) * cols],
+            ring: vec![0f32; (window + 2) * cols],
             sums: vec![0f32; cols],
         }
     }
@@ -407,81 +536,93 @@ impl ColumnFilter {
     /// modulo is an integer division).
     #[inline(always)]
     fn plan(&self, y0: usize, n: usize) -> [RowPlan; LANES] {
-        let mut plan = [RowPlan::default(); LANES];
+        let zeros = (self.window + 1) * self.cols;
+        let mut plan = [RowPlan {
+            new: 0,
+            old: zeros,
+            out: SCRATCH_ROW * self.cols,
+            by: Divisor::new(1),
+        }; LANES];
         for (l, p) in plan.iter_mut().enumerate().take(n) {
             let t = y0 + l;
-            *p = RowPlan {
-                new: self.slot(t),
-                old: (t >= self.window).then(|| self.slot(t - self.window)),
-                out: (t + 1 >= self.half).then(|| {
-                    (
-                        second_row(t + 1 - self.half, self.cols),
-                        (t + 1).min(self.window) as f32,
-                    )
-                }),
-            };
+            p.new = self.slot(t);
+            if t >= self.window {
+                p.old = self.slot(t - self.window);
+            }
+            if t + 1 >= self.half {
+                p.out = second_row(t + 1 - self.half, self.cols);
+                p.by = Divisor::new((t + 1).min(self.window));
+            }
         }
         plan
     }
 
     /// Input rows `y0..y0 + n` (as `plan` describes them) at columns
-    /// `x0..x0 + 8`, as the row filter left them interleaved in `pending`
+    /// `x0..x0 + 8·G`, as the row filter left them interleaved in `pending`
     /// (column `x0 + j` in `pending[j]`); output rows go to `out` (the
-    /// second pass's ring of rows).
+    /// second pass's ring of rows). Each group of 8 columns is one running
+    /// sum down the rows, a chain of dependent additions; `G` of them side
+    /// by side keep the adder busy instead of waiting on its latency (with
+    /// one, this loop was a fifth of the kernel).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn tile<T: Ops>(
+    fn tile<T: Ops, const G: usize>(
         ring: &mut [f32],
         sums: &mut [f32],
         out: &mut [f32],
         plan: &[RowPlan; LANES],
         tr: T,
         x0: usize,
-        pending: &[Lanes; 8],
+        pending: &[Lanes],
         n: usize,
     ) {
-        let mut v = [[0f32; 8]; LANES];
-        for h in 0..LANES.min(n.div_ceil(8) * 8) / 8 {
-            let mut tile: Tile = [[0f32; 8]; 8];
-            for (r, p) in tile.iter_mut().zip(pending) {
-                r.copy_from_slice(&p[h * 8..h * 8 + 8]);
-            }
-            v[h * 8..h * 8 + 8].copy_from_slice(&tr.t8(&tile));
-        }
-        let mut s = [0f32; 8];
-        s.copy_from_slice(&sums[x0..x0 + 8]);
-        for (row, p) in v.iter().zip(plan).take(n) {
-            for (a, b) in s.iter_mut().zip(row) {
-                *a += b;
-            }
-            if let Some(o) = p.old {
-                for (a, b) in s.iter_mut().zip(&ring[o + x0..o + x0 + 8]) {
-                    *a -= b;
+        let mut v = [[[0f32; 8]; G]; LANES];
+        for g in 0..G {
+            for h in 0..n.div_ceil(8).min(LANES / 8) {
+                let mut tile: Tile = [[0f32; 8]; 8];
+                for j in 0..8 {
+                    tile[j] = pending[8 * g + j][h];
                 }
-            }
-            ring[p.new + x0..p.new + x0 + 8].copy_from_slice(row);
-            if let Some((o, c)) = p.out {
-                for (d, a) in out[o + x0..o + x0 + 8].iter_mut().zip(&s) {
-                    *d = a / c;
+                let tile = tr.t8(&tile);
+                for i in 0..8 {
+                    v[h * 8 + i][g] = tile[i];
                 }
             }
         }
-        sums[x0..x0 + 8].copy_from_slice(&s);
+        let mut s = [[0f32; 8]; G];
+        for g in 0..G {
+            s[g].copy_from_slice(&sums[x0 + 8 * g..x0 + 8 * g + 8]);
+        }
+        for l in 0..n {
+            let p = plan[l];
+            for g in 0..G {
+                let x = x0 + 8 * g;
+                let mut old = [0f32; 8];
+                old.copy_from_slice(&ring[p.old + x..p.old + x + 8]);
+                s[g] = tr.sub8(tr.add8(s[g], &v[l][g]), &old);
+                ring[p.new + x..p.new + x + 8].copy_from_slice(&v[l][g]);
+                out[p.out + x..p.out + x + 8].copy_from_slice(&tr.div8(&s[g], p.by));
+            }
+        }
+        for g in 0..G {
+            sums[x0 + 8 * g..x0 + 8 * g + 8].copy_from_slice(&s[g]);
+        }
     }
 
-    /// As [`ColumnFilter::tile`] for the last columns `x0..cols` (fewer than 8).
+    /// As [`ColumnFilter::tile`] for the last columns `x0..cols` (fewer than
+    /// 8; column `x0 + j` in `pending[j]`).
     #[inline(always)]
     fn tail<T: Ops>(
         &mut self,
         x0: usize,
-        pending: &[Lanes; 8],
+        pending: &[Lanes],
         y0: usize,
         n: usize,
         second: &mut SecondPass<T>,
     ) {
         for x in x0..self.cols {
             let mut s = self.sums[x];
-            for (l, &v) in pending[x - x0].iter().enumerate().take(n) {
+            for (l, &v) in pending[x - x0].as_flattened().iter().enumerate().take(n) {
                 let t = y0 + l;
                 s += v;
                 if t >= self.window {
@@ -558,15 +699,17 @@ impl Columns {
         (i % (self.window + 1)) * self.cols
     }
 
-    /// Takes the next input row, written by `fill` into its ring slot;
+    /// Takes lane `l` of the 64 sampled columns as the next input row;
     /// returns the next output row once there is one. Once the window is
     /// full, adding the new row, subtracting the oldest and dividing run in
     /// one loop (each column still sees add, subtract, divide in that order).
     #[inline(always)]
-    fn push(&mut self, fill: impl FnOnce(&mut [f32])) -> Option<&[f32]> {
+    fn push(&mut self, sampled: &[Lanes; 64], l: usize) -> Option<&[f32]> {
         let s = self.slot(self.ri);
         let cols = self.cols;
-        fill(&mut self.ring[s..s + cols]);
+        for (d, s) in self.ring[s..s + cols].iter_mut().zip(sampled) {
+            *d = s[l / 8][l % 8];
+        }
         self.ri += 1;
         if self.ri <= self.window {
             for (a, v) in self.sums.iter_mut().zip(&self.ring[s..s + cols]) {
@@ -650,13 +793,13 @@ impl<T: Ops> SecondPass<T> {
         SecondPass {
             tr,
             total: rows,
-            rows: vec![0f32; 2 * LANES * cols],
+            rows: vec![0f32; (SCRATCH_ROW + 1) * cols],
             start: 0,
-            block: vec![[0f32; LANES]; cols],
+            block: vec![ZERO_LANES; cols],
             window: jarosz_window(cols, 64),
             cols_wanted: pick(cols),
             rows_wanted: pick(rows),
-            sampled: [[0f32; LANES]; 64],
+            sampled: [ZERO_LANES; 64],
             columns: Columns::new(64, jarosz_window(rows, 64)),
             next_row: 0,
             out: vec![[0f32; 64]; 64],
@@ -685,26 +828,14 @@ impl<T: Ops> SecondPass<T> {
         let s = (self.start % (2 * LANES)) * cols;
         self.start += n;
         to_lanes(self.tr, &self.rows[s..s + LANES * cols], &mut self.block);
-        let wanted = &self.cols_wanted;
-        let sampled = &mut self.sampled;
-        let mut k = 0usize;
-        box_lanes(
-            &self.block,
-            self.window,
-            |oi: usize, sums: &Lanes, c: f32| {
-                while k < 64 && wanted[k] == oi {
-                    sampled[k] = div(sums, c);
-                    k += 1;
-                }
-            },
-        );
+        let mut sample = Sample {
+            wanted: &self.cols_wanted,
+            sampled: &mut self.sampled,
+            k: 0,
+        };
+        box_lanes(self.tr, &self.block, self.window, &mut sample);
         for l in 0..n {
-            let sampled = &self.sampled;
-            if let Some(done) = self.columns.push(|dst| {
-                for (d, s) in dst.iter_mut().zip(sampled) {
-                    *d = s[l];
-                }
-            }) {
+            if let Some(done) = self.columns.push(&self.sampled, l) {
                 keep(&self.rows_wanted, &mut self.out, &mut self.next_row, done);
             }
         }
@@ -721,6 +852,32 @@ impl<T: Ops> SecondPass<T> {
         self.out
     }
 }
+
+/// The second row pass's outputs: divided only at the 64 sampled columns.
+struct Sample<'a> {
+    wanted: &'a [usize; 64],
+    sampled: &'a mut [Lanes; 64],
+    k: usize,
+}
+
+impl Emit for &mut Sample<'_> {
+    #[inline(always)]
+    fn emit(&mut self, oi: usize, sums: &Lanes, d: Divisor) {
+        // The division inside the test: written inside the loop, it was
+        // hoisted out of it and ran at every column.
+        if self.k < 64 && self.wanted[self.k] == oi {
+            let q = div(sums, d.c);
+            while self.k < 64 && self.wanted[self.k] == oi {
+                self.sampled[self.k] = q;
+                self.k += 1;
+            }
+        }
+    }
+}
+
+/// The row after [`SecondPass`]'s ring of two blocks of rows, where
+/// [`ColumnFilter::tile`] writes the outputs that do not exist yet.
+const SCRATCH_ROW: usize = 2 * LANES;
 
 /// Where row `o` of the first pass's output starts in [`SecondPass`]'s ring
 /// of two blocks of rows.
@@ -741,11 +898,15 @@ fn keep(rows_wanted: &[usize; 64], out: &mut [[f32; 64]], next_row: &mut usize, 
     *next_row += 1;
 }
 
+/// Columns of the first row filter's output collected before they go
+/// through the column filter ([`ColumnFilter::tile`] with 4 groups of 8).
+const PENDING: usize = 32;
+
 /// The first row filter's outputs for rows `y0..y0 + n`: divided, collected
-/// 8 columns at a time, then handed to the column filter.
+/// [`PENDING`] columns at a time, then handed to the column filter.
 struct RowOutputs<'a, T> {
     tr: T,
-    pending: [Lanes; 8],
+    pending: [Lanes; PENDING],
     n: usize,
     plan: [RowPlan; LANES],
     ring: &'a mut [f32],
@@ -755,20 +916,43 @@ struct RowOutputs<'a, T> {
 
 impl<T: Ops> Emit for &mut RowOutputs<'_, T> {
     #[inline(always)]
-    fn emit(&mut self, oi: usize, sums: &Lanes, count: f32) {
-        self.pending[oi % 8] = div(sums, count);
-        if oi % 8 == 7 {
-            ColumnFilter::tile(
+    fn emit(&mut self, oi: usize, sums: &Lanes, count: Divisor) {
+        self.pending[oi % PENDING] = div_lanes(self.tr, sums, count);
+        if oi % PENDING == PENDING - 1 {
+            ColumnFilter::tile::<T, { PENDING / 8 }>(
                 self.ring,
                 self.sums,
                 self.out,
                 &self.plan,
                 self.tr,
-                oi - 7,
+                oi + 1 - PENDING,
                 &self.pending,
                 self.n,
             );
         }
+    }
+}
+
+impl<T: Ops> RowOutputs<'_, T> {
+    /// After the row filter's last output: the columns still pending, 8 at
+    /// a time, then the last few (`cols` in all).
+    #[inline(always)]
+    fn flush(&mut self, cols: usize) -> usize {
+        let start = cols / PENDING * PENDING;
+        let tiles = cols / 8 * 8;
+        for x0 in (start..tiles).step_by(8) {
+            ColumnFilter::tile::<T, 1>(
+                self.ring,
+                self.sums,
+                self.out,
+                &self.plan,
+                self.tr,
+                x0,
+                &self.pending[x0 - start..],
+                self.n,
+            );
+        }
+        tiles - start
     }
 }
 
@@ -787,15 +971,15 @@ pub(super) fn luma_downsample_64<T: Ops>(
     let window = jarosz_window(cols, 64);
     let steps = box_steps(cols, window);
     let tiles = cols / 8 * 8;
-    let mut block = vec![[0f32; LANES]; cols];
+    let mut block = vec![ZERO_LANES; cols];
     let mut columns = ColumnFilter::new(rows, cols);
     let mut second = SecondPass::new(tr, rows, cols);
     for (b, rgb_rows) in rgb[..3 * rows * cols].chunks(LANES * 3 * cols).enumerate() {
         let (y0, n) = (b * LANES, rgb_rows.len() / (3 * cols));
-        let mut sums = [0f32; LANES];
+        let mut sums = ZERO_LANES;
         let mut emit = RowOutputs {
             tr,
-            pending: [[0f32; LANES]; 8],
+            pending: [ZERO_LANES; PENDING],
             n,
             plan: columns.plan(y0, n),
             ring: &mut columns.ring,
@@ -806,12 +990,13 @@ pub(super) fn luma_downsample_64<T: Ops>(
         for x0 in (0..cols).step_by(CHUNK) {
             let x1 = (x0 + CHUNK).min(cols);
             luma_into(tr, rgb_rows, n, cols, x0..x1, &mut block);
-            box_run(&block, window, &mut sums, done..x1, &mut emit);
+            box_run(tr, &block, window, &mut sums, done..x1, &mut emit);
             done = x1;
         }
-        box_run(&block, window, &mut sums, done..steps, &mut emit);
+        box_run(tr, &block, window, &mut sums, done..steps, &mut emit);
+        let rest = emit.flush(cols);
         let pending = emit.pending;
-        columns.tail(tiles, &pending, y0, n, &mut second);
+        columns.tail(tiles, &pending[rest..], y0, n, &mut second);
         second.advance(columns.emitted(y0 + n));
     }
     columns.drain(&mut second);
@@ -945,6 +1130,74 @@ mod tests {
         #[inline(always)]
         fn call(self) -> [f32; 8] {
             self.simd.luma8(self.px)
+        }
+    }
+
+    /// [`Divisor`]'s reciprocal steps, as the AVX2 [`Ops::div8`] runs them,
+    /// against `/`: every single in `[1, 2)` for divisors up to 48 (PDQ's
+    /// windows for sides up to 6,000 pixels; the exhaustive run up to
+    /// [`RECIPROCAL_EXACT_UP_TO`] is in `PERFORMANCE.md` §6), every 4099th
+    /// for each divisor up to [`RECIPROCAL_EXACT_UP_TO`], and other binades,
+    /// negative values and zero. Not `-0`, which the steps turn into `+0`:
+    /// no sum here is ever `-0` (they start at `+0`, add and subtract
+    /// values, and `x − x` is `+0`).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn reciprocal_division_is_exact() {
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            return; // no AVX2 here: the plain kernel divides
+        };
+        let ones = |step: u32| (0..1u32 << 23).step_by(step as usize);
+        let mut values: Vec<f32> = ones(1).map(|m| f32::from_bits(0x3f80_0000 | m)).collect();
+        let wrong = simd.vectorize(DivJob {
+            simd,
+            values: &values,
+            divisors: 1..49,
+        });
+        assert_eq!(wrong, None);
+        values = ones(4099)
+            .map(|m| f32::from_bits(0x3f80_0000 | m))
+            .chain([0.0, 255.0, 1e-6, 3.0e5, 7.5, 2f32.powi(-27), 12_345.679])
+            .flat_map(|a| [a, -a, a * 1024.0])
+            .filter(|a| a.to_bits() != (-0f32).to_bits())
+            .collect();
+        let wrong = simd.vectorize(DivJob {
+            simd,
+            values: &values,
+            divisors: 1..RECIPROCAL_EXACT_UP_TO + 1,
+        });
+        assert_eq!(wrong, None);
+    }
+
+    /// The first `(a, divisor)` where [`Ops::div8`] and `/` differ.
+    #[cfg(target_arch = "x86_64")]
+    struct DivJob<'a> {
+        simd: pulp::x86::V3,
+        values: &'a [f32],
+        divisors: std::ops::Range<usize>,
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    impl pulp::NullaryFnOnce for DivJob<'_> {
+        type Output = Option<(f32, usize)>;
+
+        #[inline(always)]
+        fn call(self) -> Option<(f32, usize)> {
+            for c in self.divisors {
+                let d = Divisor::new(c);
+                assert!(d.exact_by_reciprocal);
+                for chunk in self.values.chunks(8) {
+                    let mut a = [0f32; 8];
+                    a[..chunk.len()].copy_from_slice(chunk);
+                    let got = self.simd.div8(&a, d);
+                    for (g, a) in got.iter().zip(chunk) {
+                        if g.to_bits() != (a / c as f32).to_bits() {
+                            return Some((*a, c));
+                        }
+                    }
+                }
+            }
+            None
         }
     }
 
