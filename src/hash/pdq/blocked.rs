@@ -277,6 +277,84 @@ impl Ops for pulp::x86::V3 {
     }
 }
 
+/// AVX-512 (where detected): the luminance 8 pixels a vector, the rest as
+/// [`pulp::x86::V3`] does it.
+#[cfg(target_arch = "x86_64")]
+impl Ops for pulp::x86::V4 {
+    #[inline(always)]
+    fn t8(self, t: &Tile) -> Tile {
+        (*self).t8(t)
+    }
+
+    /// As the AVX2 version, 8 doubles a vector: the 24 bytes go to the four
+    /// 128-bit lanes as bytes 0–15, 0–15, 8–23, 8–23 (two pixels' worth per
+    /// lane); one masked byte shuffle per channel writes each pixel's byte
+    /// into the low byte of `2^52`'s bits, so it reads `2^52 + v`.
+    #[inline(always)]
+    fn luma8(self, px: &[u8; 24]) -> [f32; 8] {
+        use core::arch::x86_64::{__m128i, __m512d, __m512i};
+        use pulp::bytemuck::cast;
+        const TWO52: f64 = 4_503_599_627_370_496.0;
+        const MASKS: [[u8; 64]; 3] = [
+            channel_mask_512(0),
+            channel_mask_512(1),
+            channel_mask_512(2),
+        ];
+        let (f, bw) = (self.avx512f, self.avx512bw);
+        let mut lo = [0u8; 16];
+        let mut hi = [0u8; 16];
+        lo.copy_from_slice(&px[..16]);
+        hi.copy_from_slice(&px[8..]);
+        let both = self
+            .avx
+            ._mm256_set_m128i(cast::<[u8; 16], __m128i>(hi), cast(lo));
+        let wide = f._mm512_castsi256_si512(both);
+        // Lanes 0, 0, 1, 1 of `wide`: imm8 picks a 128-bit lane per 2 bits.
+        let bytes = f._mm512_shuffle_i64x2::<0b0101_0000>(wide, wide);
+        let magic: __m512i = cast([0x4330_0000_0000_0000u64; 8]);
+        let mut p: [__m512d; 3] = [f._mm512_setzero_pd(); 3];
+        for ((p, mask), k) in p.iter_mut().zip(&MASKS).zip([0.299, 0.587, 0.114]) {
+            let v = bw._mm512_mask_shuffle_epi8(magic, 0x0101_0101_0101_0101, bytes, cast(*mask));
+            *p = f._mm512_fmadd_pd(cast(v), f._mm512_set1_pd(k), f._mm512_set1_pd(-(TWO52 * k)));
+        }
+        let rg = f._mm512_add_pd(p[0], p[1]);
+        cast(f._mm512_cvtpd_ps(f._mm512_add_pd(rg, p[2])))
+    }
+
+    #[inline(always)]
+    fn div8(self, s: &[f32; 8], d: Divisor) -> [f32; 8] {
+        (*self).div8(s, d)
+    }
+
+    #[inline(always)]
+    fn add8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8] {
+        (*self).add8(a, b)
+    }
+
+    #[inline(always)]
+    fn sub8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8] {
+        (*self).sub8(a, b)
+    }
+}
+
+/// `vpshufb` masks (zmm) placing channel `ch` of pixel `k` in the low byte
+/// of 64-bit lane `k`, the lanes holding bytes 0–15, 0–15, 8–23, 8–23 of
+/// the 8 pixels (see [`pulp::x86::V4`]'s `luma8`); the other bytes are
+/// not written (masked).
+#[cfg(target_arch = "x86_64")]
+const fn channel_mask_512(ch: usize) -> [u8; 64] {
+    let mut m = [0u8; 64];
+    let mut k = 0;
+    while k < 8 {
+        // Pixel k's byte in the 8 pixels, then within its 128-bit lane.
+        let at = 3 * k + ch;
+        let lane_start = if k < 4 { 0 } else { 8 };
+        m[8 * k] = (at - lane_start) as u8;
+        k += 1;
+    }
+    m
+}
+
 /// Four pixels of [`Ops::luma8`] for AVX2 (a function, not a closure: a
 /// closure is compiled without the AVX2 target, and its intrinsics would
 /// become calls).
@@ -595,13 +673,21 @@ impl ColumnFilter {
         }
         for l in 0..n {
             let p = plan[l];
+            // Each row's three slices are cut once (8·G long), so the
+            // indexing inside needs no bounds checks.
+            let mut old = [[0f32; 8]; G];
+            let from = &ring[p.old + x0..p.old + x0 + 8 * G];
             for g in 0..G {
-                let x = x0 + 8 * g;
-                let mut old = [0f32; 8];
-                old.copy_from_slice(&ring[p.old + x..p.old + x + 8]);
-                s[g] = tr.sub8(tr.add8(s[g], &v[l][g]), &old);
-                ring[p.new + x..p.new + x + 8].copy_from_slice(&v[l][g]);
-                out[p.out + x..p.out + x + 8].copy_from_slice(&tr.div8(&s[g], p.by));
+                old[g].copy_from_slice(&from[8 * g..8 * g + 8]);
+                s[g] = tr.sub8(tr.add8(s[g], &v[l][g]), &old[g]);
+            }
+            let to = &mut ring[p.new + x0..p.new + x0 + 8 * G];
+            for g in 0..G {
+                to[8 * g..8 * g + 8].copy_from_slice(&v[l][g]);
+            }
+            let to = &mut out[p.out + x0..p.out + x0 + 8 * G];
+            for g in 0..G {
+                to[8 * g..8 * g + 8].copy_from_slice(&tr.div8(&s[g], p.by));
             }
         }
         for g in 0..G {
@@ -1026,6 +1112,7 @@ mod tests {
         let want = super::super::downsample::luma_downsample_64(&rgb, rows, cols);
         for got in [
             luma_downsample_64(Plain, &rgb, rows, cols),
+            super::super::avx2_downsample_64(&rgb, rows, cols),
             super::super::vectorised_downsample_64(&rgb, rows, cols),
         ] {
             for (g, w) in got.iter().zip(&want) {
@@ -1088,15 +1175,28 @@ mod tests {
         }
     }
 
-    /// The AVX2 luminance (magic-number conversion and fused multiply-add)
-    /// against the tables: every value of each channel, with the other two
-    /// channels running through all values too.
+    /// The AVX2 and AVX-512 luminance (magic-number conversion and fused
+    /// multiply-add) against the tables, on [`luma_cases`].
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx_luma_equals_the_tables() {
-        let Some(simd) = pulp::x86::V3::try_new() else {
-            return; // no AVX2 here: the plain luminance is the one used
-        };
+        let px = luma_cases();
+        let mut want = vec![0f32; px.len() / 3];
+        super::super::downsample::luma_row(&px, &mut want);
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            luma_agrees(simd, &px, &want, |simd, job| simd.vectorize(job));
+        }
+        if let Some(simd) = pulp::x86::V4::try_new() {
+            luma_agrees(simd, &px, &want, |simd, job| simd.vectorize(job));
+        } else {
+            eprintln!("no AVX-512 here: its luminance is not tested");
+        }
+    }
+
+    /// Every value of each channel, with the other two channels running
+    /// through all values too.
+    #[cfg(target_arch = "x86_64")]
+    fn luma_cases() -> Vec<u8> {
         let mut px = Vec::with_capacity(3 * 256 * 256);
         for a in 0..=255u8 {
             for b in 0..=255u8 {
@@ -1104,13 +1204,21 @@ mod tests {
                 px.extend([b, a.wrapping_add(b), a]);
             }
         }
-        let mut want = vec![0f32; px.len() / 3];
-        super::super::downsample::luma_row(&px, &mut want);
+        px
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn luma_agrees<S: Ops>(
+        simd: S,
+        px: &[u8],
+        want: &[f32],
+        run: impl Fn(S, AvxLuma<'_, S>) -> [f32; 8],
+    ) {
         for (chunk, w) in px.chunks_exact(24).zip(want.chunks_exact(8)) {
             let Some(chunk) = chunk.first_chunk::<24>() else {
                 unreachable!("chunks of 24")
             };
-            let got = simd.vectorize(AvxLuma { simd, px: chunk });
+            let got = run(simd, AvxLuma { simd, px: chunk });
             for (g, w) in got.iter().zip(w) {
                 assert_eq!(g.to_bits(), w.to_bits(), "{chunk:?}");
             }
@@ -1118,13 +1226,13 @@ mod tests {
     }
 
     #[cfg(target_arch = "x86_64")]
-    struct AvxLuma<'a> {
-        simd: pulp::x86::V3,
+    struct AvxLuma<'a, S> {
+        simd: S,
         px: &'a [u8; 24],
     }
 
     #[cfg(target_arch = "x86_64")]
-    impl pulp::NullaryFnOnce for AvxLuma<'_> {
+    impl<S: Ops> pulp::NullaryFnOnce for AvxLuma<'_, S> {
         type Output = [f32; 8];
 
         #[inline(always)]

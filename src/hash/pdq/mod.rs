@@ -186,7 +186,8 @@ impl Dihedral {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Kernel {
     /// The row passes vectorised (`blocked::LANES` rows side by
-    /// side), under AVX2 when the processor has it (detected at run time).
+    /// side), under AVX-512 or AVX2 when the processor has it (detected at
+    /// run time).
     #[default]
     Vectorised,
     /// The streaming scalar implementation, one row's running sum at a time.
@@ -194,11 +195,27 @@ pub enum Kernel {
 }
 
 /// The vectorised downsample under the best instruction set this processor
-/// offers (AVX2 where detected, else the baseline target).
+/// offers (AVX-512 or AVX2 where detected, else the baseline target).
 fn vectorised_downsample_64(rgb: &[u8], rows: usize, cols: usize) -> Vec<[f32; 64]> {
     #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V4::try_new() {
+        return simd.vectorize(SimdDownsample {
+            simd,
+            rgb,
+            rows,
+            cols,
+        });
+    }
+    avx2_downsample_64(rgb, rows, cols)
+}
+
+/// The vectorised downsample with AVX2 at most (the AVX-512 arm's
+/// fallback, and a second arm for the tests to compare on machines that
+/// have both).
+fn avx2_downsample_64(rgb: &[u8], rows: usize, cols: usize) -> Vec<[f32; 64]> {
+    #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
-        return simd.vectorize(Avx2Downsample {
+        return simd.vectorize(SimdDownsample {
             simd,
             rgb,
             rows,
@@ -208,20 +225,21 @@ fn vectorised_downsample_64(rgb: &[u8], rows: usize, cols: usize) -> Vec<[f32; 6
     blocked::luma_downsample_64(blocked::Plain, rgb, rows, cols)
 }
 
-/// The downsample as a job for `pulp`'s AVX2 entry point. A struct rather
-/// than a closure, so that its `call` can be `#[inline(always)]`: the whole
-/// downsample must be inlined into the function compiled for AVX2, or the
-/// shuffles of the transposes become function calls.
+/// The downsample as a job for `pulp`'s AVX2 or AVX-512 entry point. A
+/// struct rather than a closure, so that its `call` can be
+/// `#[inline(always)]`: the whole downsample must be inlined into the
+/// function compiled for the instruction set, or the shuffles of the
+/// transposes become function calls.
 #[cfg(target_arch = "x86_64")]
-struct Avx2Downsample<'a> {
-    simd: pulp::x86::V3,
+struct SimdDownsample<'a, S> {
+    simd: S,
     rgb: &'a [u8],
     rows: usize,
     cols: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl pulp::NullaryFnOnce for Avx2Downsample<'_> {
+impl<S: blocked::Ops> pulp::NullaryFnOnce for SimdDownsample<'_, S> {
     type Output = Vec<[f32; 64]>;
 
     #[inline(always)]
