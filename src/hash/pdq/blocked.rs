@@ -85,7 +85,43 @@ pub(super) trait Ops: Copy {
     fn add8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8];
     /// `a[i] - b[i]` (see [`Ops::add8`]).
     fn sub8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8];
+
+    /// 16 rows of 8 columns into 8 columns of 16 rows (`LANES` = 16):
+    /// `out[j]` holds column `j` of `rows`. Two [`Ops::t8`] unless an
+    /// instruction set does better.
+    #[inline(always)]
+    fn t16(self, rows: &[[f32; 8]; 16]) -> [Lanes; 8] {
+        let mut out = [ZERO_LANES; 8];
+        for h in 0..2 {
+            let mut tile: Tile = [[0f32; 8]; 8];
+            tile.copy_from_slice(&rows[8 * h..8 * h + 8]);
+            let tile = self.t8(&tile);
+            for j in 0..8 {
+                out[j][h] = tile[j];
+            }
+        }
+        out
+    }
+
+    /// The inverse of [`Ops::t16`]: columns `cols[..8]` (16 rows each) into
+    /// 16 rows of 8.
+    #[inline(always)]
+    fn t16_back(self, cols: &[Lanes]) -> [[f32; 8]; 16] {
+        let cols = &cols[..8];
+        let mut out = [[0f32; 8]; 16];
+        for h in 0..2 {
+            let mut tile: Tile = [[0f32; 8]; 8];
+            for j in 0..8 {
+                tile[j] = cols[j][h];
+            }
+            let tile = self.t8(&tile);
+            out[8 * h..8 * h + 8].copy_from_slice(&tile);
+        }
+        out
+    }
 }
+
+const _: () = assert!(LANES == 16, "Ops::t16 moves blocks of 16 rows");
 
 /// A division by a sample count (a whole number), with its reciprocal
 /// rounded to single precision for [`Ops::div8`].
@@ -335,6 +371,106 @@ impl Ops for pulp::x86::V4 {
     fn sub8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8] {
         (*self).sub8(a, b)
     }
+
+    /// Both 8×8 transposes at once, rows `k` and `k + 8` sharing a 512-bit
+    /// vector: 24 shuffles for the two instead of 48.
+    #[inline(always)]
+    fn t16(self, rows: &[[f32; 8]; 16]) -> [Lanes; 8] {
+        use core::arch::x86_64::__m512;
+        use pulp::bytemuck::cast;
+        let (f, dq) = (self.avx512f, self.avx512dq);
+        // Loops, not `array::from_fn`: its closure is compiled without
+        // AVX-512 and left as a call.
+        let mut z: [__m512; 8] = [f._mm512_setzero_ps(); 8];
+        for k in 0..8 {
+            z[k] = dq._mm512_insertf32x8::<1>(
+                f._mm512_castps256_ps512(cast(rows[k])),
+                cast(rows[k + 8]),
+            );
+        }
+        let t = t8_twice(self, z);
+        let mut out = [ZERO_LANES; 8];
+        for j in 0..8 {
+            out[j] = cast(t[j]);
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn t16_back(self, cols: &[Lanes]) -> [[f32; 8]; 16] {
+        use core::arch::x86_64::__m512;
+        use pulp::bytemuck::cast;
+        let (f, dq) = (self.avx512f, self.avx512dq);
+        let cols = &cols[..8];
+        // Each half loaded on its own: the columns were just written as two
+        // 256-bit halves, and one 512-bit load of them would wait for both
+        // stores to retire (no store forwarding across two stores).
+        let mut z: [__m512; 8] = [f._mm512_setzero_ps(); 8];
+        for j in 0..8 {
+            z[j] = dq._mm512_insertf32x8::<1>(
+                f._mm512_castps256_ps512(cast(cols[j][0])),
+                cast(cols[j][1]),
+            );
+        }
+        let t = t8_twice(self, z);
+        let mut out = [[0f32; 8]; 16];
+        for k in 0..8 {
+            out[k] = cast(f._mm512_castps512_ps256(t[k]));
+            out[k + 8] = cast(dq._mm512_extractf32x8_ps::<1>(t[k]));
+        }
+        out
+    }
+}
+
+/// Two 8×8 transposes side by side: the low and the high 256 bits of the 8
+/// vectors `z` are each 8 rows of 8, transposed in place — [`Ops::t8`]'s
+/// network on 512-bit vectors, its last step (which swaps 128-bit lanes
+/// within each half) one two-source permute per output.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn t8_twice(
+    simd: pulp::x86::V4,
+    z: [core::arch::x86_64::__m512; 8],
+) -> [core::arch::x86_64::__m512; 8] {
+    use core::arch::x86_64::__m512i;
+    use pulp::bytemuck::cast;
+    let f = simd.avx512f;
+    let u = [
+        f._mm512_unpacklo_ps(z[0], z[1]),
+        f._mm512_unpackhi_ps(z[0], z[1]),
+        f._mm512_unpacklo_ps(z[2], z[3]),
+        f._mm512_unpackhi_ps(z[2], z[3]),
+        f._mm512_unpacklo_ps(z[4], z[5]),
+        f._mm512_unpackhi_ps(z[4], z[5]),
+        f._mm512_unpacklo_ps(z[6], z[7]),
+        f._mm512_unpackhi_ps(z[6], z[7]),
+    ];
+    let v = [
+        f._mm512_shuffle_ps::<0x44>(u[0], u[2]),
+        f._mm512_shuffle_ps::<0xEE>(u[0], u[2]),
+        f._mm512_shuffle_ps::<0x44>(u[1], u[3]),
+        f._mm512_shuffle_ps::<0xEE>(u[1], u[3]),
+        f._mm512_shuffle_ps::<0x44>(u[4], u[6]),
+        f._mm512_shuffle_ps::<0xEE>(u[4], u[6]),
+        f._mm512_shuffle_ps::<0x44>(u[5], u[7]),
+        f._mm512_shuffle_ps::<0xEE>(u[5], u[7]),
+    ];
+    // Output j < 4: 128-bit lanes (v[j].0, v[j+4].0, v[j].2, v[j+4].2);
+    // j ≥ 4: (v[j-4].1, v[j].1, v[j-4].3, v[j].3).
+    let low: __m512i = cast([0u32, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27]);
+    let high: __m512i = cast([
+        4u32, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31,
+    ]);
+    [
+        f._mm512_permutex2var_ps(v[0], low, v[4]),
+        f._mm512_permutex2var_ps(v[1], low, v[5]),
+        f._mm512_permutex2var_ps(v[2], low, v[6]),
+        f._mm512_permutex2var_ps(v[3], low, v[7]),
+        f._mm512_permutex2var_ps(v[0], high, v[4]),
+        f._mm512_permutex2var_ps(v[1], high, v[5]),
+        f._mm512_permutex2var_ps(v[2], high, v[6]),
+        f._mm512_permutex2var_ps(v[3], high, v[7]),
+    ]
 }
 
 /// `vpshufb` masks (zmm) placing channel `ch` of pixel `k` in the low byte
@@ -491,19 +627,14 @@ fn div_lanes<T: Ops>(tr: T, s: &Lanes, d: Divisor) -> Lanes {
 fn to_lanes<T: Ops>(tr: T, rows: &[f32], out: &mut [Lanes]) {
     let cols = out.len();
     let tiles = cols / 8;
-    for h in 0..LANES / 8 {
-        let rows = &rows[h * 8 * cols..(h + 1) * 8 * cols];
-        for k in 0..tiles {
-            let x0 = 8 * k;
-            let mut tile: Tile = [[0f32; 8]; 8];
-            for i in 0..8 {
-                tile[i].copy_from_slice(&rows[i * cols + x0..i * cols + x0 + 8]);
-            }
-            let tile = tr.t8(&tile);
-            for j in 0..8 {
-                out[x0 + j][h] = tile[j];
-            }
+    let rows = &rows[..LANES * cols];
+    for k in 0..tiles {
+        let x0 = 8 * k;
+        let mut tile = [[0f32; 8]; 16];
+        for l in 0..16 {
+            tile[l].copy_from_slice(&rows[l * cols + x0..l * cols + x0 + 8]);
         }
+        out[x0..x0 + 8].copy_from_slice(&tr.t16(&tile));
     }
     for x in tiles * 8..cols {
         for l in 0..LANES {
@@ -527,19 +658,14 @@ fn luma_into<T: Ops>(
     let tiles_end = if xs.end == cols { cols / 8 * 8 } else { xs.end };
     for k in 0..(tiles_end - xs.start) / 8 {
         let x0 = xs.start + 8 * k;
-        for h in 0..LANES / 8 {
-            let mut tile: Tile = [[0f32; 8]; 8];
-            for i in 0..n.saturating_sub(h * 8).min(8) {
-                let at = 3 * (cols * (h * 8 + i) + x0);
-                let mut px = [0u8; 24];
-                px.copy_from_slice(&rgb[at..at + 24]);
-                tile[i] = tr.luma8(&px);
-            }
-            let tile = tr.t8(&tile);
-            for j in 0..8 {
-                block[x0 + j][h] = tile[j];
-            }
+        let mut rows = [[0f32; 8]; 16];
+        for l in 0..n.min(16) {
+            let at = 3 * (cols * l + x0);
+            let mut px = [0u8; 24];
+            px.copy_from_slice(&rgb[at..at + 24]);
+            rows[l] = tr.luma8(&px);
         }
+        block[x0..x0 + 8].copy_from_slice(&tr.t16(&rows));
     }
     for x in tiles_end..xs.end {
         for (l, c) in block[x].as_flattened_mut().iter_mut().enumerate() {
@@ -656,15 +782,9 @@ impl ColumnFilter {
     ) {
         let mut v = [[[0f32; 8]; G]; LANES];
         for g in 0..G {
-            for h in 0..n.div_ceil(8).min(LANES / 8) {
-                let mut tile: Tile = [[0f32; 8]; 8];
-                for j in 0..8 {
-                    tile[j] = pending[8 * g + j][h];
-                }
-                let tile = tr.t8(&tile);
-                for i in 0..8 {
-                    v[h * 8 + i][g] = tile[i];
-                }
+            let rows = tr.t16_back(&pending[8 * g..]);
+            for l in 0..LANES {
+                v[l][g] = rows[l];
             }
         }
         let mut s = [[0f32; 8]; G];
