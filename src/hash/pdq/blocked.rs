@@ -1,36 +1,45 @@
 //! PDQ's blur-and-decimate with the row passes vectorised: [`LANES`] image
 //! rows are stored side by side (interleaved, column by column), so two
 //! vector instructions advance the running sum of every row in the block —
-//! additions, subtractions and, above all, the divisions, which the scalar
-//! path ([`super::downsample`]) does one at a time.
+//! additions, subtractions and divisions, which the scalar path
+//! ([`super::downsample`]) does one at a time.
 //!
 //! Bit-exactness is kept the same way as there: each output value sees the
 //! reference's single-precision operations in the reference's order; only
-//! independent values are computed side by side. Two more savings change no
-//! result either: the second pass divides only where the 64×64 decimation
-//! will sample (its column pass runs on the 64 sampled columns alone: a
-//! column filter never mixes columns), and the first pass is one fused sweep
-//! over the image, a block of `LANES` rows and a few columns at a time:
+//! independent values are computed side by side. Three more savings change
+//! no result either: the second pass divides only where the 64×64
+//! decimation will sample (its column pass runs on the 64 sampled columns
+//! alone: a column filter never mixes columns); a division by a window's
+//! sample count is a multiply and two fused multiply-adds whose result is
+//! the correctly rounded quotient, checked exhaustively ([`Divisor`]); and
+//! the first pass is one fused sweep over the image, a block of `LANES`
+//! rows and a few columns at a time:
 //!
-//! 1. luminance of 8 pixels of each row ([`Ops::luma8`]), moved by an 8×8
-//!    transpose into the interleaved block (the RGB image is read once, and
+//! 1. luminance of 8 pixels of each row ([`Ops::luma8`]), moved by
+//!    transposes into the interleaved block (the RGB image is read once, and
 //!    the luminance is never stored row by row);
 //! 2. the running sums along the rows advance over those columns as soon as
 //!    their inputs exist (the block's recent columns are still in L1);
-//! 3. every 8 output columns are transposed back and run straight through
-//!    the column filter, whose running sums for those 8 columns stay in a
-//!    register across the block's rows; its output rows go to the second
-//!    pass.
+//! 3. every 32 output columns are transposed back and run straight through
+//!    the column filter, four groups of 8 columns side by side, whose
+//!    running sums stay in registers across the block's rows; its output
+//!    rows go to the second pass.
 //!
-//! Rows move into and out of the interleaved layout by 8×8 transposes
-//! ([`Ops::t8`]: AVX shuffles, or plain Rust). The rest is plain Rust over
-//! fixed-size arrays; `super::vectorised_downsample_64` runs it under
-//! `pulp`'s runtime-detected AVX2 target (any x86-64 from 2013 on), where the
-//! compiler turns each `[f32; 8]` operation into one vector instruction, and
-//! falls back to the baseline target elsewhere. Fused multiply-add is never
-//! formed by the compiler (Rust does not contract `a * b + c`); the one
-//! written by hand, in the AVX2 luminance, gives exactly the rounded product
-//! (see [`Ops::luma8`]).
+//! What depends on the instruction set is the [`Ops`] trait: transposes,
+//! luminance, and 8-wide add, subtract and divide. `super::vectorised_downsample_64`
+//! runs the kernel under `pulp`'s runtime-detected AVX-512 target (`V4`:
+//! the luminance 8 doubles a vector, two 8×8 transposes at once), else AVX2
+//! (`V3`, any x86-64 from 2013 on), else plain Rust on the baseline target.
+//! The whole kernel is inlined into that one target-specific function, which
+//! makes it fragile in ways the profile showed: a closure there is compiled
+//! without the target (its intrinsics become calls), and in so large a
+//! function the compiler stops inlining small library helpers (iterator
+//! adaptors, `array::from_fn`) and stops vectorising loops it vectorised
+//! before. Hence the structs for emitters, the index loops, and the
+//! arithmetic written out in [`Ops`]. Fused multiply-add is never formed by
+//! the compiler (Rust does not contract `a * b + c`); those written by hand
+//! give exactly the rounded results the reference's operations give (see
+//! [`Ops::luma8`] and [`Divisor`]).
 
 // Index loops over fixed-size arrays on purpose: iterator adaptors are
 // library functions the compiler may leave uninlined here (see `Lanes`).
@@ -85,6 +94,33 @@ pub(super) trait Ops: Copy {
     fn add8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8];
     /// `a[i] - b[i]` (see [`Ops::add8`]).
     fn sub8(self, a: [f32; 8], b: &[f32; 8]) -> [f32; 8];
+
+    /// `s += v` over a whole column of the block: two [`Ops::add8`] unless an
+    /// instruction set has 16-lane vectors.
+    #[inline(always)]
+    fn add16(self, s: &mut Lanes, v: &Lanes) {
+        for h in 0..LANES / 8 {
+            s[h] = self.add8(s[h], &v[h]);
+        }
+    }
+
+    /// `s -= v` over a whole column ([`Ops::add16`]).
+    #[inline(always)]
+    fn sub16(self, s: &mut Lanes, v: &Lanes) {
+        for h in 0..LANES / 8 {
+            s[h] = self.sub8(s[h], &v[h]);
+        }
+    }
+
+    /// [`Ops::div8`] over a whole column.
+    #[inline(always)]
+    fn div16(self, s: &Lanes, d: Divisor) -> Lanes {
+        let mut o = ZERO_LANES;
+        for h in 0..LANES / 8 {
+            o[h] = self.div8(&s[h], d);
+        }
+        o
+    }
 
     /// 16 rows of 8 columns into 8 columns of 16 rows (`LANES` = 16):
     /// `out[j]` holds column `j` of `rows`. Two [`Ops::t8`] unless an
@@ -144,10 +180,12 @@ pub(super) struct Divisor {
 }
 
 /// The largest divisor for which [`Divisor`]'s reciprocal steps were checked
-/// against `/` on every single in `[1, 2)` (`tests::reciprocal_division_is_exact`
-/// re-checks a part of it in every test run; `PERFORMANCE.md` §6 gives the
-/// full run). PDQ's windows are about a side over 128, so this covers
-/// images up to two million pixels a side.
+/// against `/` on every single in `[1, 2)`: the ignored test
+/// `reciprocal_division_is_exact_for_every_divisor` does it (run it with
+/// `--ignored` in a release build), and `reciprocal_division_is_exact`
+/// re-checks a part of it in every test run. PDQ's windows are about a side
+/// over 128, so this covers images up to two million pixels a side; larger
+/// windows divide.
 pub(super) const RECIPROCAL_EXACT_UP_TO: usize = 16384;
 
 impl Divisor {
@@ -372,6 +410,35 @@ impl Ops for pulp::x86::V4 {
         (*self).sub8(a, b)
     }
 
+    /// A column's 16 lanes in one 512-bit vector.
+    #[inline(always)]
+    fn add16(self, s: &mut Lanes, v: &Lanes) {
+        use pulp::bytemuck::cast;
+        *s = cast(self.avx512f._mm512_add_ps(cast(*s), cast(*v)));
+    }
+
+    #[inline(always)]
+    fn sub16(self, s: &mut Lanes, v: &Lanes) {
+        use pulp::bytemuck::cast;
+        *s = cast(self.avx512f._mm512_sub_ps(cast(*s), cast(*v)));
+    }
+
+    /// [`Divisor`]'s three steps on 16 lanes.
+    #[inline(always)]
+    fn div16(self, s: &Lanes, d: Divisor) -> Lanes {
+        use pulp::bytemuck::cast;
+        let f = self.avx512f;
+        let a = cast(*s);
+        let c = f._mm512_set1_ps(d.c);
+        if !d.exact_by_reciprocal {
+            return cast(f._mm512_div_ps(a, c));
+        }
+        let y = f._mm512_set1_ps(d.inv);
+        let q = f._mm512_mul_ps(a, y);
+        let r = f._mm512_fnmadd_ps(q, c, a);
+        cast(f._mm512_fmadd_ps(r, y, q))
+    }
+
     /// Both 8×8 transposes at once, rows `k` and `k + 8` sharing a 512-bit
     /// vector: 24 shuffles for the two instead of 48.
     #[inline(always)]
@@ -584,20 +651,16 @@ fn box_run<T: Ops>(
     }
 }
 
-/// `s += v`, lane by lane ([`Ops::add8`]).
+/// `s += v`, lane by lane ([`Ops::add16`]).
 #[inline(always)]
 fn add<T: Ops>(tr: T, s: &mut Lanes, v: &Lanes) {
-    for h in 0..LANES / 8 {
-        s[h] = tr.add8(s[h], &v[h]);
-    }
+    tr.add16(s, v);
 }
 
-/// `s -= v`, lane by lane ([`Ops::sub8`]).
+/// `s -= v`, lane by lane ([`Ops::sub16`]).
 #[inline(always)]
 fn sub<T: Ops>(tr: T, s: &mut Lanes, v: &Lanes) {
-    for h in 0..LANES / 8 {
-        s[h] = tr.sub8(s[h], &v[h]);
-    }
+    tr.sub16(s, v);
 }
 
 #[inline(always)]
@@ -614,11 +677,7 @@ fn div(s: &Lanes, c: f32) -> Lanes {
 /// [`div`] by [`Ops::div8`].
 #[inline(always)]
 fn div_lanes<T: Ops>(tr: T, s: &Lanes, d: Divisor) -> Lanes {
-    let mut o = ZERO_LANES;
-    for h in 0..LANES / 8 {
-        o[h] = tr.div8(&s[h], d);
-    }
-    o
+    tr.div16(s, d)
 }
 
 /// `LANES` rows (row-major, `cols` each) into the interleaved layout, 8×8
@@ -1395,6 +1454,34 @@ mod tests {
             divisors: 1..RECIPROCAL_EXACT_UP_TO + 1,
         });
         assert_eq!(wrong, None);
+    }
+
+    /// The whole check behind [`RECIPROCAL_EXACT_UP_TO`]: every divisor up to
+    /// it, every single in `[1, 2)` (1.4·10^11 divisions; about 80 s on two
+    /// cores in a release build):
+    /// `cargo test --release --lib reciprocal_division_is_exact_for_every_divisor -- --ignored`
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[ignore = "exhaustive: a minute or more, in a release build"]
+    fn reciprocal_division_is_exact_for_every_divisor() {
+        use rayon::prelude::*;
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            return; // no AVX2 here: the plain kernel divides
+        };
+        let values: Vec<f32> = (0..1u32 << 23)
+            .map(|m| f32::from_bits(0x3f80_0000 | m))
+            .collect();
+        let wrong: Vec<(f32, usize)> = (1..RECIPROCAL_EXACT_UP_TO + 1)
+            .into_par_iter()
+            .filter_map(|c| {
+                simd.vectorize(DivJob {
+                    simd,
+                    values: &values,
+                    divisors: c..c + 1,
+                })
+            })
+            .collect();
+        assert_eq!(wrong, []);
     }
 
     /// The first `(a, divisor)` where [`Ops::div8`] and `/` differ.
