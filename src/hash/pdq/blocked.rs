@@ -78,9 +78,11 @@ fn luma(r: u8, g: u8, b: u8) -> f32 {
     (f64::from(r) * 0.299 + f64::from(g) * 0.587 + f64::from(b) * 0.114) as f32
 }
 
-/// What the kernel needs from the instruction set: the 8×8 transpose that
-/// moves rows into and out of the interleaved layout, and the luminance of
-/// 8 pixels.
+/// What the kernel needs from the instruction set: the transposes that move
+/// rows into and out of the interleaved layout, the luminance of 8 pixels,
+/// and the running sums' add, subtract and divide, 8 lanes and a whole
+/// column (16) at a time. The 16-lane and 16-row methods default to two of
+/// the 8-lane ones; an instruction set with 512-bit vectors overrides them.
 pub(super) trait Ops: Copy {
     /// `out[j][i] = t[i][j]`.
     fn t8(self, t: &Tile) -> Tile;
@@ -633,51 +635,22 @@ fn box_run<T: Ops>(
     let half = (window + 2) / 2;
     let clip = |a: usize, b: usize| steps.start.max(a)..steps.end.min(b);
     for t in clip(0, half - 1) {
-        add(tr, sums, &input[t]);
+        tr.add16(sums, &input[t]);
     }
     for t in clip(half - 1, window) {
-        add(tr, sums, &input[t]);
+        tr.add16(sums, &input[t]);
         emit.emit(t + 1 - half, sums, Divisor::new(t + 1));
     }
     let c = Divisor::new(window);
     for t in clip(window, cols) {
-        add(tr, sums, &input[t]);
-        sub(tr, sums, &input[t - window]);
+        tr.add16(sums, &input[t]);
+        tr.sub16(sums, &input[t - window]);
         emit.emit(t + 1 - half, sums, c);
     }
     for t in clip(cols, cols + half - 1) {
-        sub(tr, sums, &input[t - window]);
+        tr.sub16(sums, &input[t - window]);
         emit.emit(t + 1 - half, sums, Divisor::new(cols + window - 1 - t));
     }
-}
-
-/// `s += v`, lane by lane ([`Ops::add16`]).
-#[inline(always)]
-fn add<T: Ops>(tr: T, s: &mut Lanes, v: &Lanes) {
-    tr.add16(s, v);
-}
-
-/// `s -= v`, lane by lane ([`Ops::sub16`]).
-#[inline(always)]
-fn sub<T: Ops>(tr: T, s: &mut Lanes, v: &Lanes) {
-    tr.sub16(s, v);
-}
-
-#[inline(always)]
-fn div(s: &Lanes, c: f32) -> Lanes {
-    let mut o = ZERO_LANES;
-    for h in 0..LANES / 8 {
-        for i in 0..8 {
-            o[h][i] = s[h][i] / c;
-        }
-    }
-    o
-}
-
-/// [`div`] by [`Ops::div8`].
-#[inline(always)]
-fn div_lanes<T: Ops>(tr: T, s: &Lanes, d: Divisor) -> Lanes {
-    tr.div16(s, d)
 }
 
 /// `LANES` rows (row-major, `cols` each) into the interleaved layout, 8×8
@@ -1094,6 +1067,7 @@ impl<T: Ops> SecondPass<T> {
         self.start += n;
         to_lanes(self.tr, &self.rows[s..s + LANES * cols], &mut self.block);
         let mut sample = Sample {
+            tr: self.tr,
             wanted: &self.cols_wanted,
             sampled: &mut self.sampled,
             k: 0,
@@ -1119,19 +1093,20 @@ impl<T: Ops> SecondPass<T> {
 }
 
 /// The second row pass's outputs: divided only at the 64 sampled columns.
-struct Sample<'a> {
+struct Sample<'a, T> {
+    tr: T,
     wanted: &'a [usize; 64],
     sampled: &'a mut [Lanes; 64],
     k: usize,
 }
 
-impl Emit for &mut Sample<'_> {
+impl<T: Ops> Emit for &mut Sample<'_, T> {
     #[inline(always)]
     fn emit(&mut self, oi: usize, sums: &Lanes, d: Divisor) {
         // The division inside the test: written inside the loop, it was
         // hoisted out of it and ran at every column.
         if self.k < 64 && self.wanted[self.k] == oi {
-            let q = div(sums, d.c);
+            let q = self.tr.div16(sums, d);
             while self.k < 64 && self.wanted[self.k] == oi {
                 self.sampled[self.k] = q;
                 self.k += 1;
@@ -1182,7 +1157,7 @@ struct RowOutputs<'a, T> {
 impl<T: Ops> Emit for &mut RowOutputs<'_, T> {
     #[inline(always)]
     fn emit(&mut self, oi: usize, sums: &Lanes, count: Divisor) {
-        self.pending[oi % PENDING] = div_lanes(self.tr, sums, count);
+        self.pending[oi % PENDING] = self.tr.div16(sums, count);
         if oi % PENDING == PENDING - 1 {
             ColumnFilter::tile::<T, { PENDING / 8 }>(
                 self.ring,
@@ -1431,69 +1406,74 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn reciprocal_division_is_exact() {
-        let Some(simd) = pulp::x86::V3::try_new() else {
-            return; // no AVX2 here: the plain kernel divides
-        };
         let ones = |step: u32| (0..1u32 << 23).step_by(step as usize);
         let mut values: Vec<f32> = ones(1).map(|m| f32::from_bits(0x3f80_0000 | m)).collect();
-        let wrong = simd.vectorize(DivJob {
-            simd,
-            values: &values,
-            divisors: 1..49,
-        });
-        assert_eq!(wrong, None);
+        assert_eq!(first_wrong_division(&values, 1..49), None);
         values = ones(4099)
             .map(|m| f32::from_bits(0x3f80_0000 | m))
             .chain([0.0, 255.0, 1e-6, 3.0e5, 7.5, 2f32.powi(-27), 12_345.679])
             .flat_map(|a| [a, -a, a * 1024.0])
             .filter(|a| a.to_bits() != (-0f32).to_bits())
             .collect();
-        let wrong = simd.vectorize(DivJob {
-            simd,
-            values: &values,
-            divisors: 1..RECIPROCAL_EXACT_UP_TO + 1,
-        });
-        assert_eq!(wrong, None);
+        assert_eq!(
+            first_wrong_division(&values, 1..RECIPROCAL_EXACT_UP_TO + 1),
+            None
+        );
     }
 
     /// The whole check behind [`RECIPROCAL_EXACT_UP_TO`]: every divisor up to
-    /// it, every single in `[1, 2)` (1.4·10^11 divisions; about 80 s on two
-    /// cores in a release build):
+    /// it, every single in `[1, 2)`, 1.4·10^11 divisions for each of the AVX2
+    /// and the AVX-512 arm (about 3 minutes on two cores in a release build):
     /// `cargo test --release --lib reciprocal_division_is_exact_for_every_divisor -- --ignored`
     #[cfg(target_arch = "x86_64")]
     #[test]
     #[ignore = "exhaustive: a minute or more, in a release build"]
     fn reciprocal_division_is_exact_for_every_divisor() {
         use rayon::prelude::*;
-        let Some(simd) = pulp::x86::V3::try_new() else {
-            return; // no AVX2 here: the plain kernel divides
-        };
         let values: Vec<f32> = (0..1u32 << 23)
             .map(|m| f32::from_bits(0x3f80_0000 | m))
             .collect();
         let wrong: Vec<(f32, usize)> = (1..RECIPROCAL_EXACT_UP_TO + 1)
             .into_par_iter()
-            .filter_map(|c| {
-                simd.vectorize(DivJob {
-                    simd,
-                    values: &values,
-                    divisors: c..c + 1,
-                })
-            })
+            .filter_map(|c| first_wrong_division(&values, c..c + 1))
             .collect();
         assert_eq!(wrong, []);
     }
 
-    /// The first `(a, divisor)` where [`Ops::div8`] and `/` differ.
+    /// The first `(a, divisor)` where `/` and [`Ops::div16`] differ, under
+    /// AVX2 (two [`Ops::div8`]) and, where the processor has it, AVX-512 (one
+    /// 16-lane vector). `None` without AVX2: the plain kernel divides.
     #[cfg(target_arch = "x86_64")]
-    struct DivJob<'a> {
-        simd: pulp::x86::V3,
+    fn first_wrong_division(
+        values: &[f32],
+        divisors: std::ops::Range<usize>,
+    ) -> Option<(f32, usize)> {
+        let avx2 = pulp::x86::V3::try_new().and_then(|simd| {
+            simd.vectorize(DivJob {
+                simd,
+                values,
+                divisors: divisors.clone(),
+            })
+        });
+        let avx512 = pulp::x86::V4::try_new().and_then(|simd| {
+            simd.vectorize(DivJob {
+                simd,
+                values,
+                divisors,
+            })
+        });
+        avx2.or(avx512)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    struct DivJob<'a, S> {
+        simd: S,
         values: &'a [f32],
         divisors: std::ops::Range<usize>,
     }
 
     #[cfg(target_arch = "x86_64")]
-    impl pulp::NullaryFnOnce for DivJob<'_> {
+    impl<S: Ops> pulp::NullaryFnOnce for DivJob<'_, S> {
         type Output = Option<(f32, usize)>;
 
         #[inline(always)]
@@ -1501,13 +1481,15 @@ mod tests {
             for c in self.divisors {
                 let d = Divisor::new(c);
                 assert!(d.exact_by_reciprocal);
-                for chunk in self.values.chunks(8) {
-                    let mut a = [0f32; 8];
-                    a[..chunk.len()].copy_from_slice(chunk);
-                    let got = self.simd.div8(&a, d);
-                    for (g, a) in got.iter().zip(chunk) {
-                        if g.to_bits() != (a / c as f32).to_bits() {
-                            return Some((*a, c));
+                for chunk in self.values.chunks(16) {
+                    let mut a = ZERO_LANES;
+                    for (i, v) in chunk.iter().enumerate() {
+                        a[i / 8][i % 8] = *v;
+                    }
+                    let got = self.simd.div16(&a, d);
+                    for (i, v) in chunk.iter().enumerate() {
+                        if got[i / 8][i % 8].to_bits() != (v / c as f32).to_bits() {
+                            return Some((*v, c));
                         }
                     }
                 }
